@@ -1,0 +1,4 @@
+"""casyncio: asyncio's event loop, Future and Task in C."""
+from . import _core
+
+__all__ = []

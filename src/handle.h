@@ -1,0 +1,45 @@
+/* Handle and TimerHandle (handle.c): what call_soon / call_later return. */
+#ifndef CX_HANDLE_H
+#define CX_HANDLE_H
+
+#include "Python.h"
+#include "state.h"
+#include "heap.h"
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *handle_callback;     /* NULL once cancelled */
+    PyObject *handle_args;         /* tuple, NULL once cancelled */
+    PyObject *handle_context;
+    PyObject *handle_loop;
+    PyObject *handle_repr;         /* repr cached at cancel in debug mode */
+    PyObject *handle_source_traceback; /* or NULL */
+    PyObject *weakreflist;
+    char handle_cancelled;
+} HandleObject;
+
+typedef struct {
+    HandleObject base;
+    cx_timer_node th_node;         /* when, and the slot in the loop's heap */
+    char th_scheduled;             /* asyncio's TimerHandle._scheduled */
+} TimerHandleObject;
+
+#define CX_TIMER_OF_NODE(n) \
+    ((TimerHandleObject *)((char *)(n) - offsetof(TimerHandleObject, th_node)))
+
+int cx_handle_setup(PyObject *module);
+
+/* A new Handle (TimerHandle when `timer`) for callback(*args) in context
+ * (NULL: copy the current one).  args is a tuple.  New reference. */
+PyObject *cx_handle_new(cx_state *st, PyObject *callback, PyObject *args,
+                        PyObject *loop, PyObject *context);
+PyObject *cx_timer_handle_new(cx_state *st, double when, PyObject *callback,
+                              PyObject *args, PyObject *loop,
+                              PyObject *context);
+
+/* Run the handle's callback in its context; an exception is reported through
+ * the loop's exception handler, except SystemExit and KeyboardInterrupt,
+ * which are left set and give -1. */
+int cx_handle_run(HandleObject *h);
+
+#endif /* CX_HANDLE_H */

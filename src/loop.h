@@ -1,0 +1,68 @@
+/* The Loop type (loop.c) and the entry points other files use to schedule
+ * work on it without going through Python (the fast paths). */
+#ifndef CX_LOOP_H
+#define CX_LOOP_H
+
+#include "Python.h"
+#include "state.h"
+#include "queue.h"
+#include "heap.h"
+#include "poller.h"
+
+typedef struct {
+    PyObject_HEAD
+    cx_state *st;
+    cx_ready_queue loop_ready;      /* entries run by the next iteration */
+    cx_timer_heap loop_timers;      /* TimerHandles, soonest first */
+    cx_poller loop_poller;          /* epoll and fd -> reader/writer */
+    int loop_wakeup_fd;             /* eventfd, -1 once closed */
+    int loop_polling;               /* in epoll_wait with the GIL released */
+    int loop_stopping;
+    int loop_running;
+    int loop_closed;
+    int loop_debug;
+    int loop_fast;                  /* call_soon not overridden by a subclass */
+    unsigned long loop_thread_id;   /* thread running it, 0 when not running */
+    double loop_slow_callback_duration;
+    unsigned long long loop_timer_seq; /* FIFO order among equal deadlines */
+    PyObject *loop_task_factory;    /* or NULL */
+    PyObject *loop_exception_handler; /* or NULL */
+    PyObject *dict;
+    PyObject *weakreflist;
+} LoopObject;
+
+int cx_loop_setup(PyObject *module);
+
+/* Non-zero if `loop` is a casyncio Loop whose call_soon is ours, so the
+ * cx_loop_push_* calls below may stand in for loop.call_soon(). */
+static inline int
+cx_loop_is_fast(cx_state *st, PyObject *loop)
+{
+    return PyObject_TypeCheck(loop, st->LoopType)
+        && ((LoopObject *)loop)->loop_fast;
+}
+
+/* Schedule fn(arg1, arg2) for the next iteration, as call_soon would, but
+ * with no Handle.  fn returns 0, or -1 with an exception set (reported
+ * through the loop's exception handler).  The queue holds its own
+ * references to arg1 and arg2 (arg2 may be NULL).  Returns 0 or -1. */
+int cx_loop_push_cfunc(LoopObject *loop, cx_cfunc fn,
+                       PyObject *arg1, PyObject *arg2);
+
+/* Schedule callable(arg) in context ctx (NULL: a copy of the current
+ * context), as loop.call_soon(callable, arg, context=ctx) would, but with
+ * no Handle.  New references are taken.  Returns 0 or -1. */
+int cx_loop_push_call1(LoopObject *loop, PyObject *callable,
+                       PyObject *arg, PyObject *ctx);
+
+/* Report an error through loop.call_exception_handler(context dict):
+ * takes the current exception and builds {'message': msg, 'exception': exc,
+ * extra key: extra_obj}. Never fails (errors in the handler are written as
+ * unraisable). */
+void cx_loop_report_exception(PyObject *loop, const char *msg,
+                              PyObject *extra_key, PyObject *extra_obj);
+
+/* loop.time() of a monotonic clock, in seconds (time.monotonic()'s clock). */
+double cx_time_now(void);
+
+#endif /* CX_LOOP_H */

@@ -1,0 +1,144 @@
+/* casyncio._core: module init.  Builds the module state and the types, in
+ * dependency order; nothing else lives here. */
+#include "internal.h"
+
+#define CX_STATE_OBJECTS(X) \
+    X(LoopType) X(HandleType) X(TimerHandleType) X(FutureType) \
+    X(FutureIterType) X(TaskType) \
+    X(asyncio_CancelledError) X(asyncio_InvalidStateError) \
+    X(asyncio_get_running_loop) X(asyncio_set_running_loop) \
+    X(asyncio_get_event_loop) X(asyncio_iscoroutine) \
+    X(asyncio_future_repr) X(asyncio_future_repr_info) \
+    X(asyncio_task_repr) X(asyncio_task_get_stack) \
+    X(asyncio_task_print_stack) X(asyncio_register_task) \
+    X(asyncio_unregister_task) X(asyncio_current_tasks) \
+    X(asyncio_format_callback) X(asyncio_extract_stack) X(asyncio_logger) \
+    X(str_call_soon) X(str_call_exception_handler) X(str_get_debug) \
+    X(str_add_done_callback) X(str_remove_done_callback) X(str_cancel) \
+    X(str_done) X(str_result) X(str_send) X(str_throw) X(str_context) \
+    X(str_message) X(str_exception) X(str_future) X(str_task) \
+    X(str_handle) X(str_source_traceback) X(str_asyncio_future_blocking) \
+    X(str_get_loop)
+
+static int
+module_traverse(PyObject *mod, visitproc visit, void *arg)
+{
+    cx_state *st = PyModule_GetState(mod);
+#define X(name) Py_VISIT(st->name);
+    CX_STATE_OBJECTS(X)
+#undef X
+    return 0;
+}
+
+static int
+module_clear(PyObject *mod)
+{
+    cx_state *st = PyModule_GetState(mod);
+#define X(name) Py_CLEAR(st->name);
+    CX_STATE_OBJECTS(X)
+#undef X
+    return 0;
+}
+
+static void
+module_free(void *mod)
+{
+    module_clear((PyObject *)mod);
+}
+
+/* Set *slot to getattr(import(modname), attr).  0 or -1. */
+static int
+import_attr(PyObject **slot, const char *modname, const char *attr)
+{
+    PyObject *mod = PyImport_ImportModule(modname);
+    if (mod == NULL) {
+        return -1;
+    }
+    *slot = PyObject_GetAttrString(mod, attr);
+    Py_DECREF(mod);
+    return *slot == NULL ? -1 : 0;
+}
+
+static int
+module_exec(PyObject *mod)
+{
+    cx_state *st = PyModule_GetState(mod);
+
+#define IMPORT(slot, modname, attr) \
+    if (import_attr(&st->slot, modname, attr) < 0) { return -1; }
+    IMPORT(asyncio_CancelledError, "asyncio.exceptions", "CancelledError")
+    IMPORT(asyncio_InvalidStateError, "asyncio.exceptions",
+           "InvalidStateError")
+    IMPORT(asyncio_get_running_loop, "asyncio.events", "_get_running_loop")
+    IMPORT(asyncio_set_running_loop, "asyncio.events", "_set_running_loop")
+    IMPORT(asyncio_get_event_loop, "asyncio.events", "get_event_loop")
+    IMPORT(asyncio_iscoroutine, "asyncio.coroutines", "iscoroutine")
+    IMPORT(asyncio_future_repr, "asyncio.base_futures", "_future_repr")
+    IMPORT(asyncio_future_repr_info, "asyncio.base_futures",
+           "_future_repr_info")
+    IMPORT(asyncio_task_repr, "asyncio.base_tasks", "_task_repr")
+    IMPORT(asyncio_task_get_stack, "asyncio.base_tasks", "_task_get_stack")
+    IMPORT(asyncio_task_print_stack, "asyncio.base_tasks",
+           "_task_print_stack")
+    IMPORT(asyncio_register_task, "asyncio.tasks", "_register_task")
+    IMPORT(asyncio_unregister_task, "asyncio.tasks", "_unregister_task")
+    IMPORT(asyncio_current_tasks, "asyncio.tasks", "_current_tasks")
+    IMPORT(asyncio_format_callback, "asyncio.format_helpers",
+           "_format_callback_source")
+    IMPORT(asyncio_extract_stack, "asyncio.format_helpers", "extract_stack")
+    IMPORT(asyncio_logger, "asyncio.log", "logger")
+#undef IMPORT
+
+#define INTERN(slot, text) \
+    if ((st->slot = PyUnicode_InternFromString(text)) == NULL) { return -1; }
+    INTERN(str_call_soon, "call_soon")
+    INTERN(str_call_exception_handler, "call_exception_handler")
+    INTERN(str_get_debug, "get_debug")
+    INTERN(str_add_done_callback, "add_done_callback")
+    INTERN(str_remove_done_callback, "remove_done_callback")
+    INTERN(str_cancel, "cancel")
+    INTERN(str_done, "done")
+    INTERN(str_result, "result")
+    INTERN(str_send, "send")
+    INTERN(str_throw, "throw")
+    INTERN(str_context, "context")
+    INTERN(str_message, "message")
+    INTERN(str_exception, "exception")
+    INTERN(str_future, "future")
+    INTERN(str_task, "task")
+    INTERN(str_handle, "handle")
+    INTERN(str_source_traceback, "source_traceback")
+    INTERN(str_asyncio_future_blocking, "_asyncio_future_blocking")
+    INTERN(str_get_loop, "get_loop")
+#undef INTERN
+
+    st->task_name_counter = 0;
+
+    if (cx_handle_setup(mod) < 0 || cx_loop_setup(mod) < 0
+        || cx_future_setup(mod) < 0 || cx_task_setup(mod) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, module_exec},
+    {0, NULL},
+};
+
+PyModuleDef cx_module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "casyncio._core",
+    .m_doc = "The C core of casyncio: loop, handles, Future and Task.",
+    .m_size = sizeof(cx_state),
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC
+PyInit__core(void)
+{
+    return PyModuleDef_Init(&cx_module_def);
+}

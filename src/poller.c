@@ -1,0 +1,2 @@
+/* poller: placeholder. */
+#include "internal.h"

@@ -1,0 +1,35 @@
+/* epoll and the fd -> watcher table (poller.c).
+ * A watcher holds the reader and writer Handles registered for one fd;
+ * the table is indexed by fd, as libuv's loop->watchers. */
+#ifndef CX_POLLER_H
+#define CX_POLLER_H
+
+#include "Python.h"
+#include <stdint.h>
+
+typedef struct {
+    PyObject *reader;      /* Handle or NULL */
+    PyObject *writer;      /* Handle or NULL */
+    uint32_t registered;   /* events epoll currently has for the fd */
+} cx_watcher;
+
+typedef struct {
+    int epfd;
+    cx_watcher *watchers;
+    int nwatchers;          /* size of the table */
+} cx_poller;
+
+/* 0 or -errno. */
+int cx_poller_init(cx_poller *p);
+/* Set fd's reader (which=0) or writer (which=1) Handle, replacing (and
+ * returning through *old, a new reference, or NULL) the previous one; h
+ * NULL removes it.  Updates epoll.  0 or -errno; on error nothing changed. */
+int cx_poller_set(cx_poller *p, int fd, int which, PyObject *h,
+                  PyObject **old);
+/* Borrowed reader/writer of fd, or NULL. */
+PyObject *cx_poller_get(cx_poller *p, int fd, int which);
+/* Close epoll and drop every watcher. */
+void cx_poller_close(cx_poller *p);
+int cx_poller_traverse(cx_poller *p, visitproc visit, void *arg);
+
+#endif /* CX_POLLER_H */

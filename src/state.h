@@ -1,0 +1,78 @@
+/* Module state: our types, interned strings and references into asyncio.
+ *
+ * Every object that needs the state caches a pointer to it (loop->st,
+ * fut->fut_st), taken in tp_new from the type via PyType_GetModuleByDef.
+ * Nothing here is a global: a second interpreter gets its own state. */
+#ifndef CX_STATE_H
+#define CX_STATE_H
+
+#include "Python.h"
+
+typedef struct {
+    /* our types */
+    PyTypeObject *LoopType;
+    PyTypeObject *HandleType;
+    PyTypeObject *TimerHandleType;
+    PyTypeObject *FutureType;
+    PyTypeObject *FutureIterType;
+    PyTypeObject *TaskType;
+
+    /* asyncio, imported once at module exec */
+    PyObject *asyncio_CancelledError;
+    PyObject *asyncio_InvalidStateError;
+    PyObject *asyncio_get_running_loop;    /* events._get_running_loop */
+    PyObject *asyncio_set_running_loop;    /* events._set_running_loop */
+    PyObject *asyncio_get_event_loop;      /* events.get_event_loop */
+    PyObject *asyncio_iscoroutine;         /* coroutines.iscoroutine */
+    PyObject *asyncio_future_repr;         /* base_futures._future_repr */
+    PyObject *asyncio_future_repr_info;    /* base_futures._future_repr_info */
+    PyObject *asyncio_task_repr;           /* base_tasks._task_repr */
+    PyObject *asyncio_task_get_stack;      /* base_tasks._task_get_stack */
+    PyObject *asyncio_task_print_stack;    /* base_tasks._task_print_stack */
+    PyObject *asyncio_register_task;       /* tasks._register_task */
+    PyObject *asyncio_unregister_task;     /* tasks._unregister_task */
+    PyObject *asyncio_current_tasks;       /* tasks._current_tasks (dict) */
+    PyObject *asyncio_format_callback;     /* format_helpers._format_callback_source */
+    PyObject *asyncio_extract_stack;       /* format_helpers.extract_stack */
+    PyObject *asyncio_logger;              /* asyncio.log.logger */
+
+    /* interned method / attribute names */
+    PyObject *str_call_soon;
+    PyObject *str_call_exception_handler;
+    PyObject *str_get_debug;
+    PyObject *str_add_done_callback;
+    PyObject *str_remove_done_callback;
+    PyObject *str_cancel;
+    PyObject *str_done;
+    PyObject *str_result;
+    PyObject *str_send;
+    PyObject *str_throw;
+    PyObject *str_context;
+    PyObject *str_message;
+    PyObject *str_exception;
+    PyObject *str_future;
+    PyObject *str_task;
+    PyObject *str_handle;
+    PyObject *str_source_traceback;
+    PyObject *str_asyncio_future_blocking;
+    PyObject *str_get_loop;
+
+    /* Future / Task (future.c, task.c) */
+    unsigned long long task_name_counter;
+} cx_state;
+
+extern PyModuleDef cx_module_def;
+
+/* The state of the module that defined `tp` (or a base of it).  Borrowed;
+ * NULL with an exception set if `tp` is not one of ours. */
+static inline cx_state *
+cx_state_from_type(PyTypeObject *tp)
+{
+    PyObject *mod = PyType_GetModuleByDef(tp, &cx_module_def);
+    if (mod == NULL) {
+        return NULL;
+    }
+    return (cx_state *)PyModule_GetState(mod);
+}
+
+#endif /* CX_STATE_H */
