@@ -1,3 +1,651 @@
-/* Handle: placeholder. */
+/* Handle and TimerHandle: asyncio.events.Handle / TimerHandle in C.
+ *
+ * A Handle is what call_soon() returns; the ready queue holds it as a
+ * CX_ENTRY_HANDLE entry.  A TimerHandle adds a heap node: while it sits in
+ * a casyncio loop's timer heap (th_node.index >= 0) the heap owns one
+ * reference to it, and cancel() takes it out of the heap at once. */
 #include "internal.h"
-int cx_handle_setup(PyObject *module) { return 0; }
+#include "structmember.h"
+
+#ifdef CX_DEBUG
+Py_ssize_t cx_debug_live_handles = 0;
+#endif
+
+/* Is the loop in debug mode?  -1 on error. */
+static int
+handle_loop_debug(cx_state *st, PyObject *loop)
+{
+    if (cx_loop_is_fast(st, loop)) {
+        return ((LoopObject *)loop)->loop_debug;
+    }
+    PyObject *res = PyObject_CallMethodNoArgs(loop, st->str_get_debug);
+    if (res == NULL) {
+        return -1;
+    }
+    int r = PyObject_IsTrue(res);
+    Py_DECREF(res);
+    return r;
+}
+
+/* Fill the fields of a fresh handle.  Steals nothing.  0 or -1. */
+static int
+handle_fill(cx_state *st, HandleObject *h, PyObject *callback,
+            PyObject *args, PyObject *loop, PyObject *context)
+{
+    h->handle_callback = Py_NewRef(callback);
+    h->handle_args = Py_NewRef(args);
+    h->handle_loop = Py_NewRef(loop);
+    if (context == NULL || context == Py_None) {
+        h->handle_context = PyContext_CopyCurrent();
+        if (h->handle_context == NULL) {
+            return -1;
+        }
+    }
+    else {
+        h->handle_context = Py_NewRef(context);
+    }
+    int debug = handle_loop_debug(st, loop);
+    if (debug < 0) {
+        return -1;
+    }
+    if (debug) {
+        /* format_helpers.extract_stack(sys._getframe(1)): our caller's
+         * frame is the current Python frame, as we are C. */
+        PyObject *frame = (PyObject *)PyEval_GetFrame();
+        h->handle_source_traceback = PyObject_CallOneArg(
+            st->asyncio_extract_stack, frame ? frame : Py_None);
+        if (h->handle_source_traceback == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+handle_alloc(PyTypeObject *tp)
+{
+    PyObject *h = tp->tp_alloc(tp, 0);
+    if (h != NULL) {
+        CX_DEBUG_INC(cx_debug_live_handles);
+    }
+    return h;
+}
+
+PyObject *
+cx_handle_new(cx_state *st, PyObject *callback, PyObject *args,
+              PyObject *loop, PyObject *context)
+{
+    HandleObject *h = (HandleObject *)handle_alloc(st->HandleType);
+    if (h == NULL) {
+        return NULL;
+    }
+    if (handle_fill(st, h, callback, args, loop, context) < 0) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    return (PyObject *)h;
+}
+
+PyObject *
+cx_timer_handle_new(cx_state *st, double when, PyObject *callback,
+                    PyObject *args, PyObject *loop, PyObject *context)
+{
+    TimerHandleObject *t =
+        (TimerHandleObject *)handle_alloc(st->TimerHandleType);
+    if (t == NULL) {
+        return NULL;
+    }
+    t->th_node.when = when;
+    t->th_node.index = -1;
+    if (handle_fill(st, &t->base, callback, args, loop, context) < 0) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    return (PyObject *)t;
+}
+
+/* Handle(callback, args, loop, context=None), as asyncio.Handle. */
+static PyObject *
+Handle_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"callback", "args", "loop", "context", NULL};
+    PyObject *callback, *cbargs, *loop, *context = Py_None;
+    cx_state *st = cx_state_from_type(tp);
+    if (st == NULL || !PyArg_ParseTupleAndKeywords(
+            args, kwds, "OOO|O:Handle", kwlist,
+            &callback, &cbargs, &loop, &context)) {
+        return NULL;
+    }
+    PyObject *tuple = PySequence_Tuple(cbargs);
+    if (tuple == NULL) {
+        return NULL;
+    }
+    HandleObject *h = (HandleObject *)handle_alloc(tp);
+    if (h == NULL || handle_fill(st, h, callback, tuple, loop, context) < 0) {
+        Py_XDECREF(h);
+        Py_DECREF(tuple);
+        return NULL;
+    }
+    Py_DECREF(tuple);
+    return (PyObject *)h;
+}
+
+/* TimerHandle(when, callback, args, loop, context=None). */
+static PyObject *
+TimerHandle_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"when", "callback", "args", "loop", "context",
+                             NULL};
+    PyObject *callback, *cbargs, *loop, *context = Py_None;
+    double when;
+    cx_state *st = cx_state_from_type(tp);
+    if (st == NULL || !PyArg_ParseTupleAndKeywords(
+            args, kwds, "dOOO|O:TimerHandle", kwlist,
+            &when, &callback, &cbargs, &loop, &context)) {
+        return NULL;
+    }
+    PyObject *tuple = PySequence_Tuple(cbargs);
+    if (tuple == NULL) {
+        return NULL;
+    }
+    TimerHandleObject *t = (TimerHandleObject *)handle_alloc(tp);
+    if (t == NULL) {
+        Py_DECREF(tuple);
+        return NULL;
+    }
+    t->th_node.when = when;
+    t->th_node.index = -1;
+    if (handle_fill(st, &t->base, callback, tuple, loop, context) < 0) {
+        Py_DECREF(t);
+        Py_DECREF(tuple);
+        return NULL;
+    }
+    Py_DECREF(tuple);
+    return (PyObject *)t;
+}
+
+static int
+Handle_traverse(HandleObject *h, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(h));
+    Py_VISIT(h->handle_callback);
+    Py_VISIT(h->handle_args);
+    Py_VISIT(h->handle_context);
+    Py_VISIT(h->handle_loop);
+    Py_VISIT(h->handle_repr);
+    Py_VISIT(h->handle_source_traceback);
+    return 0;
+}
+
+static int
+Handle_clear(HandleObject *h)
+{
+    Py_CLEAR(h->handle_callback);
+    Py_CLEAR(h->handle_args);
+    Py_CLEAR(h->handle_context);
+    Py_CLEAR(h->handle_loop);
+    Py_CLEAR(h->handle_repr);
+    Py_CLEAR(h->handle_source_traceback);
+    return 0;
+}
+
+static void
+Handle_dealloc(HandleObject *h)
+{
+    PyTypeObject *tp = Py_TYPE(h);
+    PyObject_GC_UnTrack(h);
+    if (h->weakreflist != NULL) {
+        PyObject_ClearWeakRefs((PyObject *)h);
+    }
+    Handle_clear(h);
+    tp->tp_free(h);
+    Py_DECREF(tp);
+    CX_DEBUG_DEC(cx_debug_live_handles);
+}
+
+/* ---- repr (cold) ---- */
+
+/* asyncio's Handle._repr_info() as a list of str.  New reference. */
+static PyObject *
+handle_repr_info(HandleObject *h)
+{
+    cx_state *st = cx_state_from_type(Py_TYPE(h));
+    if (st == NULL) {
+        return NULL;
+    }
+    PyObject *info = Py_BuildValue("[s]", _PyType_Name(Py_TYPE(h)));
+    if (info == NULL) {
+        return NULL;
+    }
+    if (h->handle_cancelled) {
+        PyObject *c = PyUnicode_FromString("cancelled");
+        if (c == NULL || PyList_Append(info, c) < 0) {
+            Py_XDECREF(c);
+            goto error;
+        }
+        Py_DECREF(c);
+    }
+    if (h->handle_callback != NULL) {
+        PyObject *src = PyObject_CallFunctionObjArgs(
+            st->asyncio_format_callback, h->handle_callback,
+            h->handle_args ? h->handle_args : Py_None, NULL);
+        if (src == NULL || PyList_Append(info, src) < 0) {
+            Py_XDECREF(src);
+            goto error;
+        }
+        Py_DECREF(src);
+    }
+    if (h->handle_source_traceback != NULL
+        && PyObject_IsTrue(h->handle_source_traceback) == 1) {
+        PyObject *s;
+        PyObject *frame = PySequence_GetItem(h->handle_source_traceback, -1);
+        if (frame == NULL) {
+            goto error;
+        }
+        PyObject *fn = PySequence_GetItem(frame, 0);
+        PyObject *ln = PySequence_GetItem(frame, 1);
+        Py_DECREF(frame);
+        s = (fn && ln) ? PyUnicode_FromFormat("created at %S:%S", fn, ln)
+                       : NULL;
+        Py_XDECREF(fn);
+        Py_XDECREF(ln);
+        if (s == NULL || PyList_Append(info, s) < 0) {
+            Py_XDECREF(s);
+            goto error;
+        }
+        Py_DECREF(s);
+    }
+    return info;
+error:
+    Py_DECREF(info);
+    return NULL;
+}
+
+static PyObject *
+TimerHandle_repr_info(HandleObject *h)
+{
+    TimerHandleObject *t = (TimerHandleObject *)h;
+    PyObject *info = handle_repr_info(h);
+    if (info == NULL) {
+        return NULL;
+    }
+    PyObject *when = PyFloat_FromDouble(t->th_node.when);
+    PyObject *s = when ? PyUnicode_FromFormat("when=%R", when) : NULL;
+    Py_XDECREF(when);
+    if (s == NULL || PyList_Insert(info, h->handle_cancelled ? 2 : 1, s) < 0) {
+        Py_XDECREF(s);
+        Py_DECREF(info);
+        return NULL;
+    }
+    Py_DECREF(s);
+    return info;
+}
+
+static PyObject *
+Handle__repr_info(HandleObject *h, PyObject *Py_UNUSED(ignored))
+{
+    cx_state *st = cx_state_from_type(Py_TYPE(h));
+    if (st == NULL) {
+        return NULL;
+    }
+    if (PyObject_TypeCheck(h, st->TimerHandleType)) {
+        return TimerHandle_repr_info(h);
+    }
+    return handle_repr_info(h);
+}
+
+static PyObject *
+Handle_repr(HandleObject *h)
+{
+    if (h->handle_repr != NULL) {
+        return Py_NewRef(h->handle_repr);
+    }
+    /* A Python subclass may override _repr_info, as asyncio allows. */
+    PyObject *info = PyObject_CallMethod((PyObject *)h, "_repr_info", NULL);
+    if (info == NULL) {
+        return NULL;
+    }
+    PyObject *sep = PyUnicode_FromString(" ");
+    PyObject *joined = sep ? PyUnicode_Join(sep, info) : NULL;
+    Py_XDECREF(sep);
+    Py_DECREF(info);
+    if (joined == NULL) {
+        return NULL;
+    }
+    PyObject *res = PyUnicode_FromFormat("<%U>", joined);
+    Py_DECREF(joined);
+    return res;
+}
+
+/* ---- behaviour ---- */
+
+static PyObject *
+Handle_cancel(HandleObject *h, PyObject *Py_UNUSED(ignored))
+{
+    if (h->handle_cancelled) {
+        Py_RETURN_NONE;
+    }
+    cx_state *st = cx_state_from_type(Py_TYPE(h));
+    if (st == NULL) {
+        return NULL;
+    }
+    PyObject *loop = h->handle_loop;
+    if (PyObject_TypeCheck(h, st->TimerHandleType) && loop != NULL) {
+        /* asyncio's TimerHandle.cancel() tells the loop first. */
+        TimerHandleObject *t = (TimerHandleObject *)h;
+        if (PyObject_TypeCheck(loop, st->LoopType)) {
+            if (t->th_node.index >= 0) {
+                LoopObject *lp = (LoopObject *)loop;
+                cx_heap_remove(&lp->loop_timers, &t->th_node);
+                t->th_scheduled = 0;
+                h->handle_cancelled = 1;
+                Py_DECREF(h);       /* the heap's reference; caller has one */
+            }
+        }
+        else {
+            PyObject *r = PyObject_CallMethod(
+                loop, "_timer_handle_cancelled", "O", h);
+            if (r == NULL) {
+                return NULL;
+            }
+            Py_DECREF(r);
+        }
+    }
+    h->handle_cancelled = 1;
+    int debug = loop ? handle_loop_debug(st, loop) : 0;
+    if (debug < 0) {
+        return NULL;
+    }
+    if (debug) {
+        /* Keep a representation, to log "Executing <Handle ...> took". */
+        PyObject *r = Handle_repr(h);
+        if (r == NULL) {
+            return NULL;
+        }
+        Py_XSETREF(h->handle_repr, r);
+    }
+    Py_CLEAR(h->handle_callback);
+    Py_CLEAR(h->handle_args);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Handle_cancelled(HandleObject *h, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(h->handle_cancelled);
+}
+
+static PyObject *
+Handle_get_context(HandleObject *h, PyObject *Py_UNUSED(ignored))
+{
+    return Py_NewRef(h->handle_context ? h->handle_context : Py_None);
+}
+
+int
+cx_handle_run(HandleObject *h)
+{
+    /* The callback may cancel (and so clear) this handle: hold what we
+     * need, and the handle itself, across the call. */
+    PyObject *cb = Py_XNewRef(h->handle_callback);
+    PyObject *args = Py_XNewRef(h->handle_args);
+    PyObject *ctx = Py_XNewRef(h->handle_context);
+    PyObject *res = NULL;
+    int rc = 0;
+    Py_INCREF(h);
+    if (cb == NULL || args == NULL || ctx == NULL) {
+        PyErr_SetString(PyExc_TypeError, "'NoneType' object is not callable");
+    }
+    else if (PyContext_Enter(ctx) == 0) {
+        res = PyObject_Call(cb, args, NULL);
+        PyContext_Exit(ctx);
+    }
+    if (res == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_SystemExit)
+            || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+            rc = -1;
+        }
+        else {
+            cx_state *st = cx_state_from_type(Py_TYPE(h));
+            PyObject *exc = cx_err_fetch();
+            PyObject *src = st ? PyObject_CallFunctionObjArgs(
+                st->asyncio_format_callback, cb ? cb : Py_None,
+                args ? args : Py_None, NULL) : NULL;
+            PyErr_Clear();
+            cx_err_restore(exc);
+            PyObject *msg = src ? PyUnicode_FromFormat(
+                "Exception in callback %U", src) : NULL;
+            Py_XDECREF(src);
+            cx_loop_report_exception(
+                h->handle_loop, msg ? PyUnicode_AsUTF8(msg)
+                                    : "Exception in callback",
+                st ? st->str_handle : NULL, (PyObject *)h);
+            Py_XDECREF(msg);
+        }
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(cb);
+    Py_XDECREF(args);
+    Py_XDECREF(ctx);
+    Py_DECREF(h);
+    return rc;
+}
+
+static PyObject *
+Handle__run(HandleObject *h, PyObject *Py_UNUSED(ignored))
+{
+    if (cx_handle_run(h) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- attributes ---- */
+
+static PyObject *
+Handle_get_callback(HandleObject *h, void *c)
+{
+    return Py_NewRef(h->handle_callback ? h->handle_callback : Py_None);
+}
+
+static PyObject *
+Handle_get_args(HandleObject *h, void *c)
+{
+    return Py_NewRef(h->handle_args ? h->handle_args : Py_None);
+}
+
+static PyObject *
+Handle_get_source_traceback(HandleObject *h, void *c)
+{
+    PyObject *tb = h->handle_source_traceback;
+    return Py_NewRef(tb ? tb : Py_None);
+}
+
+static PyObject *
+Handle_get_cancelled_attr(HandleObject *h, void *c)
+{
+    return PyBool_FromLong(h->handle_cancelled);
+}
+
+static PyObject *
+Handle_get_repr_attr(HandleObject *h, void *c)
+{
+    return Py_NewRef(h->handle_repr ? h->handle_repr : Py_None);
+}
+
+static PyMethodDef Handle_methods[] = {
+    {"cancel", (PyCFunction)Handle_cancel, METH_NOARGS, NULL},
+    {"cancelled", (PyCFunction)Handle_cancelled, METH_NOARGS, NULL},
+    {"get_context", (PyCFunction)Handle_get_context, METH_NOARGS, NULL},
+    {"_run", (PyCFunction)Handle__run, METH_NOARGS, NULL},
+    {"_repr_info", (PyCFunction)Handle__repr_info, METH_NOARGS, NULL},
+    {NULL, NULL},
+};
+
+static PyGetSetDef Handle_getset[] = {
+    {"_callback", (getter)Handle_get_callback, NULL, NULL, NULL},
+    {"_args", (getter)Handle_get_args, NULL, NULL, NULL},
+    {"_source_traceback", (getter)Handle_get_source_traceback, NULL, NULL,
+     NULL},
+    {"_cancelled", (getter)Handle_get_cancelled_attr, NULL, NULL, NULL},
+    {"_repr", (getter)Handle_get_repr_attr, NULL, NULL, NULL},
+    {NULL},
+};
+
+static PyMemberDef Handle_members[] = {
+    {"_loop", T_OBJECT, offsetof(HandleObject, handle_loop), READONLY, NULL},
+    {"_context", T_OBJECT, offsetof(HandleObject, handle_context), READONLY,
+     NULL},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(HandleObject, weakreflist),
+     READONLY, NULL},
+    {NULL},
+};
+
+static PyType_Slot Handle_slots[] = {
+    {Py_tp_new, Handle_new},
+    {Py_tp_dealloc, Handle_dealloc},
+    {Py_tp_traverse, Handle_traverse},
+    {Py_tp_clear, Handle_clear},
+    {Py_tp_repr, Handle_repr},
+    {Py_tp_methods, Handle_methods},
+    {Py_tp_getset, Handle_getset},
+    {Py_tp_members, Handle_members},
+    {Py_tp_doc, "Object returned by callback registration methods."},
+    {0, NULL},
+};
+
+static PyType_Spec Handle_spec = {
+    .name = "casyncio._core.Handle",
+    .basicsize = sizeof(HandleObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = Handle_slots,
+};
+
+/* ---- TimerHandle ---- */
+
+static PyObject *
+TimerHandle_when(TimerHandleObject *t, PyObject *Py_UNUSED(ignored))
+{
+    return PyFloat_FromDouble(t->th_node.when);
+}
+
+static Py_hash_t
+TimerHandle_hash(TimerHandleObject *t)
+{
+    PyObject *w = PyFloat_FromDouble(t->th_node.when);
+    if (w == NULL) {
+        return -1;
+    }
+    Py_hash_t hash = PyObject_Hash(w);
+    Py_DECREF(w);
+    return hash;
+}
+
+static PyObject *
+TimerHandle_richcompare(TimerHandleObject *a, PyObject *other, int op)
+{
+    cx_state *st = cx_state_from_type(Py_TYPE(a));
+    if (st == NULL) {
+        return NULL;
+    }
+    if (!PyObject_TypeCheck(other, st->TimerHandleType)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    TimerHandleObject *b = (TimerHandleObject *)other;
+    double x = a->th_node.when, y = b->th_node.when;
+    switch (op) {
+    case Py_LT: return PyBool_FromLong(x < y);
+    case Py_GT: return PyBool_FromLong(x > y);
+    case Py_LE:
+    case Py_GE:
+    case Py_EQ:
+    case Py_NE: {
+        /* asyncio: <= and >= are "< or ==", where == also compares the
+         * callback, args and cancelled state. */
+        int eq = 0;
+        if (x == y
+            && a->base.handle_cancelled == b->base.handle_cancelled) {
+            PyObject *ca = a->base.handle_callback ? a->base.handle_callback
+                                                   : Py_None;
+            PyObject *cb = b->base.handle_callback ? b->base.handle_callback
+                                                   : Py_None;
+            PyObject *aa = a->base.handle_args ? a->base.handle_args : Py_None;
+            PyObject *ab = b->base.handle_args ? b->base.handle_args : Py_None;
+            int r = PyObject_RichCompareBool(ca, cb, Py_EQ);
+            if (r > 0) {
+                r = PyObject_RichCompareBool(aa, ab, Py_EQ);
+            }
+            if (r < 0) {
+                return NULL;
+            }
+            eq = r;
+        }
+        if (op == Py_EQ) return PyBool_FromLong(eq);
+        if (op == Py_NE) return PyBool_FromLong(!eq);
+        if (op == Py_LE) return PyBool_FromLong(x < y || eq);
+        return PyBool_FromLong(x > y || eq);
+    }
+    }
+    Py_RETURN_NOTIMPLEMENTED;
+}
+
+static PyObject *
+TimerHandle_get_when_attr(TimerHandleObject *t, void *c)
+{
+    return PyFloat_FromDouble(t->th_node.when);
+}
+
+static PyObject *
+TimerHandle_get_scheduled(TimerHandleObject *t, void *c)
+{
+    return PyBool_FromLong(t->th_scheduled);
+}
+
+static PyMethodDef TimerHandle_methods[] = {
+    {"when", (PyCFunction)TimerHandle_when, METH_NOARGS, NULL},
+    {NULL, NULL},
+};
+
+static PyGetSetDef TimerHandle_getset[] = {
+    {"_when", (getter)TimerHandle_get_when_attr, NULL, NULL, NULL},
+    {"_scheduled", (getter)TimerHandle_get_scheduled, NULL, NULL, NULL},
+    {NULL},
+};
+
+static PyType_Slot TimerHandle_slots[] = {
+    {Py_tp_new, TimerHandle_new},
+    {Py_tp_dealloc, Handle_dealloc},
+    {Py_tp_traverse, Handle_traverse},
+    {Py_tp_clear, Handle_clear},
+    {Py_tp_hash, TimerHandle_hash},
+    {Py_tp_richcompare, TimerHandle_richcompare},
+    {Py_tp_methods, TimerHandle_methods},
+    {Py_tp_getset, TimerHandle_getset},
+    {Py_tp_doc, "Object returned by timed callback registration methods."},
+    {0, NULL},
+};
+
+static PyType_Spec TimerHandle_spec = {
+    .name = "casyncio._core.TimerHandle",
+    .basicsize = sizeof(TimerHandleObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = TimerHandle_slots,
+};
+
+int
+cx_handle_setup(PyObject *module)
+{
+    cx_state *st = PyModule_GetState(module);
+    st->HandleType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &Handle_spec, NULL);
+    if (st->HandleType == NULL
+        || PyModule_AddType(module, st->HandleType) < 0) {
+        return -1;
+    }
+    st->TimerHandleType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &TimerHandle_spec, (PyObject *)st->HandleType);
+    if (st->TimerHandleType == NULL
+        || PyModule_AddType(module, st->TimerHandleType) < 0) {
+        return -1;
+    }
+    return 0;
+}

@@ -14,6 +14,57 @@
 #include "future.h"
 #include "task.h"
 
+/* The current exception as one object (3.12's PyErr_GetRaisedException),
+ * and back.  cx_err_fetch returns a new reference or NULL; cx_err_restore
+ * steals it (NULL: nothing). */
+static inline PyObject *
+cx_err_fetch(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    if (t == NULL) {
+        return NULL;
+    }
+    PyErr_NormalizeException(&t, &v, &tb);
+    if (tb != NULL) {
+        PyException_SetTraceback(v, tb);
+    }
+    Py_XDECREF(t);
+    Py_XDECREF(tb);
+    return v;
+#endif
+}
+
+static inline void
+cx_err_restore(PyObject *exc)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    if (exc == NULL) {
+        return;
+    }
+    PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
+#endif
+}
+
+/* A tuple of n borrowed items.  New reference. */
+static inline PyObject *
+cx_tuple_from_array(PyObject *const *items, Py_ssize_t n)
+{
+    PyObject *t = PyTuple_New(n);
+    if (t == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTuple_SET_ITEM(t, i, Py_NewRef(items[i]));
+    }
+    return t;
+}
+
 /* Debug builds (CASYNCIO_DEBUG=1) count live objects; the tests read the
  * counters through _core._debug_counters() and assert they return to zero. */
 #ifdef CX_DEBUG

@@ -1,22 +1,1252 @@
-/* Loop: placeholder with an empty type so cx_loop_is_fast() works. */
+/* The Loop type: asyncio's event loop core in C.
+ *
+ * One iteration (loop_run_once) is, as in asyncio's _run_once and libuv's
+ * uv_run:
+ *     loop_poll_io         wait for fds (or the wake-up eventfd) and queue
+ *                          the ready readers and writers
+ *     loop_expire_timers   move due timers to the ready queue
+ *     loop_run_ready       run what was queued before this point; entries
+ *                          queued while running wait for the next iteration
+ * The cold parts (run_forever's set-up, run_until_complete, close, the
+ * exception handler, executors) live in python/casyncio/_loop.py, in a
+ * subclass of this type. */
 #include "internal.h"
+#include "structmember.h"
+#include <errno.h>
+#include <math.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
 
-static PyType_Slot loop_slots[] = {{0, NULL}};
-static PyType_Spec loop_spec = {
-    "casyncio._core.Loop", sizeof(LoopObject), 0,
-    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, loop_slots};
+#define LOOP_MAX_EVENTS 256
+#define LOOP_MAX_TIMEOUT (24 * 3600.0)   /* asyncio's MAXIMUM_SELECT_TIMEOUT */
 
-int cx_loop_setup(PyObject *module)
+double
+cx_time_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- errors and reporting ---- */
+
+static int
+loop_check_closed(LoopObject *lp)
+{
+    if (lp->loop_closed) {
+        PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+        return -1;
+    }
+    return 0;
+}
+
+void
+cx_loop_report_exception(PyObject *loop, const char *msg,
+                         PyObject *extra_key, PyObject *extra_obj)
+{
+    PyObject *exc = cx_err_fetch();
+    PyObject *ctx = PyDict_New();
+    PyObject *m = PyUnicode_FromString(msg);
+    PyObject *res = NULL;
+    if (ctx == NULL || m == NULL
+        || PyDict_SetItemString(ctx, "message", m) < 0
+        || (exc && PyDict_SetItemString(ctx, "exception", exc) < 0)) {
+        goto done;
+    }
+    if (extra_key != NULL && extra_obj != NULL) {
+        if (PyDict_SetItem(ctx, extra_key, extra_obj) < 0) {
+            goto done;
+        }
+        PyObject *tb = PyObject_GetAttrString(extra_obj, "_source_traceback");
+        if (tb == NULL) {
+            PyErr_Clear();
+        }
+        else {
+            int r = PyObject_IsTrue(tb);
+            if (r > 0) {
+                r = PyDict_SetItemString(ctx, "source_traceback", tb);
+            }
+            Py_DECREF(tb);
+            if (r < 0) {
+                goto done;
+            }
+        }
+    }
+    res = PyObject_CallMethod(loop, "call_exception_handler", "O", ctx);
+done:
+    if (res == NULL) {
+        PyErr_WriteUnraisable(loop);
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(m);
+    Py_XDECREF(ctx);
+    Py_XDECREF(exc);
+}
+
+/* ---- the wake-up eventfd ---- */
+
+static void
+loop_wakeup(LoopObject *lp)
+{
+    if (lp->loop_wakeup_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t n;
+        do {
+            n = write(lp->loop_wakeup_fd, &one, sizeof(one));
+        } while (n < 0 && errno == EINTR);
+        /* EAGAIN: the counter is full, a wake-up is pending anyway. */
+    }
+}
+
+static void
+loop_drain_wakeup(LoopObject *lp)
+{
+    uint64_t n;
+    while (read(lp->loop_wakeup_fd, &n, sizeof(n)) < 0 && errno == EINTR) {
+    }
+}
+
+/* ---- scheduling ---- */
+
+/* The queue steals *e's references on success. */
+static inline int
+loop_push(LoopObject *lp, cx_entry *e)
+{
+    if (cx_queue_push(&lp->loop_ready, e) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+int
+cx_loop_push_cfunc(LoopObject *lp, cx_cfunc fn, PyObject *arg1,
+                   PyObject *arg2)
+{
+    cx_entry e = {CX_ENTRY_CFUNC, Py_NewRef(arg1), Py_XNewRef(arg2), NULL,
+                  fn};
+    if (loop_push(lp, &e) < 0) {
+        cx_entry_clear(&e);
+        return -1;
+    }
+    return 0;
+}
+
+int
+cx_loop_push_call1(LoopObject *lp, PyObject *callable, PyObject *arg,
+                   PyObject *ctx)
+{
+    cx_entry e = {CX_ENTRY_CALL1, Py_NewRef(callable), Py_NewRef(arg),
+                  ctx ? Py_NewRef(ctx) : PyContext_CopyCurrent(), NULL};
+    if (e.ctx == NULL || loop_push(lp, &e) < 0) {
+        cx_entry_clear(&e);
+        return -1;
+    }
+    return 0;
+}
+
+/* asyncio's debug-mode checks (_check_thread and _check_callback), done in
+ * Python: only in debug mode, so a cold path. */
+static int
+loop_debug_checks(LoopObject *lp, PyObject *callback, const char *method,
+                  int check_thread)
+{
+    PyObject *r;
+    if (check_thread) {
+        r = PyObject_CallMethod((PyObject *)lp, "_check_thread", NULL);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    r = PyObject_CallMethod((PyObject *)lp, "_check_callback", "Os",
+                            callback, method);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Parse (callback, *args, context=None) of a fastcall method whose first
+ * `skip` positional arguments were taken by the caller.  Borrowed results;
+ * *args is a new tuple. */
+static int
+loop_parse_callback(const char *method, PyObject *const *args,
+                    Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t skip,
+                    PyObject **callback, PyObject **cbargs,
+                    PyObject **context)
+{
+    *context = NULL;
+    if (kwnames != NULL) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
+            PyObject *k = PyTuple_GET_ITEM(kwnames, i);
+            if (!PyUnicode_Check(k)
+                || !PyUnicode_CompareWithASCIIString(k, "context") == 0) {
+                PyErr_Format(PyExc_TypeError,
+                             "%s() got an unexpected keyword argument '%S'",
+                             method, k);
+                return -1;
+            }
+            *context = args[nargs + i];
+        }
+    }
+    if (nargs <= skip) {
+        static const char *names[] = {"callback", "delay, callback",
+                                      "when, callback"};
+        PyErr_Format(PyExc_TypeError,
+                     "%s() missing required positional argument(s): %s",
+                     method, names[skip == 0 ? 0 : (method[5] == 'l' ? 1
+                                                                     : 2)]);
+        return -1;
+    }
+    *callback = args[skip];
+    *cbargs = cx_tuple_from_array(args + skip + 1, nargs - skip - 1);
+    if (*cbargs == NULL) {
+        return -1;
+    }
+    if (*context == Py_None) {
+        *context = NULL;
+    }
+    return 0;
+}
+
+/* call_soon() without the argument parsing.  New reference to the Handle. */
+static PyObject *
+loop_call_soon(LoopObject *lp, PyObject *callback, PyObject *cbargs,
+               PyObject *context)
+{
+    PyObject *h = cx_handle_new(lp->st, callback, cbargs, (PyObject *)lp,
+                                context);
+    if (h == NULL) {
+        return NULL;
+    }
+    cx_entry e = {CX_ENTRY_HANDLE, Py_NewRef(h), NULL, NULL, NULL};
+    if (loop_push(lp, &e) < 0) {
+        Py_DECREF(h);
+        Py_DECREF(h);
+        return NULL;
+    }
+    return h;
+}
+
+static PyObject *
+Loop_call_soon(LoopObject *lp, PyObject *const *args, Py_ssize_t nargs,
+               PyObject *kwnames)
+{
+    PyObject *callback, *cbargs, *context;
+    if (loop_check_closed(lp) < 0
+        || loop_parse_callback("call_soon", args, nargs, kwnames, 0,
+                               &callback, &cbargs, &context) < 0) {
+        return NULL;
+    }
+    PyObject *h = NULL;
+    if (!lp->loop_debug
+        || loop_debug_checks(lp, callback, "call_soon", 1) == 0) {
+        h = loop_call_soon(lp, callback, cbargs, context);
+    }
+    Py_DECREF(cbargs);
+    return h;
+}
+
+static PyObject *
+Loop_call_soon_threadsafe(LoopObject *lp, PyObject *const *args,
+                          Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *callback, *cbargs, *context;
+    if (loop_check_closed(lp) < 0
+        || loop_parse_callback("call_soon_threadsafe", args, nargs, kwnames,
+                               0, &callback, &cbargs, &context) < 0) {
+        return NULL;
+    }
+    PyObject *h = NULL;
+    if (!lp->loop_debug
+        || loop_debug_checks(lp, callback, "call_soon_threadsafe", 0) == 0) {
+        h = loop_call_soon(lp, callback, cbargs, context);
+    }
+    Py_DECREF(cbargs);
+    /* The queue is safe under the GIL; the loop only needs waking when it
+     * sleeps in epoll_wait, which it announces in loop_polling before
+     * releasing the GIL. */
+    if (h != NULL && lp->loop_polling) {
+        loop_wakeup(lp);
+    }
+    return h;
+}
+
+/* call_at() without the argument parsing.  New reference. */
+static PyObject *
+loop_call_at(LoopObject *lp, double when, PyObject *callback,
+             PyObject *cbargs, PyObject *context)
+{
+    PyObject *h = cx_timer_handle_new(lp->st, when, callback, cbargs,
+                                      (PyObject *)lp, context);
+    if (h == NULL) {
+        return NULL;
+    }
+    TimerHandleObject *t = (TimerHandleObject *)h;
+    t->th_node.seq = lp->loop_timer_seq++;
+    if (cx_heap_push(&lp->loop_timers, &t->th_node) < 0) {
+        Py_DECREF(h);
+        return PyErr_NoMemory();
+    }
+    Py_INCREF(h);               /* the heap's reference */
+    t->th_scheduled = 1;
+    return h;
+}
+
+/* A float from a number argument, with asyncio's message for None. */
+static int
+loop_time_arg(PyObject *o, const char *none_msg, double *out)
+{
+    if (o == Py_None) {
+        PyErr_SetString(PyExc_TypeError, none_msg);
+        return -1;
+    }
+    *out = PyFloat_AsDouble(o);
+    if (*out == -1.0 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (isnan(*out)) {
+        PyErr_SetString(PyExc_ValueError, "Invalid value NaN (not a number)");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+loop_call_at_fast(LoopObject *lp, const char *method, int is_delay,
+                  PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *callback, *cbargs, *context;
+    double t;
+    if (loop_parse_callback(method, args, nargs, kwnames, 1, &callback,
+                            &cbargs, &context) < 0) {
+        return NULL;
+    }
+    PyObject *h = NULL;
+    if (loop_time_arg(args[0], is_delay ? "delay must not be None"
+                                        : "when cannot be None", &t) < 0
+        || loop_check_closed(lp) < 0) {
+        goto done;
+    }
+    if (is_delay) {
+        t += cx_time_now();
+    }
+    if (lp->loop_debug && loop_debug_checks(lp, callback, "call_at", 1) < 0) {
+        goto done;
+    }
+    h = loop_call_at(lp, t, callback, cbargs, context);
+done:
+    Py_DECREF(cbargs);
+    return h;
+}
+
+static PyObject *
+Loop_call_later(LoopObject *lp, PyObject *const *args, Py_ssize_t nargs,
+                PyObject *kwnames)
+{
+    return loop_call_at_fast(lp, "call_later", 1, args, nargs, kwnames);
+}
+
+static PyObject *
+Loop_call_at(LoopObject *lp, PyObject *const *args, Py_ssize_t nargs,
+             PyObject *kwnames)
+{
+    return loop_call_at_fast(lp, "call_at", 0, args, nargs, kwnames);
+}
+
+static PyObject *
+Loop_time(LoopObject *lp, PyObject *Py_UNUSED(ignored))
+{
+    return PyFloat_FromDouble(cx_time_now());
+}
+
+/* ---- one iteration ---- */
+
+/* Queue fd's reader or writer, unless it was cancelled (then forget it, as
+ * asyncio does).  0 or -1. */
+static int
+loop_queue_watcher(LoopObject *lp, int fd, int which)
+{
+    PyObject *h = cx_poller_get(&lp->loop_poller, fd, which);
+    if (h == NULL) {
+        return 0;
+    }
+    if (((HandleObject *)h)->handle_cancelled) {
+        PyObject *old;
+        if (cx_poller_set(&lp->loop_poller, fd, which, NULL, &old) == 0) {
+            Py_XDECREF(old);
+        }
+        return 0;
+    }
+    cx_entry e = {CX_ENTRY_HANDLE, Py_NewRef(h), NULL, NULL, NULL};
+    if (loop_push(lp, &e) < 0) {
+        Py_DECREF(h);
+        return -1;
+    }
+    return 0;
+}
+
+/* Timeout for epoll_wait in ms: 0 when there is work or a stop, -1 with no
+ * timer, else until the first timer, rounded up so we never wake early. */
+static int
+loop_poll_timeout(LoopObject *lp)
+{
+    if (cx_queue_len(&lp->loop_ready) || lp->loop_stopping) {
+        return 0;
+    }
+    cx_timer_node *first = cx_heap_peek(&lp->loop_timers);
+    if (first == NULL) {
+        return -1;
+    }
+    double d = first->when - cx_time_now();
+    if (d <= 0) {
+        return 0;
+    }
+    if (d > LOOP_MAX_TIMEOUT) {
+        d = LOOP_MAX_TIMEOUT;
+    }
+    return (int)ceil(d * 1e3);
+}
+
+static int
+loop_poll_io(LoopObject *lp)
+{
+    struct epoll_event events[LOOP_MAX_EVENTS];
+    int timeout = loop_poll_timeout(lp);
+    int n;
+    if (timeout == 0) {
+        n = epoll_wait(lp->loop_poller.epfd, events, LOOP_MAX_EVENTS, 0);
+    }
+    else {
+        lp->loop_polling = 1;
+        Py_BEGIN_ALLOW_THREADS
+        n = epoll_wait(lp->loop_poller.epfd, events, LOOP_MAX_EVENTS,
+                       timeout);
+        Py_END_ALLOW_THREADS
+        lp->loop_polling = 0;
+    }
+    if (n < 0) {
+        if (errno != EINTR) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        /* A signal: run its Python handler now (Ctrl+C raises here). */
+        return PyErr_CheckSignals();
+    }
+    for (int i = 0; i < n; i++) {
+        int fd = events[i].data.fd;
+        uint32_t ev = events[i].events;
+        if (fd == lp->loop_wakeup_fd) {
+            loop_drain_wakeup(lp);
+            continue;
+        }
+        /* As selectors.EpollSelector: errors and hang-ups wake both. */
+        if ((ev & ~EPOLLOUT) && loop_queue_watcher(lp, fd, 0) < 0) {
+            return -1;
+        }
+        if ((ev & ~EPOLLIN) && loop_queue_watcher(lp, fd, 1) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+loop_expire_timers(LoopObject *lp)
+{
+    double end = cx_time_now();
+    cx_timer_node *n;
+    while ((n = cx_heap_peek(&lp->loop_timers)) != NULL && n->when <= end) {
+        TimerHandleObject *t = CX_TIMER_OF_NODE(n);
+        cx_heap_remove(&lp->loop_timers, n);
+        t->th_scheduled = 0;
+        /* The heap's reference moves to the queue. */
+        cx_entry e = {CX_ENTRY_HANDLE, (PyObject *)t, NULL, NULL, NULL};
+        if (loop_push(lp, &e) < 0) {
+            Py_DECREF(t);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Report a failed CALL1 entry as asyncio would a failed Handle. */
+static void
+loop_report_call1(LoopObject *lp, cx_entry *e)
+{
+    PyObject *exc = cx_err_fetch();
+    PyObject *args = PyTuple_Pack(1, e->arg);
+    PyObject *h = args ? cx_handle_new(lp->st, e->obj, args, (PyObject *)lp,
+                                       e->ctx) : NULL;
+    PyObject *src = args ? PyObject_CallFunctionObjArgs(
+        lp->st->asyncio_format_callback, e->obj, args, NULL) : NULL;
+    PyObject *msg = src ? PyUnicode_FromFormat("Exception in callback %U",
+                                               src) : NULL;
+    PyErr_Clear();
+    cx_err_restore(exc);
+    cx_loop_report_exception((PyObject *)lp,
+                             msg ? PyUnicode_AsUTF8(msg)
+                                 : "Exception in callback",
+                             lp->st->str_handle, h);
+    Py_XDECREF(msg);
+    Py_XDECREF(src);
+    Py_XDECREF(h);
+    Py_XDECREF(args);
+}
+
+/* Run one entry.  -1 only for what must leave the loop (SystemExit,
+ * KeyboardInterrupt); any other error is reported and the loop goes on. */
+static int
+loop_run_entry(LoopObject *lp, cx_entry *e)
+{
+    switch (e->kind) {
+    case CX_ENTRY_HANDLE:
+        if (((HandleObject *)e->obj)->handle_cancelled) {
+            return 0;
+        }
+        return cx_handle_run((HandleObject *)e->obj);
+    case CX_ENTRY_CALL1: {
+        PyObject *res = NULL;
+        if (PyContext_Enter(e->ctx) == 0) {
+            res = PyObject_CallOneArg(e->obj, e->arg);
+            PyContext_Exit(e->ctx);
+        }
+        if (res != NULL) {
+            Py_DECREF(res);
+            return 0;
+        }
+        break;
+    }
+    case CX_ENTRY_CFUNC:
+        if (e->fn(e->obj, e->arg) == 0) {
+            return 0;
+        }
+        break;
+    }
+    if (PyErr_ExceptionMatches(PyExc_SystemExit)
+        || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+        return -1;
+    }
+    if (e->kind == CX_ENTRY_CALL1) {
+        loop_report_call1(lp, e);
+    }
+    else {
+        cx_loop_report_exception((PyObject *)lp, "Exception in callback",
+                                 lp->st->str_task, e->obj);
+    }
+    return 0;
+}
+
+/* Debug mode: time the entry and log it when slow (asyncio's warning
+ * "Executing <...> took N seconds"), through Loop._log_slow_callback. */
+static int
+loop_run_entry_debug(LoopObject *lp, cx_entry *e)
+{
+    double t0 = cx_time_now();
+    int rc = loop_run_entry(lp, e);
+    double dt = cx_time_now() - t0;
+    if (rc == 0 && dt >= lp->loop_slow_callback_duration) {
+        PyObject *what = e->obj;
+        PyObject *tmp = NULL;
+        if (e->kind == CX_ENTRY_CALL1) {
+            PyObject *args = PyTuple_Pack(1, e->arg);
+            tmp = what = args ? cx_handle_new(lp->st, e->obj, args,
+                                              (PyObject *)lp, e->ctx) : NULL;
+            Py_XDECREF(args);
+        }
+        PyObject *r = what ? PyObject_CallMethod(
+            (PyObject *)lp, "_log_slow_callback", "Od", what, dt) : NULL;
+        Py_XDECREF(tmp);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    return rc;
+}
+
+static int
+loop_run_ready(LoopObject *lp)
+{
+    /* Only what is queued now: callbacks added while running wait for
+     * the next iteration, as in asyncio. */
+    Py_ssize_t ntodo = cx_queue_len(&lp->loop_ready);
+    for (Py_ssize_t i = 0; i < ntodo; i++) {
+        cx_entry e;
+        cx_queue_pop(&lp->loop_ready, &e);
+        int rc = lp->loop_debug ? loop_run_entry_debug(lp, &e)
+                                : loop_run_entry(lp, &e);
+        cx_entry_clear(&e);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+loop_run_once(LoopObject *lp)
+{
+    if (loop_poll_io(lp) < 0 || loop_expire_timers(lp) < 0) {
+        return -1;
+    }
+    return loop_run_ready(lp);
+}
+
+static PyObject *
+Loop__run_once(LoopObject *lp, PyObject *Py_UNUSED(ignored))
+{
+    if (loop_check_closed(lp) < 0 || loop_run_once(lp) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* The heart of run_forever(): iterate until stop().  The Python wrapper
+ * does the set-up and tear-down around it. */
+static PyObject *
+Loop__run_forever_core(LoopObject *lp, PyObject *Py_UNUSED(ignored))
+{
+    int rc = 0;
+    lp->loop_running = 1;
+    while (rc == 0) {
+        rc = loop_run_once(lp);
+        if (lp->loop_stopping) {
+            break;
+        }
+    }
+    lp->loop_running = 0;
+    lp->loop_stopping = 0;
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Loop_stop(LoopObject *lp, PyObject *Py_UNUSED(ignored))
+{
+    lp->loop_stopping = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Loop_is_closed(LoopObject *lp, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(lp->loop_closed);
+}
+
+static PyObject *
+Loop_get_debug(LoopObject *lp, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(lp->loop_debug);
+}
+
+static PyObject *
+Loop_set_debug(LoopObject *lp, PyObject *enabled)
+{
+    int r = PyObject_IsTrue(enabled);
+    if (r < 0) {
+        return NULL;
+    }
+    lp->loop_debug = r;
+    Py_RETURN_NONE;
+}
+
+/* Drop the queue, the timers and the watchers, close epoll and the
+ * eventfd.  The Python close() does the checks and the executor. */
+static void
+loop_release(LoopObject *lp)
+{
+    cx_queue_free(&lp->loop_ready);
+    while (lp->loop_timers.len) {
+        cx_timer_node *n = cx_heap_peek(&lp->loop_timers);
+        TimerHandleObject *t = CX_TIMER_OF_NODE(n);
+        cx_heap_remove(&lp->loop_timers, n);
+        t->th_scheduled = 0;
+        Py_DECREF(t);
+    }
+    cx_heap_free(&lp->loop_timers);
+    cx_poller_close(&lp->loop_poller);
+    if (lp->loop_wakeup_fd >= 0) {
+        close(lp->loop_wakeup_fd);
+        lp->loop_wakeup_fd = -1;
+    }
+}
+
+static PyObject *
+Loop__close_core(LoopObject *lp, PyObject *Py_UNUSED(ignored))
+{
+    lp->loop_closed = 1;
+    loop_release(lp);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Loop__write_to_self(LoopObject *lp, PyObject *Py_UNUSED(ignored))
+{
+    loop_wakeup(lp);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Loop__timer_handle_cancelled(LoopObject *lp, PyObject *handle)
+{
+    Py_RETURN_NONE;     /* cancel() already took it out of our heap */
+}
+
+/* ---- fd readiness ---- */
+
+/* selectors._fileobj_to_fd.  -1 with an exception on error. */
+static int
+loop_fileobj_to_fd(PyObject *fileobj)
+{
+    long fd;
+    if (PyLong_Check(fileobj)) {
+        fd = PyLong_AsLong(fileobj);
+        if (fd == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    else {
+        PyObject *r = PyObject_CallMethod(fileobj, "fileno", NULL);
+        PyObject *i = r ? PyNumber_Long(r) : NULL;
+        Py_XDECREF(r);
+        if (i == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_AttributeError)
+                || PyErr_ExceptionMatches(PyExc_TypeError)
+                || PyErr_ExceptionMatches(PyExc_ValueError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "Invalid file object: %R",
+                             fileobj);
+            }
+            return -1;
+        }
+        fd = PyLong_AsLong(i);
+        Py_DECREF(i);
+        if (fd == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    if (fd < 0) {
+        PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %ld", fd);
+        return -1;
+    }
+    if (fd > INT_MAX) {
+        errno = EBADF;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return (int)fd;
+}
+
+/* Cancel a replaced or removed watcher Handle; steals `old`. */
+static int
+loop_cancel_watcher(PyObject *old)
+{
+    if (old == NULL) {
+        return 0;
+    }
+    PyObject *r = PyObject_CallMethod(old, "cancel", NULL);
+    Py_DECREF(old);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static PyObject *
+loop_add_watcher(LoopObject *lp, int which, const char *method,
+                 PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s() missing required positional argument(s): "
+                     "fd, callback", method);
+        return NULL;
+    }
+    int fd = loop_fileobj_to_fd(args[0]);
+    if (fd < 0 || loop_check_closed(lp) < 0) {
+        return NULL;
+    }
+    PyObject *cbargs = cx_tuple_from_array(args + 2, nargs - 2);
+    if (cbargs == NULL) {
+        return NULL;
+    }
+    PyObject *h = cx_handle_new(lp->st, args[1], cbargs, (PyObject *)lp,
+                                NULL);
+    Py_DECREF(cbargs);
+    if (h == NULL) {
+        return NULL;
+    }
+    PyObject *old;
+    int rc = cx_poller_set(&lp->loop_poller, fd, which, h, &old);
+    if (rc < 0) {
+        Py_DECREF(h);
+        errno = -rc;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (loop_cancel_watcher(old) < 0) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    return h;
+}
+
+static PyObject *
+loop_remove_watcher(LoopObject *lp, int which, PyObject *fileobj)
+{
+    int fd = loop_fileobj_to_fd(fileobj);
+    if (fd < 0) {
+        return NULL;
+    }
+    if (lp->loop_closed) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *old;
+    int rc = cx_poller_set(&lp->loop_poller, fd, which, NULL, &old);
+    if (rc < 0) {
+        errno = -rc;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (old == NULL) {
+        Py_RETURN_FALSE;
+    }
+    if (loop_cancel_watcher(old) < 0) {
+        return NULL;
+    }
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+Loop__add_reader(LoopObject *lp, PyObject *const *args, Py_ssize_t nargs)
+{
+    return loop_add_watcher(lp, 0, "add_reader", args, nargs);
+}
+
+static PyObject *
+Loop__add_writer(LoopObject *lp, PyObject *const *args, Py_ssize_t nargs)
+{
+    return loop_add_watcher(lp, 1, "add_writer", args, nargs);
+}
+
+static PyObject *
+Loop__remove_reader(LoopObject *lp, PyObject *fd)
+{
+    return loop_remove_watcher(lp, 0, fd);
+}
+
+static PyObject *
+Loop__remove_writer(LoopObject *lp, PyObject *fd)
+{
+    return loop_remove_watcher(lp, 1, fd);
+}
+
+/* ---- futures and tasks ---- */
+
+static PyObject *
+Loop_create_future(LoopObject *lp, PyObject *Py_UNUSED(ignored))
+{
+    return cx_future_new(lp->st, (PyObject *)lp);
+}
+
+static PyObject *
+Loop_create_task(LoopObject *lp, PyObject *const *args, Py_ssize_t nargs,
+                 PyObject *kwnames)
+{
+    static const char *const kw[] = {"coro", "name", "context", NULL};
+    PyObject *coro = NULL, *name = Py_None, *context = Py_None;
+    PyObject *slots[3] = {NULL, NULL, NULL};
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError,
+                     "create_task() takes 2 positional arguments but %zd "
+                     "were given", nargs + 1);
+        return NULL;
+    }
+    if (nargs == 1) {
+        slots[0] = args[0];
+    }
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *k = PyTuple_GET_ITEM(kwnames, i);
+        int found = 0;
+        for (int j = 0; kw[j]; j++) {
+            if (PyUnicode_Check(k) && PyUnicode_CompareWithASCIIString(k, kw[j]) == 0) {
+                if (slots[j] != NULL) {
+                    PyErr_Format(PyExc_TypeError, "create_task() got "
+                                 "multiple values for argument '%s'", kw[j]);
+                    return NULL;
+                }
+                slots[j] = args[nargs + i];
+                found = 1;
+            }
+        }
+        if (!found) {
+            PyErr_Format(PyExc_TypeError, "create_task() got an unexpected "
+                         "keyword argument '%S'", k);
+            return NULL;
+        }
+    }
+    if (slots[0] == NULL) {
+        PyErr_SetString(PyExc_TypeError, "create_task() missing 1 required "
+                        "positional argument: 'coro'");
+        return NULL;
+    }
+    coro = slots[0];
+    if (slots[1]) name = slots[1];
+    if (slots[2]) context = slots[2];
+    if (loop_check_closed(lp) < 0) {
+        return NULL;
+    }
+    if (lp->loop_task_factory == NULL) {
+        return cx_task_new(lp->st, coro, (PyObject *)lp,
+                           name == Py_None ? NULL : name,
+                           context == Py_None ? NULL : context);
+    }
+    PyObject *task;
+    PyObject *factory = Py_NewRef(lp->loop_task_factory);
+    if (context == Py_None) {
+        /* The legacy factory signature when no context is needed. */
+        task = PyObject_CallFunctionObjArgs(factory, lp, coro, NULL);
+    }
+    else {
+        PyObject *a[3] = {(PyObject *)lp, coro, context};
+        PyObject *names = Py_BuildValue("(s)", "context");
+        task = names ? PyObject_Vectorcall(factory, a, 2, names) : NULL;
+        Py_XDECREF(names);
+    }
+    Py_DECREF(factory);
+    if (task != NULL && name != Py_None) {
+        /* tasks._set_task_name: only if the object has set_name. */
+        PyObject *set_name = PyObject_GetAttrString(task, "set_name");
+        if (set_name == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Clear();
+        }
+        else if (set_name == NULL) {
+            Py_CLEAR(task);
+        }
+        else if (set_name != NULL) {
+            PyObject *r = PyObject_CallOneArg(set_name, name);
+            Py_DECREF(set_name);
+            if (r == NULL) {
+                Py_CLEAR(task);
+            }
+            Py_XDECREF(r);
+        }
+    }
+    return task;
+}
+
+static PyObject *
+Loop_set_task_factory(LoopObject *lp, PyObject *factory)
+{
+    if (factory != Py_None && !PyCallable_Check(factory)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "task factory must be a callable or None");
+        return NULL;
+    }
+    Py_XSETREF(lp->loop_task_factory,
+               factory == Py_None ? NULL : Py_NewRef(factory));
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Loop_get_task_factory(LoopObject *lp, PyObject *Py_UNUSED(ignored))
+{
+    return Py_NewRef(lp->loop_task_factory ? lp->loop_task_factory
+                                           : Py_None);
+}
+
+/* ---- attributes ---- */
+
+static PyObject *
+Loop_get_thread_id(LoopObject *lp, void *c)
+{
+    if (lp->loop_thread_id == 0) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromUnsignedLong(lp->loop_thread_id);
+}
+
+static int
+Loop_set_thread_id(LoopObject *lp, PyObject *v, void *c)
+{
+    if (v == NULL || v == Py_None) {
+        lp->loop_thread_id = 0;
+        return 0;
+    }
+    unsigned long id = PyLong_AsUnsignedLong(v);
+    if (id == (unsigned long)-1 && PyErr_Occurred()) {
+        return -1;
+    }
+    lp->loop_thread_id = id;
+    return 0;
+}
+
+static PyObject *
+Loop_get_stopping(LoopObject *lp, void *c)
+{
+    return PyBool_FromLong(lp->loop_stopping);
+}
+
+static int
+Loop_set_stopping(LoopObject *lp, PyObject *v, void *c)
+{
+    int r = v ? PyObject_IsTrue(v) : 0;
+    if (r < 0) {
+        return -1;
+    }
+    lp->loop_stopping = r;
+    return 0;
+}
+
+static PyObject *
+Loop_get_slow(LoopObject *lp, void *c)
+{
+    return PyFloat_FromDouble(lp->loop_slow_callback_duration);
+}
+
+static int
+Loop_set_slow(LoopObject *lp, PyObject *v, void *c)
+{
+    if (v == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    double d = PyFloat_AsDouble(v);
+    if (d == -1.0 && PyErr_Occurred()) {
+        return -1;
+    }
+    lp->loop_slow_callback_duration = d;
+    return 0;
+}
+
+static PyObject *
+Loop_get_debug_attr(LoopObject *lp, void *c)
+{
+    return PyBool_FromLong(lp->loop_debug);
+}
+
+static PyObject *
+Loop_get_exception_handler_attr(LoopObject *lp, void *c)
+{
+    return Py_NewRef(lp->loop_exception_handler ? lp->loop_exception_handler
+                                                : Py_None);
+}
+
+static int
+Loop_set_exception_handler_attr(LoopObject *lp, PyObject *v, void *c)
+{
+    Py_XSETREF(lp->loop_exception_handler,
+               (v == NULL || v == Py_None) ? NULL : Py_NewRef(v));
+    return 0;
+}
+
+static PyObject *
+Loop_get_ready_count(LoopObject *lp, void *c)
+{
+    return PyLong_FromSsize_t(cx_queue_len(&lp->loop_ready));
+}
+
+static PyObject *
+Loop_get_timer_count(LoopObject *lp, void *c)
+{
+    return PyLong_FromSsize_t(lp->loop_timers.len);
+}
+
+/* ---- the type ---- */
+
+static PyObject *
+Loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    cx_state *st = cx_state_from_type(tp);
+    if (st == NULL) {
+        return NULL;
+    }
+    LoopObject *lp = (LoopObject *)tp->tp_alloc(tp, 0);
+    if (lp == NULL) {
+        return NULL;
+    }
+    lp->st = st;
+    lp->loop_wakeup_fd = -1;
+    lp->loop_poller.epfd = -1;
+    lp->loop_slow_callback_duration = 0.1;
+    int rc = cx_poller_init(&lp->loop_poller);
+    if (rc < 0) {
+        errno = -rc;
+        goto oserror;
+    }
+    lp->loop_wakeup_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (lp->loop_wakeup_fd < 0) {
+        goto oserror;
+    }
+    struct epoll_event ev = {.events = EPOLLIN,
+                             .data.fd = lp->loop_wakeup_fd};
+    if (epoll_ctl(lp->loop_poller.epfd, EPOLL_CTL_ADD, lp->loop_wakeup_fd,
+                  &ev) < 0) {
+        goto oserror;
+    }
+    /* Futures and tasks may queue straight into our ready queue only when
+     * call_soon is ours: a subclass overriding it must see every call. */
+    PyObject *mine = PyDict_GetItemWithError(st->LoopType->tp_dict,
+                                             st->str_call_soon);
+    lp->loop_fast = mine != NULL && _PyType_Lookup(tp, st->str_call_soon)
+                                    == mine;
+    return (PyObject *)lp;
+oserror:
+    PyErr_SetFromErrno(PyExc_OSError);
+    Py_DECREF(lp);
+    return NULL;
+}
+
+static int
+Loop_traverse(LoopObject *lp, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(lp));
+    for (Py_ssize_t i = 0; i < cx_queue_len(&lp->loop_ready); i++) {
+        cx_entry *e = cx_queue_at(&lp->loop_ready, i);
+        Py_VISIT(e->obj);
+        Py_VISIT(e->arg);
+        Py_VISIT(e->ctx);
+    }
+    for (ptrdiff_t i = 0; i < lp->loop_timers.len; i++) {
+        Py_VISIT((PyObject *)CX_TIMER_OF_NODE(lp->loop_timers.nodes[i]));
+    }
+    int r = cx_poller_traverse(&lp->loop_poller, visit, arg);
+    if (r) {
+        return r;
+    }
+    Py_VISIT(lp->loop_task_factory);
+    Py_VISIT(lp->loop_exception_handler);
+    return 0;
+}
+
+static int
+Loop_clear(LoopObject *lp)
+{
+    /* Keep the fds: only the Python references are dropped here. */
+    cx_queue_free(&lp->loop_ready);
+    while (lp->loop_timers.len) {
+        cx_timer_node *n = cx_heap_peek(&lp->loop_timers);
+        TimerHandleObject *t = CX_TIMER_OF_NODE(n);
+        cx_heap_remove(&lp->loop_timers, n);
+        t->th_scheduled = 0;
+        Py_DECREF(t);
+    }
+    for (int fd = 0; fd < lp->loop_poller.nwatchers; fd++) {
+        Py_CLEAR(lp->loop_poller.watchers[fd].reader);
+        Py_CLEAR(lp->loop_poller.watchers[fd].writer);
+    }
+    Py_CLEAR(lp->loop_task_factory);
+    Py_CLEAR(lp->loop_exception_handler);
+    return 0;
+}
+
+static void
+Loop_dealloc(LoopObject *lp)
+{
+    PyTypeObject *tp = Py_TYPE(lp);
+    PyObject_GC_UnTrack(lp);
+    if (PyObject_CallFinalizerFromDealloc((PyObject *)lp) < 0) {
+        return;     /* resurrected */
+    }
+    if (lp->weakreflist != NULL) {
+        PyObject_ClearWeakRefs((PyObject *)lp);
+    }
+    Loop_clear(lp);
+    loop_release(lp);
+    tp->tp_free(lp);
+    Py_DECREF(tp);
+}
+
+#define FASTKW (METH_FASTCALL | METH_KEYWORDS)
+static PyMethodDef Loop_methods[] = {
+    {"time", (PyCFunction)Loop_time, METH_NOARGS, NULL},
+    {"call_soon", (PyCFunction)(void (*)(void))Loop_call_soon, FASTKW, NULL},
+    {"call_soon_threadsafe",
+     (PyCFunction)(void (*)(void))Loop_call_soon_threadsafe, FASTKW, NULL},
+    {"call_later", (PyCFunction)(void (*)(void))Loop_call_later, FASTKW,
+     NULL},
+    {"call_at", (PyCFunction)(void (*)(void))Loop_call_at, FASTKW, NULL},
+    {"stop", (PyCFunction)Loop_stop, METH_NOARGS, NULL},
+    {"is_closed", (PyCFunction)Loop_is_closed, METH_NOARGS, NULL},
+    {"get_debug", (PyCFunction)Loop_get_debug, METH_NOARGS, NULL},
+    {"set_debug", (PyCFunction)Loop_set_debug, METH_O, NULL},
+    {"create_future", (PyCFunction)Loop_create_future, METH_NOARGS, NULL},
+    {"create_task", (PyCFunction)(void (*)(void))Loop_create_task, FASTKW,
+     NULL},
+    {"set_task_factory", (PyCFunction)Loop_set_task_factory, METH_O, NULL},
+    {"get_task_factory", (PyCFunction)Loop_get_task_factory, METH_NOARGS,
+     NULL},
+    {"_add_reader", (PyCFunction)(void (*)(void))Loop__add_reader,
+     METH_FASTCALL, NULL},
+    {"_add_writer", (PyCFunction)(void (*)(void))Loop__add_writer,
+     METH_FASTCALL, NULL},
+    {"_remove_reader", (PyCFunction)Loop__remove_reader, METH_O, NULL},
+    {"_remove_writer", (PyCFunction)Loop__remove_writer, METH_O, NULL},
+    {"_run_once", (PyCFunction)Loop__run_once, METH_NOARGS, NULL},
+    {"_run_forever_core", (PyCFunction)Loop__run_forever_core, METH_NOARGS,
+     NULL},
+    {"_close_core", (PyCFunction)Loop__close_core, METH_NOARGS, NULL},
+    {"_write_to_self", (PyCFunction)Loop__write_to_self, METH_NOARGS, NULL},
+    {"_timer_handle_cancelled", (PyCFunction)Loop__timer_handle_cancelled,
+     METH_O, NULL},
+    {NULL, NULL},
+};
+
+static PyGetSetDef Loop_getset[] = {
+    {"_thread_id", (getter)Loop_get_thread_id, (setter)Loop_set_thread_id,
+     NULL, NULL},
+    {"_stopping", (getter)Loop_get_stopping, (setter)Loop_set_stopping, NULL,
+     NULL},
+    {"slow_callback_duration", (getter)Loop_get_slow, (setter)Loop_set_slow,
+     NULL, NULL},
+    {"_debug", (getter)Loop_get_debug_attr, NULL, NULL, NULL},
+    {"_exception_handler", (getter)Loop_get_exception_handler_attr,
+     (setter)Loop_set_exception_handler_attr, NULL, NULL},
+    {"_ready_count", (getter)Loop_get_ready_count, NULL, NULL, NULL},
+    {"_timer_count", (getter)Loop_get_timer_count, NULL, NULL, NULL},
+    {NULL},
+};
+
+static PyMemberDef Loop_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(LoopObject, weakreflist),
+     READONLY, NULL},
+    {NULL},
+};
+
+static PyType_Slot Loop_slots[] = {
+    {Py_tp_new, Loop_new},
+    {Py_tp_dealloc, Loop_dealloc},
+    {Py_tp_traverse, Loop_traverse},
+    {Py_tp_clear, Loop_clear},
+    {Py_tp_methods, Loop_methods},
+    {Py_tp_getset, Loop_getset},
+    {Py_tp_members, Loop_members},
+    {Py_tp_doc, "The C core of casyncio's event loop."},
+    {0, NULL},
+};
+
+static PyType_Spec Loop_spec = {
+    .name = "casyncio._core.Loop",
+    .basicsize = sizeof(LoopObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = Loop_slots,
+};
+
+int
+cx_loop_setup(PyObject *module)
 {
     cx_state *st = PyModule_GetState(module);
-    st->LoopType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &loop_spec, NULL);
-    if (st->LoopType == NULL) return -1;
+    st->LoopType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &Loop_spec, NULL);
+    if (st->LoopType == NULL) {
+        return -1;
+    }
     return PyModule_AddType(module, st->LoopType);
 }
-int cx_loop_push_cfunc(LoopObject *loop, cx_cfunc fn, PyObject *a, PyObject *b)
-{ PyErr_SetString(PyExc_NotImplementedError, "push"); return -1; }
-int cx_loop_push_call1(LoopObject *loop, PyObject *c, PyObject *a, PyObject *x)
-{ PyErr_SetString(PyExc_NotImplementedError, "push"); return -1; }
-void cx_loop_report_exception(PyObject *loop, const char *msg,
-                              PyObject *k, PyObject *o) { PyErr_WriteUnraisable(loop); }
-double cx_time_now(void) { return 0; }

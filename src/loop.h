@@ -27,7 +27,6 @@ typedef struct {
     unsigned long long loop_timer_seq; /* FIFO order among equal deadlines */
     PyObject *loop_task_factory;    /* or NULL */
     PyObject *loop_exception_handler; /* or NULL */
-    PyObject *dict;
     PyObject *weakreflist;
 } LoopObject;
 

@@ -1,2 +1,130 @@
-/* poller: placeholder. */
+/* The poller: epoll plus a table fd -> watcher (reader/writer Handles).
+ * The loop asks it to change interest (cx_poller_set) and to wait
+ * (cx_poller_wait); dispatching events is the loop's job. */
 #include "internal.h"
+#include <errno.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+int
+cx_poller_init(cx_poller *p)
+{
+    p->watchers = NULL;
+    p->nwatchers = 0;
+    p->epfd = epoll_create1(EPOLL_CLOEXEC);
+    return p->epfd < 0 ? -errno : 0;
+}
+
+/* Make the table hold index fd.  0 or -ENOMEM. */
+static int
+poller_reserve(cx_poller *p, int fd)
+{
+    if (fd < p->nwatchers) {
+        return 0;
+    }
+    int n = p->nwatchers ? p->nwatchers : 64;
+    while (n <= fd) {
+        n *= 2;
+    }
+    cx_watcher *w = PyMem_RawRealloc(p->watchers, n * sizeof(cx_watcher));
+    if (w == NULL) {
+        return -ENOMEM;
+    }
+    memset(w + p->nwatchers, 0, (n - p->nwatchers) * sizeof(cx_watcher));
+    p->watchers = w;
+    p->nwatchers = n;
+    return 0;
+}
+
+/* Tell epoll the fd's interest is now `events` (0: none).  0 or -errno. */
+static int
+poller_update(cx_poller *p, int fd, uint32_t old, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.fd = fd};
+    int rc;
+    if (events == 0) {
+        rc = epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, &ev);
+        /* The fd may have been closed already: epoll forgot it then. */
+        if (rc < 0 && (errno == ENOENT || errno == EBADF)) {
+            rc = 0;
+        }
+        return rc < 0 ? -errno : 0;
+    }
+    if (old == 0) {
+        rc = epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev);
+        if (rc < 0 && errno == EEXIST) {
+            rc = epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev);
+        }
+    }
+    else {
+        rc = epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev);
+        /* Closed and reopened under the same number: register anew. */
+        if (rc < 0 && errno == ENOENT) {
+            rc = epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev);
+        }
+    }
+    return rc < 0 ? -errno : 0;
+}
+
+int
+cx_poller_set(cx_poller *p, int fd, int which, PyObject *h, PyObject **old)
+{
+    *old = NULL;
+    if (h == NULL && fd >= p->nwatchers) {
+        return 0;
+    }
+    int rc = poller_reserve(p, fd);
+    if (rc < 0) {
+        return rc;
+    }
+    cx_watcher *w = &p->watchers[fd];
+    PyObject **slot = which ? &w->writer : &w->reader;
+    PyObject *reader = which ? w->reader : h;
+    PyObject *writer = which ? h : w->writer;
+    uint32_t events = (reader ? EPOLLIN : 0) | (writer ? EPOLLOUT : 0);
+    if (events != w->registered) {
+        rc = poller_update(p, fd, w->registered, events);
+        if (rc < 0) {
+            return rc;
+        }
+        w->registered = events;
+    }
+    *old = *slot;
+    *slot = Py_XNewRef(h);
+    return 0;
+}
+
+PyObject *
+cx_poller_get(cx_poller *p, int fd, int which)
+{
+    if (fd < 0 || fd >= p->nwatchers) {
+        return NULL;
+    }
+    return which ? p->watchers[fd].writer : p->watchers[fd].reader;
+}
+
+void
+cx_poller_close(cx_poller *p)
+{
+    for (int fd = 0; fd < p->nwatchers; fd++) {
+        Py_CLEAR(p->watchers[fd].reader);
+        Py_CLEAR(p->watchers[fd].writer);
+    }
+    PyMem_RawFree(p->watchers);
+    p->watchers = NULL;
+    p->nwatchers = 0;
+    if (p->epfd >= 0) {
+        close(p->epfd);
+        p->epfd = -1;
+    }
+}
+
+int
+cx_poller_traverse(cx_poller *p, visitproc visit, void *arg)
+{
+    for (int fd = 0; fd < p->nwatchers; fd++) {
+        Py_VISIT(p->watchers[fd].reader);
+        Py_VISIT(p->watchers[fd].writer);
+    }
+    return 0;
+}
