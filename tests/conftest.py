@@ -1,0 +1,33 @@
+import asyncio
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import casyncio  # noqa: E402
+
+LOOPS = {
+    'asyncio': asyncio.new_event_loop,
+    'casyncio': casyncio.new_event_loop,
+}
+
+
+@pytest.fixture(params=sorted(LOOPS))
+def loop(request):
+    """A fresh loop of each implementation: the same test body runs on
+    stock asyncio and on casyncio, so a difference is a failing test."""
+    lp = LOOPS[request.param]()
+    yield lp
+    if not lp.is_closed():
+        lp.close()
+
+
+@pytest.fixture
+def cloop():
+    """A casyncio loop only, for what stock asyncio does not have."""
+    lp = casyncio.new_event_loop()
+    yield lp
+    if not lp.is_closed():
+        lp.close()

@@ -1,0 +1,449 @@
+"""The loop core: scheduling, timers, fds, thread-safety, errors.
+
+Each test runs on stock asyncio and on casyncio (the `loop` fixture)."""
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+
+def run_until(loop, cond, timeout=5.0):
+    deadline = time.monotonic() + timeout
+
+    def check():
+        if cond() or time.monotonic() > deadline:
+            loop.stop()
+        else:
+            loop.call_soon(check)
+    loop.call_soon(check)
+    loop.run_forever()
+    assert cond()
+
+
+def test_call_soon_order_and_args(loop):
+    out = []
+    loop.call_soon(out.append, 1)
+    loop.call_soon(lambda *a: out.append(a), 2, 3)
+    loop.call_soon(loop.stop)
+    loop.call_soon(out.append, 'after stop is still run')
+    loop.run_forever()
+    assert out == [1, (2, 3), 'after stop is still run']
+
+
+def test_callbacks_added_while_running_wait_for_next_iteration(loop):
+    out = []
+
+    def first():
+        out.append('first')
+        loop.call_soon(out.append, 'added')
+        loop.stop()
+    loop.call_soon(first)
+    loop.call_soon(out.append, 'second')
+    loop.run_forever()
+    assert out == ['first', 'second']
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert out == ['first', 'second', 'added']
+
+
+def test_handle_api(loop):
+    def cb(a, b):
+        pass
+    h = loop.call_soon(cb, 1, 2)
+    assert isinstance(h, asyncio.Handle) or type(h).__name__ == 'Handle'
+    assert not h.cancelled()
+    assert repr(h).startswith('<Handle test_handle_api.<locals>.cb(1, 2) at ')
+    h.cancel()
+    assert h.cancelled()
+    assert repr(h) == '<Handle cancelled>'
+    h.cancel()                      # twice is fine
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+
+
+def test_cancelled_handle_does_not_run(loop):
+    out = []
+    h = loop.call_soon(out.append, 1)
+    h.cancel()
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert out == []
+
+
+def test_context_argument(loop):
+    import contextvars
+    var = contextvars.ContextVar('var', default='default')
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, 'in ctx')
+    out = []
+    loop.call_soon(lambda: out.append(var.get()), context=ctx)
+    loop.call_soon(lambda: out.append(var.get()))
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert out == ['in ctx', 'default']
+
+
+def test_timers_order_and_never_early(loop):
+    out = []
+    t0 = loop.time()
+    for delay in (0.03, 0.01, 0.02, 0.01):
+        loop.call_later(delay, lambda d=delay: out.append((d, loop.time())))
+    loop.call_later(0.05, loop.stop)
+    loop.run_forever()
+    assert [d for d, _ in out] == [0.01, 0.01, 0.02, 0.03]
+    for d, t in out:
+        assert t - t0 >= d
+        assert t - t0 < d + 0.5
+
+
+def test_timer_handle_api(loop):
+    when = loop.time() + 10
+    h = loop.call_at(when, print)
+    assert h.when() == when
+    assert repr(h) == f'<TimerHandle when={when} print()>'
+    h2 = loop.call_at(when + 1, print)
+    assert h < h2 and h2 > h and h <= h2 and h != h2
+    h.cancel()
+    assert h.cancelled()
+    assert repr(h) == f'<TimerHandle cancelled when={when}>'
+    h2.cancel()
+
+
+def test_cancelled_timer_does_not_run(loop):
+    out = []
+    hs = [loop.call_later(0.001 * i, out.append, i) for i in range(20)]
+    for h in hs[::2]:
+        h.cancel()
+    loop.call_later(0.05, loop.stop)
+    loop.run_forever()
+    assert out == list(range(1, 20, 2))
+
+
+def test_call_at_past_runs_next_iteration(loop):
+    out = []
+    loop.call_at(loop.time() - 100, out.append, 'late')
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    # a due timer is moved to the ready queue in the same iteration, after
+    # the callbacks already there
+    assert out == ['late']
+
+
+def test_timer_arguments(loop):
+    with pytest.raises(TypeError, match='delay must not be None'):
+        loop.call_later(None, print)
+    with pytest.raises(TypeError, match='when cannot be None'):
+        loop.call_at(None, print)
+    with pytest.raises(TypeError):
+        loop.call_later('1', print)
+    with pytest.raises(TypeError):
+        loop.call_soon()
+    with pytest.raises(TypeError):
+        loop.call_soon(print, foo=1)
+
+
+def test_call_soon_threadsafe_wakes_sleeping_loop(loop):
+    out = []
+
+    def worker():
+        time.sleep(0.1)
+        loop.call_soon_threadsafe(out.append, threading.get_ident())
+        loop.call_soon_threadsafe(loop.stop)
+    t = threading.Thread(target=worker)
+    t0 = time.monotonic()
+    t.start()
+    loop.call_later(30, print)      # the loop sleeps until woken
+    loop.run_forever()
+    t.join()
+    assert out and out[0] != threading.get_ident()
+    assert time.monotonic() - t0 < 5
+
+
+def test_reader_writer(loop):
+    r, w = os.pipe()
+    try:
+        got = []
+
+        def on_read():
+            got.append(os.read(r, 100))
+            if got[-1].endswith(b'!'):
+                assert loop.remove_reader(r) is True
+                loop.stop()
+
+        def on_write():
+            os.write(w, b'hello!')
+            assert loop.remove_writer(w) is True
+        loop.add_reader(r, on_read)
+        loop.add_writer(w, on_write)
+        loop.run_forever()
+        assert b''.join(got) == b'hello!'
+        assert loop.remove_reader(r) is False
+        assert loop.remove_writer(w) is False
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_reader_replaced(loop):
+    r, w = os.pipe()
+    try:
+        out = []
+        loop.add_reader(r, out.append, 'old')
+        loop.add_reader(r, lambda: (out.append('new'), loop.stop()))
+        os.write(w, b'x')
+        loop.run_forever()
+        assert out == ['new']
+        loop.remove_reader(r)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_reader_bad_fd(loop):
+    with pytest.raises(ValueError, match='Invalid file object'):
+        loop.add_reader(object(), print)
+    with pytest.raises(ValueError, match='Invalid file descriptor: -1'):
+        loop.add_reader(-1, print)
+    with pytest.raises(ValueError, match='Invalid file object'):
+        loop.remove_reader('x')
+
+
+def test_exception_in_callback_reported_and_loop_goes_on(loop):
+    seen = []
+    loop.set_exception_handler(lambda lp, ctx: seen.append(ctx))
+
+    def bad():
+        raise ZeroDivisionError('boom')
+    loop.call_soon(bad)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert len(seen) == 1
+    ctx = seen[0]
+    assert isinstance(ctx['exception'], ZeroDivisionError)
+    assert ctx['message'].startswith('Exception in callback ')
+    assert 'bad()' in ctx['message']
+    assert repr(ctx['handle']).startswith(
+        '<Handle test_exception_in_callback_reported_and_loop_goes_on.'
+        '<locals>.bad() at ')
+
+
+@pytest.mark.parametrize('exc', [KeyboardInterrupt, SystemExit])
+def test_keyboardinterrupt_leaves_run(loop, exc):
+    out = []
+
+    def raiser():
+        raise exc()
+    loop.call_soon(raiser)
+    loop.call_soon(out.append, 'next')
+    with pytest.raises(exc):
+        loop.run_forever()
+    assert not loop.is_running()
+    # the rest of the ready queue is kept and runs next time
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert out == ['next']
+
+
+def test_exception_handler_api(loop):
+    assert loop.get_exception_handler() is None
+    with pytest.raises(TypeError, match='A callable object or None'):
+        loop.set_exception_handler(1)
+
+    def handler(lp, ctx):
+        pass
+    loop.set_exception_handler(handler)
+    assert loop.get_exception_handler() is handler
+    loop.set_exception_handler(None)
+    assert loop.get_exception_handler() is None
+
+
+def test_default_exception_handler_logs(loop, caplog):
+    loop.call_exception_handler({'message': 'hello there'})
+    assert 'hello there' in caplog.text
+
+
+def test_close(loop):
+    assert not loop.is_closed()
+    loop.close()
+    assert loop.is_closed()
+    loop.close()
+    with pytest.raises(RuntimeError, match='Event loop is closed'):
+        loop.call_soon(print)
+    with pytest.raises(RuntimeError, match='Event loop is closed'):
+        loop.call_later(1, print)
+    with pytest.raises(RuntimeError, match='Event loop is closed'):
+        loop.run_forever()
+    with pytest.raises(RuntimeError, match='Event loop is closed'):
+        loop.call_soon_threadsafe(print)
+
+
+def test_close_running_loop(loop):
+    errors = []
+
+    def close():
+        try:
+            loop.close()
+        except RuntimeError as e:
+            errors.append(str(e))
+        loop.stop()
+    loop.call_soon(close)
+    loop.run_forever()
+    assert errors == ['Cannot close a running event loop']
+
+
+def test_run_forever_nested(loop):
+    errors = []
+
+    def nested():
+        try:
+            loop.run_forever()
+        except RuntimeError as e:
+            errors.append(str(e))
+        loop.stop()
+    loop.call_soon(nested)
+    loop.run_forever()
+    assert errors == ['This event loop is already running']
+
+
+def test_running_loop_is_registered(loop):
+    seen = []
+
+    def cb():
+        seen.append(asyncio.get_running_loop())
+        seen.append(asyncio.get_event_loop())
+        seen.append(loop.is_running())
+        loop.stop()
+    loop.call_soon(cb)
+    loop.run_forever()
+    assert seen == [loop, loop, True]
+    assert not loop.is_running()
+    with pytest.raises(RuntimeError):
+        asyncio.get_running_loop()
+
+
+def test_debug_checks(loop):
+    loop.set_debug(True)
+    assert loop.get_debug()
+    with pytest.raises(TypeError, match='coroutines cannot be used with '
+                                        'call_soon'):
+        async def coro():
+            pass
+        loop.call_soon(coro)
+    with pytest.raises(TypeError, match='a callable object was expected'):
+        loop.call_soon(1)
+    errors = []
+
+    def from_thread():
+        try:
+            loop.call_soon(print)
+        except RuntimeError as e:
+            errors.append(str(e))
+        loop.call_soon_threadsafe(loop.stop)
+
+    def start():
+        threading.Thread(target=from_thread).start()
+    loop.call_soon(start)
+    loop.run_forever()
+    assert errors == ['Non-thread-safe operation invoked on an event loop '
+                      'other than the current one']
+    loop.set_debug(False)
+
+
+def test_slow_callback_logged_in_debug(loop, caplog):
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.01
+    loop.call_soon(time.sleep, 0.03)
+    loop.call_soon(loop.stop)
+    with caplog.at_level('WARNING', logger='asyncio'):
+        loop.run_forever()
+    assert 'Executing <Handle sleep(0.03)' in caplog.text
+    assert 'took 0.0' in caplog.text
+
+
+def test_run_in_executor(loop):
+    async def main():
+        return await loop.run_in_executor(None, sum, [1, 2, 3])
+    assert loop.run_until_complete(main()) == 6
+    loop.run_until_complete(loop.shutdown_default_executor())
+
+
+def test_run_until_complete_future(loop):
+    fut = loop.create_future()
+    loop.call_later(0.01, fut.set_result, 42)
+    assert loop.run_until_complete(fut) == 42
+
+
+def test_run_until_complete_stopped(loop):
+    fut = loop.create_future()
+    loop.call_soon(loop.stop)
+    with pytest.raises(RuntimeError, match='Event loop stopped before '
+                                           'Future completed.'):
+        loop.run_until_complete(fut)
+
+
+def test_run_until_complete_coroutine(loop):
+    async def main():
+        await asyncio.sleep(0.01)
+        return asyncio.current_task() is not None
+    assert loop.run_until_complete(main()) is True
+
+
+def test_asyncgen_hooks_and_shutdown(loop):
+    closed = []
+
+    async def agen():
+        try:
+            yield 1
+            yield 2
+        finally:
+            closed.append(True)
+
+    async def main():
+        g = agen()
+        assert await g.__anext__() == 1
+        return g
+    g = loop.run_until_complete(main())
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    assert closed == [True]
+    del g
+
+
+CTRL_C = textwrap.dedent('''
+    import asyncio, sys, time
+    sys.path.insert(0, {path!r})
+    import casyncio
+    loop = casyncio.new_event_loop() if sys.argv[1] == 'casyncio' \\
+        else asyncio.new_event_loop()
+    async def main():
+        await asyncio.sleep(30)
+    print('ready', flush=True)
+    t0 = time.monotonic()
+    try:
+        loop.run_until_complete(main())
+    except KeyboardInterrupt:
+        print('KeyboardInterrupt after %.1f' % (time.monotonic() - t0))
+    print(loop.run_until_complete(asyncio.sleep(0.01, 'runs again')))
+    loop.close()
+''')
+
+
+@pytest.mark.parametrize('impl', ['asyncio', 'casyncio'])
+def test_ctrl_c_while_waiting(impl):
+    code = CTRL_C.format(path=os.path.join(os.path.dirname(__file__), '..',
+                                           'python'))
+    p = subprocess.Popen([sys.executable, '-c', code, impl],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == 'ready\n'
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=10)
+    assert p.returncode == 0
+    lines = out.splitlines()
+    assert lines[0].startswith('KeyboardInterrupt after 0.')
+    assert lines[1] == 'runs again'
