@@ -701,22 +701,21 @@ Loop__timer_handle_cancelled(LoopObject *lp, PyObject *handle)
 
 /* ---- fd readiness ---- */
 
-/* selectors._fileobj_to_fd.  -1 with an exception on error. */
+/* selectors._fileobj_to_fd: the fd, or -1 with an exception set, or -2
+ * (no exception) for a number too large to be an fd, which add_* turn
+ * into OverflowError and remove_* into False, as epoll would. */
 static int
 loop_fileobj_to_fd(PyObject *fileobj)
 {
-    long fd;
+    PyObject *num;
     if (PyLong_Check(fileobj)) {
-        fd = PyLong_AsLong(fileobj);
-        if (fd == -1 && PyErr_Occurred()) {
-            return -1;
-        }
+        num = Py_NewRef(fileobj);
     }
     else {
         PyObject *r = PyObject_CallMethod(fileobj, "fileno", NULL);
-        PyObject *i = r ? PyNumber_Long(r) : NULL;
+        num = r ? PyNumber_Long(r) : NULL;
         Py_XDECREF(r);
-        if (i == NULL) {
+        if (num == NULL) {
             if (PyErr_ExceptionMatches(PyExc_AttributeError)
                 || PyErr_ExceptionMatches(PyExc_TypeError)
                 || PyErr_ExceptionMatches(PyExc_ValueError)) {
@@ -726,22 +725,20 @@ loop_fileobj_to_fd(PyObject *fileobj)
             }
             return -1;
         }
-        fd = PyLong_AsLong(i);
-        Py_DECREF(i);
-        if (fd == -1 && PyErr_Occurred()) {
-            return -1;
-        }
     }
-    if (fd < 0) {
-        PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %ld", fd);
+    int overflow;
+    long fd = PyLong_AsLongAndOverflow(num, &overflow);
+    if (fd == -1 && PyErr_Occurred()) {
+        Py_DECREF(num);
         return -1;
     }
-    if (fd > INT_MAX) {
-        errno = EBADF;
-        PyErr_SetFromErrno(PyExc_OSError);
+    if (overflow < 0 || (overflow == 0 && fd < 0)) {
+        PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %S", num);
+        Py_DECREF(num);
         return -1;
     }
-    return (int)fd;
+    Py_DECREF(num);
+    return (overflow > 0 || fd > INT_MAX) ? -2 : (int)fd;
 }
 
 /* Cancel a replaced or removed watcher Handle; steals `old`. */
@@ -771,6 +768,10 @@ loop_add_watcher(LoopObject *lp, int which, const char *method,
         return NULL;
     }
     int fd = loop_fileobj_to_fd(args[0]);
+    if (fd == -2) {
+        PyErr_SetString(PyExc_OverflowError,
+                        "Python int too large to convert to C int");
+    }
     if (fd < 0 || loop_check_closed(lp) < 0) {
         return NULL;
     }
@@ -802,10 +803,10 @@ static PyObject *
 loop_remove_watcher(LoopObject *lp, int which, PyObject *fileobj)
 {
     int fd = loop_fileobj_to_fd(fileobj);
-    if (fd < 0) {
+    if (fd == -1) {
         return NULL;
     }
-    if (lp->loop_closed) {
+    if (fd == -2 || lp->loop_closed) {
         Py_RETURN_FALSE;
     }
     PyObject *old;

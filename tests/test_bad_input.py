@@ -1,0 +1,152 @@
+"""Every public method with wrong types and values: casyncio must raise the
+exception type stock asyncio raises (or accept what asyncio accepts), and
+never crash.  Each call is made on a fresh stock loop and a fresh casyncio
+loop and the outcomes are compared."""
+import asyncio
+import itertools
+
+import pytest
+
+import casyncio
+
+BAD = [None, -1, 0, 2**70, -2**70, 1.5, float('inf'), 'x', b'x', (), [],
+       {}, object(), print, asyncio.sleep]
+
+# Deliberate, documented differences: (method, repr(args)) -> our outcome.
+# asyncio's call_at() stores any deadline unchecked, and the first
+# comparison inside run_forever() then raises TypeError out of the loop;
+# we raise the same TypeError from call_at() itself.
+DIFFERENCES = {
+    ('call_at', repr((v, print))): 'TypeError'
+    for v in BAD if not isinstance(v, (int, float)) and v is not None
+}
+
+
+def outcome(loop, method, args):
+    try:
+        res = getattr(loop, method)(*args)
+    except Exception as e:         # noqa: BLE001 - the type is compared
+        return type(e).__name__
+    if asyncio.iscoroutine(res):
+        res.close()
+        return 'ok'
+    if isinstance(res, (asyncio.Handle, casyncio.Handle)):
+        res.cancel()
+    return 'ok'
+
+
+def drain(loop):
+    """Run one iteration so accepted junk callbacks run (and get
+    reported), then close."""
+    reported = []
+    loop.set_exception_handler(lambda lp, ctx: reported.append(
+        type(ctx.get('exception')).__name__))
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    loop.close()
+    return reported
+
+
+CALLBACK_METHODS = ['call_soon', 'call_soon_threadsafe']
+TIMED_METHODS = ['call_later', 'call_at']
+FD_METHODS = ['add_reader', 'add_writer', 'remove_reader', 'remove_writer']
+ONE_ARG = ['set_task_factory', 'set_exception_handler', 'set_debug',
+           'set_default_executor', 'call_exception_handler', 'create_task',
+           'run_until_complete']
+
+
+def cases():
+    for m in CALLBACK_METHODS:
+        for v in BAD:
+            yield m, (v,)
+            yield m, (print, v)
+        yield m, ()
+    for m in TIMED_METHODS:
+        for v in BAD:
+            yield m, (v, print)
+            yield m, (1, v)
+        yield m, (1,)
+        yield m, ()
+    for m in FD_METHODS:
+        for v in BAD:
+            if v == 0:
+                continue        # fd 0 is valid: stdin
+            yield m, (v,) if m.startswith('remove') else (v, print)
+        yield m, ()
+    for m in ONE_ARG:
+        for v in BAD:
+            yield m, (v,)
+        yield m, ()
+    for m in ['time', 'stop', 'is_running', 'is_closed', 'get_debug',
+              'create_future', 'get_task_factory', 'get_exception_handler']:
+        yield m, (1,)
+    yield 'run_in_executor', (None, None)
+    yield 'run_in_executor', (1, print)
+    yield 'run_in_executor', ()
+
+
+@pytest.mark.parametrize('method,args', list(cases()),
+                         ids=lambda x: repr(x)[:40])
+def test_same_exception_as_asyncio(method, args):
+    ref_loop = asyncio.new_event_loop()
+    our_loop = casyncio.new_event_loop()
+    try:
+        want = outcome(ref_loop, method, args)
+        got = outcome(our_loop, method, args)
+        if (method, repr(args)) in DIFFERENCES:
+            ref_loop.close()        # asyncio's loop would raise in run
+            want_reports = None
+        else:
+            want_reports = drain(ref_loop)
+        got_reports = drain(our_loop)
+    finally:
+        ref_loop.close()
+        our_loop.close()
+    key = (method, repr(args))
+    if key in DIFFERENCES:
+        assert got == DIFFERENCES[key]
+        return
+    assert got == want
+    assert got_reports == want_reports
+
+
+def test_nan_deadline_refused():
+    loop = casyncio.new_event_loop()
+    try:
+        with pytest.raises(ValueError):
+            loop.call_at(float('nan'), print)
+        with pytest.raises(ValueError):
+            loop.call_later(float('nan'), print)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize('cls', ['Handle', 'TimerHandle'])
+def test_handle_constructor_bad_args(cls):
+    ours = getattr(casyncio, cls)
+    ref = getattr(asyncio, cls)
+    loop = casyncio.new_event_loop()
+    try:
+        for args in itertools.chain(
+                [(), (print,), (print, ())],
+                [(v, v, loop) for v in BAD[:6]]):
+            if cls == 'TimerHandle':
+                args = (1.0,) + args
+            try:
+                ref(*args)
+                want = 'ok'
+            except Exception as e:   # noqa: BLE001
+                want = type(e).__name__
+            try:
+                ours(*args)
+                got = 'ok'
+            except Exception as e:   # noqa: BLE001
+                got = type(e).__name__
+            if want == 'ok':
+                # asyncio's Python constructor checks nothing; ours needs a
+                # sequence of arguments: a TypeError, never a crash
+                assert got in ('ok', 'TypeError')
+            else:
+                assert got == want, args
+    finally:
+        loop.close()
