@@ -18,7 +18,8 @@
     X(str_done) X(str_result) X(str_send) X(str_throw) X(str_context) \
     X(str_message) X(str_exception) X(str_future) X(str_task) \
     X(str_handle) X(str_source_traceback) X(str_asyncio_future_blocking) \
-    X(str_get_loop)
+    X(str_get_loop) \
+    X(context_kwnames) X(asyncio_enter_task) X(asyncio_leave_task)
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)
@@ -87,6 +88,8 @@ module_exec(PyObject *mod)
            "_format_callback_source")
     IMPORT(asyncio_extract_stack, "asyncio.format_helpers", "extract_stack")
     IMPORT(asyncio_logger, "asyncio.log", "logger")
+    IMPORT(asyncio_enter_task, "asyncio.tasks", "_enter_task")
+    IMPORT(asyncio_leave_task, "asyncio.tasks", "_leave_task")
 #undef IMPORT
 
 #define INTERN(slot, text) \

@@ -58,6 +58,9 @@ typedef struct {
     PyObject *str_get_loop;
 
     /* Future / Task (future.c, task.c) */
+    PyObject *context_kwnames;             /* ("context",), for vectorcall */
+    PyObject *asyncio_enter_task;          /* tasks._enter_task (not 3.11) */
+    PyObject *asyncio_leave_task;          /* tasks._leave_task (not 3.11) */
     unsigned long long task_name_counter;
 } cx_state;
 

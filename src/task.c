@@ -1,6 +1,1082 @@
-/* Task: placeholder until task.c lands. */
+/* Task: asyncio.Task in C, a subclass of our Future.  tasks.py is the
+ * specification (Task.__step and Task.__wakeup are task_step and
+ * task_wakeup below); CPython's Modules/_asynciomodule.c the model.
+ *
+ * A step is scheduled either as a ready-queue entry (cx_task_step_fn, no
+ * allocation) when the loop is ours, or as loop.call_soon(task.__step,
+ * context=task_context) with a builtin method bound to the task.  A task
+ * waiting on one of our exact futures registers itself in the future's
+ * inline callback slot (cx_future_add_wakeup); anything else gets
+ * fut.add_done_callback(task.__wakeup, context=task_context). */
 #include "internal.h"
-int cx_task_setup(PyObject *module) { return 0; }
-PyObject *cx_task_new(cx_state *st, PyObject *coro, PyObject *loop,
-                      PyObject *name, PyObject *context)
-{ PyErr_SetString(PyExc_NotImplementedError, "Task"); return NULL; }
+
+#define TASK(op) ((TaskObject *)(op))
+#define FUT(op) ((FutureObject *)(op))
+
+static PyObject *task_step(TaskObject *task, PyObject *exc);
+static PyObject *task_wakeup(TaskObject *task, PyObject *fut);
+
+/* ---------------------------------------------------------------------- */
+/* The task's two callables, for loops that are not ours */
+
+static PyObject *
+task_step_meth(PyObject *task, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError,
+                     "__step() takes at most 1 argument (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *exc = nargs ? args[0] : NULL;
+    if (exc == Py_None) {
+        exc = NULL;
+    }
+    return task_step(TASK(task), exc);
+}
+
+static PyObject *
+task_wakeup_meth(PyObject *task, PyObject *fut)
+{
+    return task_wakeup(TASK(task), fut);
+}
+
+/* Named like tasks.py's private methods, so handle and callback reprs read
+ * "Task.__step()" / "Task.__wakeup()" as they do with the Python Task. */
+static PyMethodDef task_step_def = {
+    "__step", (PyCFunction)(void (*)(void))task_step_meth, METH_FASTCALL,
+    NULL};
+static PyMethodDef task_wakeup_def = {
+    "__wakeup", (PyCFunction)task_wakeup_meth, METH_O, NULL};
+
+PyObject *
+cx_task_wakeup_callable(PyObject *task)
+{
+    return PyCFunction_New(&task_wakeup_def, task);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Ready-queue entry points (the loop's fast path) */
+
+/* Run fn(task, arg) inside the task's context, as a Handle created with
+ * context=task_context would. */
+static int
+task_run_in_context(TaskObject *task, PyObject *arg,
+                    PyObject *(*fn)(TaskObject *, PyObject *))
+{
+    if (task->task_context == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "uninitialized Task object");
+        return -1;
+    }
+    PyObject *ctx = Py_NewRef(task->task_context);
+    Py_INCREF(task);
+    int ret = -1;
+    if (PyContext_Enter(ctx) < 0) {
+        goto done;
+    }
+    PyObject *res = fn(task, arg);
+    if (res == NULL) {
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        if (PyContext_Exit(ctx) < 0) {
+            PyErr_WriteUnraisable((PyObject *)task);
+        }
+        PyErr_Restore(et, ev, tb);
+        goto done;
+    }
+    Py_DECREF(res);
+    ret = PyContext_Exit(ctx);
+
+done:
+    Py_DECREF(task);
+    Py_DECREF(ctx);
+    return ret;
+}
+
+int
+cx_task_step_fn(PyObject *task, PyObject *exc)
+{
+    return task_run_in_context(TASK(task), exc, task_step);
+}
+
+int
+cx_task_wakeup_fn(PyObject *task, PyObject *fut)
+{
+    return task_run_in_context(TASK(task), fut, task_wakeup);
+}
+
+/* Schedule the next step: step(arg) soon, in the task's context.  arg may
+ * be NULL (send None).  0 or -1. */
+static int
+task_call_step_soon(TaskObject *task, PyObject *arg)
+{
+    cx_state *st = task->task_st;
+    PyObject *loop = task->task_loop;
+    if (cx_loop_is_fast(st, loop)) {
+        return cx_loop_push_cfunc((LoopObject *)loop, cx_task_step_fn,
+                                  (PyObject *)task, arg);
+    }
+    PyObject *cb = PyCFunction_New(&task_step_def, (PyObject *)task);
+    if (cb == NULL) {
+        return -1;
+    }
+    PyObject *stack[4] = {loop, cb, arg, NULL};
+    size_t nargs = 2;
+    if (arg != NULL) {
+        nargs = 3;
+    }
+    stack[nargs] = task->task_context;
+    PyObject *res = PyObject_VectorcallMethod(
+        st->str_call_soon, stack, nargs | PY_VECTORCALL_ARGUMENTS_OFFSET,
+        st->context_kwnames);
+    Py_DECREF(cb);
+    if (res == NULL) {
+        return -1;
+    }
+    Py_DECREF(res);
+    return 0;
+}
+
+/* Schedule a step that throws `exc_type(formatted message)` into the
+ * coroutine.  Returns None (new reference) or NULL. */
+static PyObject *
+task_set_error_soon(TaskObject *task, PyObject *exc_type,
+                    const char *format, ...)
+{
+    va_list vargs;
+    va_start(vargs, format);
+    PyObject *msg = PyUnicode_FromFormatV(format, vargs);
+    va_end(vargs);
+    if (msg == NULL) {
+        return NULL;
+    }
+    PyObject *exc = PyObject_CallOneArg(exc_type, msg);
+    Py_DECREF(msg);
+    if (exc == NULL) {
+        return NULL;
+    }
+    int ret = task_call_step_soon(task, exc);
+    Py_DECREF(exc);
+    if (ret < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The current task: tasks._enter_task / _leave_task */
+
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+/* 3.11: tasks._current_tasks is a plain dict {loop: task}; work on it
+ * directly, with tasks.py's messages. */
+static int
+enter_task(cx_state *st, PyObject *loop, PyObject *task)
+{
+    PyObject *cur = PyDict_GetItemWithError(st->asyncio_current_tasks, loop);
+    if (cur != NULL) {
+        Py_INCREF(cur);
+        PyErr_Format(PyExc_RuntimeError,
+                     "Cannot enter into task %R while another task %R is "
+                     "being executed.", task, cur);
+        Py_DECREF(cur);
+        return -1;
+    }
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    return PyDict_SetItem(st->asyncio_current_tasks, loop, task);
+}
+
+static int
+leave_task(cx_state *st, PyObject *loop, PyObject *task)
+{
+    PyObject *cur = PyDict_GetItemWithError(st->asyncio_current_tasks, loop);
+    if (cur != task) {
+        if (cur == NULL) {
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+            cur = Py_None;
+        }
+        Py_INCREF(cur);
+        PyErr_Format(PyExc_RuntimeError,
+                     "Leaving task %R does not match the current task %R.",
+                     task, cur);
+        Py_DECREF(cur);
+        return -1;
+    }
+    return PyDict_DelItem(st->asyncio_current_tasks, loop);
+}
+#else
+/* Other versions keep the current task elsewhere: ask asyncio. */
+static int
+call_task_hook(PyObject *fn, PyObject *loop, PyObject *task)
+{
+    PyObject *res = PyObject_CallFunctionObjArgs(fn, loop, task, NULL);
+    if (res == NULL) {
+        return -1;
+    }
+    Py_DECREF(res);
+    return 0;
+}
+
+static int
+enter_task(cx_state *st, PyObject *loop, PyObject *task)
+{
+    return call_task_hook(st->asyncio_enter_task, loop, task);
+}
+
+static int
+leave_task(cx_state *st, PyObject *loop, PyObject *task)
+{
+    return call_task_hook(st->asyncio_leave_task, loop, task);
+}
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Stepping the coroutine (Task.__step) */
+
+/* After coro.throw(): PYGEN_RETURN with the StopIteration value in
+ * *result, PYGEN_NEXT, or PYGEN_ERROR with the exception set. */
+static PySendResult
+throw_status(PyObject **result)
+{
+    if (*result != NULL) {
+        return PYGEN_NEXT;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_StopIteration)) {
+        return PYGEN_ERROR;
+    }
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    PyErr_NormalizeException(&et, &ev, &tb);
+    PyObject *value = Py_None;
+    if (ev != NULL && PyObject_TypeCheck(ev, (PyTypeObject *)PyExc_StopIteration)) {
+        value = ((PyStopIterationObject *)ev)->value;
+    }
+    *result = Py_NewRef(value);
+    Py_XDECREF(et);
+    Py_XDECREF(ev);
+    Py_XDECREF(tb);
+    return PYGEN_RETURN;
+}
+
+/* The current exception, normalized, with its traceback attached.  New
+ * reference, the error indicator cleared; *type gets the type. */
+static PyObject *
+fetch_exception(PyObject **type)
+{
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    PyErr_NormalizeException(&et, &ev, &tb);
+    if (tb != NULL) {
+        PyException_SetTraceback(ev, tb);
+        Py_DECREF(tb);
+    }
+    *type = et;
+    return ev;
+}
+
+/* Wait on `result`, a future that yielded itself: register the wake-up,
+ * remember it as _fut_waiter (steals the reference to result), and pass on
+ * a pending cancellation.  None or NULL. */
+static PyObject *
+task_wait_on(TaskObject *task, PyObject *result, int ours)
+{
+    cx_state *st = task->task_st;
+    if (ours) {
+        if (cx_future_add_wakeup(FUT(result), (PyObject *)task,
+                                 task->task_context) < 0) {
+            Py_DECREF(result);
+            return NULL;
+        }
+    }
+    else {
+        PyObject *wakeup = cx_task_wakeup_callable((PyObject *)task);
+        if (wakeup == NULL) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        PyObject *stack[3] = {result, wakeup, task->task_context};
+        PyObject *res = PyObject_VectorcallMethod(
+            st->str_add_done_callback, stack,
+            2 | PY_VECTORCALL_ARGUMENTS_OFFSET, st->context_kwnames);
+        Py_DECREF(wakeup);
+        if (res == NULL) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        Py_DECREF(res);
+    }
+    Py_XSETREF(task->task_fut_waiter, result);
+
+    if (task->task_must_cancel) {
+        PyObject *msg = task->task_cancel_msg ? task->task_cancel_msg
+                                              : Py_None;
+        Py_INCREF(result);      /* the call may replace _fut_waiter */
+        PyObject *r = PyObject_CallMethodOneArg(result, st->str_cancel, msg);
+        Py_DECREF(result);
+        if (r == NULL) {
+            return NULL;
+        }
+        int is_true = PyObject_IsTrue(r);
+        Py_DECREF(r);
+        if (is_true < 0) {
+            return NULL;
+        }
+        if (is_true) {
+            task->task_must_cancel = 0;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+/* futures._get_loop(fut): fut.get_loop() if it has one, else fut._loop. */
+static PyObject *
+future_get_loop(cx_state *st, PyObject *fut)
+{
+    if (cx_future_check_exact(st, fut)) {
+        return Py_NewRef(FUT(fut)->fut_loop ? FUT(fut)->fut_loop : Py_None);
+    }
+    PyObject *getloop = PyObject_GetAttr(fut, st->str_get_loop);
+    if (getloop == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return NULL;
+        }
+        PyErr_Clear();
+        return PyObject_GetAttrString(fut, "_loop");
+    }
+    PyObject *res = PyObject_CallNoArgs(getloop);
+    Py_DECREF(getloop);
+    return res;
+}
+
+/* One step of Task.__step, without entering/leaving the current task.
+ * exc: NULL to send None, else the exception to throw in (borrowed). */
+static PyObject *
+task_step_impl(TaskObject *task, PyObject *exc)
+{
+    cx_state *st = task->task_st;
+    PyObject *result = NULL;
+    PyObject *own_exc = NULL;   /* an exception we created */
+
+    if (task->task_state != CX_FUT_PENDING) {
+        PyErr_Format(st->asyncio_InvalidStateError,
+                     "_step(): already done: %R %R", task,
+                     exc ? exc : Py_None);
+        return NULL;
+    }
+    if (task->task_must_cancel) {
+        if (exc != NULL) {
+            int is_cancel = PyObject_IsInstance(exc,
+                                                st->asyncio_CancelledError);
+            if (is_cancel < 0) {
+                return NULL;
+            }
+            if (!is_cancel) {
+                exc = NULL;
+            }
+        }
+        if (exc == NULL) {
+            exc = own_exc = cx_future_make_cancelled_error(FUT(task));
+            if (exc == NULL) {
+                return NULL;
+            }
+        }
+        task->task_must_cancel = 0;
+    }
+    Py_CLEAR(task->task_fut_waiter);
+
+    PyObject *coro = task->task_coro;
+    if (coro == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "uninitialized Task object");
+        Py_XDECREF(own_exc);
+        return NULL;
+    }
+    Py_INCREF(coro);
+    PySendResult status;
+    if (exc == NULL) {
+        status = PyIter_Send(coro, Py_None, &result);
+    }
+    else {
+        result = PyObject_CallMethodOneArg(coro, st->str_throw, exc);
+        status = throw_status(&result);
+    }
+    Py_DECREF(coro);
+    Py_XDECREF(own_exc);
+
+    if (status == PYGEN_RETURN) {
+        PyObject *r;
+        if (task->task_must_cancel) {
+            /* Cancelled right before the coroutine returned. */
+            task->task_must_cancel = 0;
+            r = cx_future_cancel(FUT(task), task->task_cancel_msg);
+        }
+        else {
+            r = cx_future_set_result(FUT(task), result);
+        }
+        Py_DECREF(result);
+        if (r == NULL) {
+            return NULL;
+        }
+        Py_DECREF(r);
+        Py_RETURN_NONE;
+    }
+    if (status == PYGEN_ERROR) {
+        PyObject *et;
+        if (PyErr_ExceptionMatches(st->asyncio_CancelledError)) {
+            /* Keep it to chain from when result() raises. */
+            PyObject *ev = fetch_exception(&et);
+            Py_XDECREF(et);
+            Py_XSETREF(task->task_cancelled_exc, ev);
+            return cx_future_cancel(FUT(task), NULL);
+        }
+        PyObject *ev = fetch_exception(&et);
+        PyObject *r = cx_future_set_exception(FUT(task), ev);
+        if (r == NULL) {
+            Py_XDECREF(et);
+            Py_XDECREF(ev);
+            return NULL;
+        }
+        Py_DECREF(r);
+        if (PyErr_GivenExceptionMatches(et, PyExc_KeyboardInterrupt)
+            || PyErr_GivenExceptionMatches(et, PyExc_SystemExit)) {
+            /* Done (with the exception), and re-raised out of the loop. */
+            PyErr_Restore(et, ev, PyException_GetTraceback(ev));
+            return NULL;
+        }
+        Py_XDECREF(et);
+        Py_XDECREF(ev);
+        Py_RETURN_NONE;
+    }
+
+    /* The coroutine yielded `result`. */
+    PyObject *o;
+    if (result == (PyObject *)task) {
+        o = task_set_error_soon(task, PyExc_RuntimeError,
+                                "Task cannot await on itself: %R", task);
+        Py_DECREF(result);
+        return o;
+    }
+
+    /* Our own Future or Task (exact types): no attribute lookups, and the
+     * wake-up goes in the future's inline slot. */
+    if (cx_future_check_exact(st, result)) {
+        FutureObject *fut = FUT(result);
+        if (fut->fut_loop != task->task_loop) {
+            goto different_loop;
+        }
+        if (!fut->fut_blocking) {
+            goto yield_instead_of_yield_from;
+        }
+        fut->fut_blocking = 0;
+        return task_wait_on(task, result, 1);
+    }
+
+    if (result == Py_None) {
+        /* A bare yield gives up the loop for one iteration. */
+        Py_DECREF(result);
+        if (task_call_step_soon(task, NULL) < 0) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+
+    /* Anything advertising the Future protocol (asyncio.Future, our
+     * subclasses, duck types). */
+    o = PyObject_GetAttr(result, st->str_asyncio_future_blocking);
+    if (o == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            goto fail;
+        }
+        PyErr_Clear();
+    }
+    if (o != NULL && o != Py_None) {
+        int blocking = PyObject_IsTrue(o);
+        Py_DECREF(o);
+        if (blocking < 0) {
+            goto fail;
+        }
+        PyObject *oloop = future_get_loop(st, result);
+        if (oloop == NULL) {
+            goto fail;
+        }
+        Py_DECREF(oloop);
+        if (oloop != task->task_loop) {
+            goto different_loop;
+        }
+        if (!blocking) {
+            goto yield_instead_of_yield_from;
+        }
+        if (PyObject_SetAttr(result, st->str_asyncio_future_blocking,
+                             Py_False) < 0) {
+            goto fail;
+        }
+        return task_wait_on(task, result, 0);
+    }
+    Py_XDECREF(o);
+
+    if (PyGen_Check(result)) {
+        o = task_set_error_soon(task, PyExc_RuntimeError,
+                                "yield was used instead of yield from for "
+                                "generator in task %R with %R", task, result);
+        Py_DECREF(result);
+        return o;
+    }
+    o = task_set_error_soon(task, PyExc_RuntimeError,
+                            "Task got bad yield: %R", result);
+    Py_DECREF(result);
+    return o;
+
+different_loop:
+    o = task_set_error_soon(task, PyExc_RuntimeError,
+                            "Task %R got Future %R attached to a different "
+                            "loop", task, result);
+    Py_DECREF(result);
+    return o;
+
+yield_instead_of_yield_from:
+    o = task_set_error_soon(task, PyExc_RuntimeError,
+                            "yield was used instead of yield from in task "
+                            "%R with %R", task, result);
+    Py_DECREF(result);
+    return o;
+
+fail:
+    Py_DECREF(result);
+    return NULL;
+}
+
+/* Task.__step: one step between _enter_task and _leave_task.  exc is
+ * borrowed (NULL: send None).  None or NULL. */
+static PyObject *
+task_step(TaskObject *task, PyObject *exc)
+{
+    cx_state *st = task->task_st;
+    if (task->task_loop == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "uninitialized Task object");
+        return NULL;
+    }
+    PyObject *loop = Py_NewRef(task->task_loop);
+    Py_INCREF(task);
+    PyObject *res = NULL;
+    if (enter_task(st, loop, (PyObject *)task) < 0) {
+        goto done;
+    }
+    res = task_step_impl(task, exc);
+    if (res == NULL) {
+        /* Leave anyway; a failure to leave is chained to the first. */
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        if (leave_task(st, loop, (PyObject *)task) < 0) {
+            PyObject *et2, *ev2, *tb2;
+            PyErr_NormalizeException(&et, &ev, &tb);
+            if (tb != NULL) {
+                PyException_SetTraceback(ev, tb);
+            }
+            PyErr_Fetch(&et2, &ev2, &tb2);
+            PyErr_NormalizeException(&et2, &ev2, &tb2);
+            PyException_SetContext(ev2, ev);    /* steals ev */
+            Py_XDECREF(et);
+            Py_XDECREF(tb);
+            PyErr_Restore(et2, ev2, tb2);
+        }
+        else {
+            PyErr_Restore(et, ev, tb);
+        }
+    }
+    else if (leave_task(st, loop, (PyObject *)task) < 0) {
+        Py_CLEAR(res);
+    }
+
+done:
+    Py_DECREF(task);
+    Py_DECREF(loop);
+    return res;
+}
+
+/* Task.__wakeup: `o` is done; step with its outcome.  None or NULL. */
+static PyObject *
+task_wakeup(TaskObject *task, PyObject *o)
+{
+    cx_state *st = task->task_st;
+    if (cx_future_check_exact(st, o)) {
+        PyObject *outcome;
+        int res = cx_future_get_result(FUT(o), &outcome);
+        if (res == 0) {
+            /* Like tasks.py: resume with send(None), not the value. */
+            Py_DECREF(outcome);
+            return task_step(task, NULL);
+        }
+        if (res == 1) {
+            PyObject *r = task_step(task, outcome);
+            Py_DECREF(outcome);
+            return r;
+        }
+    }
+    else {
+        PyObject *r = PyObject_CallMethodNoArgs(o, st->str_result);
+        if (r != NULL) {
+            Py_DECREF(r);
+            return task_step(task, NULL);
+        }
+    }
+    /* result() raised (maybe a CancelledError): throw it in. */
+    PyObject *et;
+    PyObject *ev = fetch_exception(&et);
+    Py_XDECREF(et);
+    PyObject *r = task_step(task, ev);
+    Py_XDECREF(ev);
+    return r;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Construction */
+
+static int
+task_init(TaskObject *self, PyObject *coro, PyObject *loop, PyObject *name,
+          PyObject *context)
+{
+    cx_state *st = self->task_st;
+    if (cx_future_init(FUT(self), loop) < 0) {
+        return -1;
+    }
+    int is_coro = PyCoro_CheckExact(coro);
+    if (!is_coro) {
+        PyObject *r = PyObject_CallOneArg(st->asyncio_iscoroutine, coro);
+        if (r == NULL) {
+            return -1;
+        }
+        is_coro = PyObject_IsTrue(r);
+        Py_DECREF(r);
+        if (is_coro < 0) {
+            return -1;
+        }
+    }
+    if (!is_coro) {
+        /* Pending but never scheduled: nothing to report at deletion. */
+        self->task_log_destroy_pending = 0;
+        PyErr_Format(PyExc_TypeError, "a coroutine was expected, got %R",
+                     coro);
+        return -1;
+    }
+
+    if (context == NULL || context == Py_None) {
+        context = PyContext_CopyCurrent();
+        if (context == NULL) {
+            return -1;
+        }
+    }
+    else {
+        Py_INCREF(context);
+    }
+    Py_XSETREF(self->task_context, context);
+
+    Py_CLEAR(self->task_fut_waiter);
+    self->task_must_cancel = 0;
+    self->task_log_destroy_pending = 1;
+    self->task_num_cancels_requested = 0;
+    Py_XSETREF(self->task_coro, Py_NewRef(coro));
+
+    if (name == NULL || name == Py_None) {
+        name = PyUnicode_FromFormat("Task-%llu", ++st->task_name_counter);
+    }
+    else if (PyUnicode_CheckExact(name)) {
+        Py_INCREF(name);
+    }
+    else {
+        name = PyObject_Str(name);
+    }
+    if (name == NULL) {
+        return -1;
+    }
+    Py_XSETREF(self->task_name, name);
+
+    if (task_call_step_soon(self, NULL) < 0) {
+        return -1;
+    }
+    PyObject *r = PyObject_CallOneArg(st->asyncio_register_task,
+                                      (PyObject *)self);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+Task_init(TaskObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"coro", "loop", "name", "context", NULL};
+    PyObject *coro, *loop = Py_None, *name = Py_None, *context = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOO:Task", kwlist,
+                                     &coro, &loop, &name, &context)) {
+        return -1;
+    }
+    return task_init(self, coro, loop, name, context);
+}
+
+PyObject *
+cx_task_new(cx_state *st, PyObject *coro, PyObject *loop, PyObject *name,
+            PyObject *context)
+{
+    PyTypeObject *tp = st->TaskType;
+    TaskObject *task = (TaskObject *)tp->tp_alloc(tp, 0);
+    if (task == NULL) {
+        return NULL;
+    }
+    task->task_st = st;
+    if (task_init(task, coro, loop, name, context) < 0) {
+        Py_DECREF(task);
+        return NULL;
+    }
+    return (PyObject *)task;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Python methods */
+
+static PyObject *
+Task_cancel(TaskObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"msg", NULL};
+    PyObject *msg = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:cancel", kwlist, &msg)) {
+        return NULL;
+    }
+    self->task_log_tb = 0;
+    if (self->task_state != CX_FUT_PENDING) {
+        Py_RETURN_FALSE;
+    }
+    self->task_num_cancels_requested += 1;
+    /* tasks.py leaves out "if cancels requested > 1: return False" on
+     * purpose; so do we. */
+    if (self->task_fut_waiter != NULL) {
+        PyObject *waiter = Py_NewRef(self->task_fut_waiter);
+        PyObject *r;
+        if (Py_IS_TYPE(waiter, self->task_st->FutureType)) {
+            r = cx_future_cancel(FUT(waiter), msg);
+        }
+        else {
+            r = PyObject_CallMethodOneArg(waiter, self->task_st->str_cancel,
+                                          msg);
+        }
+        Py_DECREF(waiter);
+        if (r == NULL) {
+            return NULL;
+        }
+        int is_true = PyObject_IsTrue(r);
+        Py_DECREF(r);
+        if (is_true < 0) {
+            return NULL;
+        }
+        if (is_true) {
+            /* Keep _fut_waiter: it may be a task that ignores the
+             * cancellation and has to be cancelled again. */
+            Py_RETURN_TRUE;
+        }
+    }
+    /* The step is already scheduled: it throws CancelledError in. */
+    self->task_must_cancel = 1;
+    Py_XSETREF(self->task_cancel_msg, Py_NewRef(msg));
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+Task_cancelling(TaskObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromLong(self->task_num_cancels_requested);
+}
+
+static PyObject *
+Task_uncancel(TaskObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (self->task_num_cancels_requested > 0) {
+        self->task_num_cancels_requested -= 1;
+    }
+    return PyLong_FromLong(self->task_num_cancels_requested);
+}
+
+static PyObject *
+Task_get_coro(TaskObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return Py_NewRef(self->task_coro ? self->task_coro : Py_None);
+}
+
+static PyObject *
+Task_get_context(TaskObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return Py_NewRef(self->task_context ? self->task_context : Py_None);
+}
+
+static PyObject *
+Task_get_name(TaskObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return Py_NewRef(self->task_name ? self->task_name : Py_None);
+}
+
+static PyObject *
+Task_set_name(TaskObject *self, PyObject *value)
+{
+    PyObject *name = PyUnicode_CheckExact(value) ? Py_NewRef(value)
+                                                 : PyObject_Str(value);
+    if (name == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(self->task_name, name);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Task_set_result(TaskObject *self, PyObject *Py_UNUSED(result))
+{
+    PyErr_SetString(PyExc_RuntimeError,
+                    "Task does not support set_result operation");
+    return NULL;
+}
+
+static PyObject *
+Task_set_exception(TaskObject *self, PyObject *Py_UNUSED(exc))
+{
+    PyErr_SetString(PyExc_RuntimeError,
+                    "Task does not support set_exception operation");
+    return NULL;
+}
+
+static PyObject *
+Task_get_stack(TaskObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"limit", NULL};
+    PyObject *limit = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$O:get_stack", kwlist,
+                                     &limit)) {
+        return NULL;
+    }
+    return PyObject_CallFunctionObjArgs(self->task_st->asyncio_task_get_stack,
+                                        self, limit, NULL);
+}
+
+static PyObject *
+Task_print_stack(TaskObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"limit", "file", NULL};
+    PyObject *limit = Py_None, *file = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$OO:print_stack", kwlist,
+                                     &limit, &file)) {
+        return NULL;
+    }
+    return PyObject_CallFunctionObjArgs(
+        self->task_st->asyncio_task_print_stack, self, limit, file, NULL);
+}
+
+static PyObject *
+Task_repr(TaskObject *self)
+{
+    if (self->task_loop == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Future object is not "
+                                            "initialized.");
+        return NULL;
+    }
+    return PyObject_CallOneArg(self->task_st->asyncio_task_repr,
+                               (PyObject *)self);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Attributes */
+
+static PyObject *
+Task_get_log_destroy_pending(TaskObject *self, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(self->task_log_destroy_pending);
+}
+
+static int
+Task_set_log_destroy_pending(TaskObject *self, PyObject *val,
+                             void *Py_UNUSED(closure))
+{
+    if (val == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    int is_true = PyObject_IsTrue(val);
+    if (is_true < 0) {
+        return -1;
+    }
+    self->task_log_destroy_pending = is_true;
+    return 0;
+}
+
+static PyObject *
+Task_get_must_cancel(TaskObject *self, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(self->task_must_cancel);
+}
+
+static PyObject *
+Task_get_coro_attr(TaskObject *self, void *Py_UNUSED(closure))
+{
+    return Py_NewRef(self->task_coro ? self->task_coro : Py_None);
+}
+
+static PyObject *
+Task_get_fut_waiter(TaskObject *self, void *Py_UNUSED(closure))
+{
+    return Py_NewRef(self->task_fut_waiter ? self->task_fut_waiter
+                                           : Py_None);
+}
+
+static PyObject *
+Task_get_num_cancels_requested(TaskObject *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromLong(self->task_num_cancels_requested);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Life cycle */
+
+static int
+Task_traverse(TaskObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->task_fut_waiter);
+    Py_VISIT(self->task_coro);
+    Py_VISIT(self->task_name);
+    Py_VISIT(self->task_context);
+    return cx_future_traverse_fields(FUT(self), visit, arg);
+}
+
+static int
+Task_clear(TaskObject *self)
+{
+    cx_future_clear_fields(FUT(self));
+    Py_CLEAR(self->task_fut_waiter);
+    Py_CLEAR(self->task_coro);
+    Py_CLEAR(self->task_name);
+    Py_CLEAR(self->task_context);
+    return 0;
+}
+
+/* "Task was destroyed but it is pending!", then the Future's report. */
+static void
+Task_finalize(PyObject *self)
+{
+    TaskObject *task = TASK(self);
+    cx_state *st = task->task_st;
+    if (task->task_loop == NULL || task->task_state != CX_FUT_PENDING
+        || !task->task_log_destroy_pending) {
+        goto future;
+    }
+    PyObject *err_type, *err_value, *err_tb;
+    PyErr_Fetch(&err_type, &err_value, &err_tb);
+    PyObject *context = PyDict_New();
+    PyObject *message = PyUnicode_FromString(
+        "Task was destroyed but it is pending!");
+    if (context == NULL || message == NULL
+        || PyDict_SetItem(context, st->str_message, message) < 0
+        || PyDict_SetItem(context, st->str_task, self) < 0
+        || (task->task_source_tb != NULL
+            && PyDict_SetItem(context, st->str_source_traceback,
+                              task->task_source_tb) < 0)) {
+        PyErr_WriteUnraisable(self);
+    }
+    else {
+        PyObject *res = PyObject_CallMethodOneArg(
+            task->task_loop, st->str_call_exception_handler, context);
+        if (res == NULL) {
+            PyErr_WriteUnraisable(self);
+        }
+        Py_XDECREF(res);
+    }
+    Py_XDECREF(context);
+    Py_XDECREF(message);
+    PyErr_Restore(err_type, err_value, err_tb);
+
+future:
+    cx_future_finalize(self);
+}
+
+static void
+Task_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    /* A Python subclass runs the finalizer from subtype_dealloc. */
+    if (tp->tp_dealloc == Task_dealloc
+        && PyObject_CallFinalizerFromDealloc(self) < 0) {
+        return;     /* resurrected */
+    }
+    PyObject_GC_UnTrack(self);
+    if (TASK(self)->task_weakreflist != NULL) {
+        PyObject_ClearWeakRefs(self);
+    }
+    Task_clear(TASK(self));
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The type */
+
+static PyMethodDef task_methods[] = {
+    {"cancel", (PyCFunction)(void (*)(void))Task_cancel,
+     METH_VARARGS | METH_KEYWORDS,
+     "Request that this task cancel itself."},
+    {"cancelling", (PyCFunction)Task_cancelling, METH_NOARGS,
+     "Return the count of the task's cancellation requests."},
+    {"uncancel", (PyCFunction)Task_uncancel, METH_NOARGS,
+     "Decrement the task's count of cancellation requests."},
+    {"get_coro", (PyCFunction)Task_get_coro, METH_NOARGS, NULL},
+    {"get_context", (PyCFunction)Task_get_context, METH_NOARGS, NULL},
+    {"get_name", (PyCFunction)Task_get_name, METH_NOARGS, NULL},
+    {"set_name", (PyCFunction)Task_set_name, METH_O, NULL},
+    {"set_result", (PyCFunction)Task_set_result, METH_O, NULL},
+    {"set_exception", (PyCFunction)Task_set_exception, METH_O, NULL},
+    {"get_stack", (PyCFunction)(void (*)(void))Task_get_stack,
+     METH_VARARGS | METH_KEYWORDS,
+     "Return the list of stack frames for this task's coroutine."},
+    {"print_stack", (PyCFunction)(void (*)(void))Task_print_stack,
+     METH_VARARGS | METH_KEYWORDS,
+     "Print the stack or traceback for this task's coroutine."},
+    {NULL, NULL},
+};
+
+static PyGetSetDef task_getsets[] = {
+    {"_log_destroy_pending", (getter)Task_get_log_destroy_pending,
+     (setter)Task_set_log_destroy_pending, NULL, NULL},
+    {"_must_cancel", (getter)Task_get_must_cancel, NULL, NULL, NULL},
+    {"_coro", (getter)Task_get_coro_attr, NULL, NULL, NULL},
+    {"_fut_waiter", (getter)Task_get_fut_waiter, NULL, NULL, NULL},
+    {"_num_cancels_requested", (getter)Task_get_num_cancels_requested, NULL,
+     NULL, NULL},
+    {NULL},
+};
+
+static PyType_Slot task_slots[] = {
+    {Py_tp_doc, "A coroutine wrapped in a Future."},
+    {Py_tp_init, Task_init},
+    {Py_tp_dealloc, Task_dealloc},
+    {Py_tp_finalize, Task_finalize},
+    {Py_tp_traverse, Task_traverse},
+    {Py_tp_clear, Task_clear},
+    {Py_tp_repr, Task_repr},
+    {Py_tp_methods, task_methods},
+    {Py_tp_getset, task_getsets},
+    {0, NULL},
+};
+
+static PyType_Spec task_spec = {
+    .name = "casyncio._core.Task",
+    .basicsize = sizeof(TaskObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = task_slots,
+};
+
+int
+cx_task_setup(PyObject *module)
+{
+    cx_state *st = PyModule_GetState(module);
+    st->TaskType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &task_spec, (PyObject *)st->FutureType);
+    if (st->TaskType == NULL) {
+        return -1;
+    }
+    return PyModule_AddType(module, st->TaskType);
+}
