@@ -19,6 +19,7 @@ EXCLUDED = {name: NETWORK for name in names_matching(
 EXCLUDED.update({name: PROCESS for name in names_matching(
     Mixin, 'pipe', 'pty', 'signal')})
 EXCLUDED.update({
+    'test_prompt_cancellation': NETWORK + ' (awaits loop.sock_recv)',
     'test_internal_fds':
         'white-box: counts BaseSelectorEventLoop._internal_fds (the '
         'self-pipe); ours is an eventfd inside the C loop',
