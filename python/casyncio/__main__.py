@@ -127,7 +127,7 @@ def _run(kind, target, args):
     elif os.path.isdir(target) or _is_zipfile(target):
         module, alter_argv = "__main__", False
         if not sys.flags.safe_path:
-            sys.path[0] = target
+            sys.path[0] = os.path.abspath(target)
     else:
         filename = os.path.abspath(target)
         try:
