@@ -3,6 +3,7 @@
 Most tests run the same command line under plain ``python`` and under
 ``python -m casyncio`` and compare exit code, stdout and stderr.
 """
+import asyncio
 import os
 import re
 import signal
@@ -345,7 +346,8 @@ def test_compat_env_zero_keeps_compat(tmp_path):
 # --- the event loop ----------------------------------------------------------------
 
 LOOP_TYPE = """
-    import asyncio
+    import asyncio, casyncio._tasks
+    print(asyncio.gather is casyncio._tasks.gather)
     async def main():
         return type(asyncio.get_running_loop()).__module__
     print(asyncio.run(main()))
@@ -358,7 +360,7 @@ LOOP_TYPE = """
 def test_stock_loop_until_the_c_loop_exists(tmp_path):
     write(tmp_path / "lt.py", LOOP_TYPE)
     rc, out, err = run(LAUNCHER + ["lt.py"], tmp_path)
-    assert (rc, out, err) == (0, "asyncio.unix_events\n" * 2, "")
+    assert (rc, out, err) == (0, "False\n" + "asyncio.unix_events\n" * 2, "")
 
 
 # Remove the skip at merge, once casyncio.Loop exists.
@@ -368,4 +370,86 @@ def test_launcher_installs_casyncio_loop(tmp_path):
     write(tmp_path / "lt.py", LOOP_TYPE)
     rc, out, err = run(LAUNCHER + ["lt.py"], tmp_path)
     assert rc == 0 and err == ""
-    assert all(line.startswith("casyncio") for line in out.splitlines())
+    lines = out.splitlines()
+    assert lines[0] == "True"
+    assert all(line.startswith("casyncio") for line in lines[1:])
+
+
+# --- the policy (wired to a stand-in loop class until casyncio.Loop exists) ---
+
+class _StandInLoop(asyncio.SelectorEventLoop):
+    pass
+
+
+@pytest.fixture
+def stand_in_loop(monkeypatch):
+    monkeypatch.setattr(_policy, "_loop_class", lambda: _StandInLoop)
+
+
+def test_policy_makes_our_loops(stand_in_loop):
+    old = asyncio.get_event_loop_policy()
+    _policy.install()
+    try:
+        assert isinstance(asyncio.get_event_loop_policy(),
+                          _policy.EventLoopPolicy)
+        loop = asyncio.new_event_loop()
+        assert type(loop) is _StandInLoop
+        loop.close()
+
+        async def main():
+            return type(asyncio.get_running_loop())
+
+        assert asyncio.run(main()) is _StandInLoop
+    finally:
+        asyncio.set_event_loop_policy(old)
+
+
+def test_run_uses_our_loop_and_closes_it(stand_in_loop):
+    loops = []
+
+    async def main(x):
+        loops.append(asyncio.get_running_loop())
+        await asyncio.sleep(0)
+        return x
+
+    assert _policy.run(main(5), debug=True) == 5
+    assert type(loops[0]) is _StandInLoop
+    assert loops[0].is_closed()
+
+
+def test_run_cancels_leftover_tasks_like_asyncio_run(stand_in_loop):
+    cancelled = []
+
+    async def forever():
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    async def main():
+        asyncio.ensure_future(forever())
+        await asyncio.sleep(0)
+
+    _policy.run(main())
+    assert cancelled == [True]
+
+
+def test_run_refuses_a_running_loop():
+    async def main():
+        coro = asyncio.sleep(0)
+        try:
+            with pytest.raises(RuntimeError, match="cannot be called from a "
+                                                   "running event loop"):
+                _policy.run(coro)
+        finally:
+            coro.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.skipif(_policy.loop_available(),
+                    reason="casyncio.Loop exists")
+def test_new_event_loop_without_c_loop_raises():
+    with pytest.raises(RuntimeError, match="no C event loop"):
+        _policy.new_event_loop()

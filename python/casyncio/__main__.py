@@ -1,7 +1,8 @@
 """python -m casyncio [--no-compat] (script.py | -m module | -c cmd) [arg] ...
 
 Runs a program the way plain ``python`` would, with casyncio's event loop
-policy installed (when this build has the C loop) and, unless --no-compat is
+policy installed and ``asyncio.gather`` pointing to casyncio's (when this
+build has the C loop) and, unless --no-compat is
 given or CASYNCIO_NO_COMPAT=1, the legacy-asyncio compat layer.  The program
 runs as ``__main__`` with the sys.argv, sys.path[0], __file__ and globals
 plain python gives it; its tracebacks, exit codes and Ctrl+C behave as under
@@ -165,11 +166,15 @@ def _is_zipfile(path):
 def main(argv=None):
     compat, kind, target, args = _parse(
         sys.argv[1:] if argv is None else argv)
-    from casyncio import _compat, _policy
-    if compat:
-        _compat.install()
+    from casyncio import _compat, _policy, _tasks
     if _policy.loop_available():
         _policy.install()
+        # Same semantics on every loop; on ours the outer future is a
+        # casyncio Future, which our Task awaits on its fast path.
+        import asyncio
+        asyncio.gather = _tasks.gather
+    if compat:
+        _compat.install()
     _run(kind, target, args)
 
 
