@@ -1,11 +1,10 @@
 """casyncio: asyncio's event loop, Future and Task in C."""
 from . import _core
-from ._core import Handle, TimerHandle
+from ._core import Future, Handle, Task, TimerHandle
 from ._loop import Loop
+from ._policy import EventLoopPolicy, install, new_event_loop, run
+from ._tasks import BoundedSemaphore, Semaphore, gather, sleep, wait
 
-__all__ = ('Loop', 'Handle', 'TimerHandle', 'new_event_loop')
-
-
-def new_event_loop():
-    """A new casyncio event loop."""
-    return Loop()
+__all__ = ('Loop', 'Future', 'Task', 'Handle', 'TimerHandle',
+           'EventLoopPolicy', 'install', 'new_event_loop', 'run',
+           'gather', 'wait', 'sleep', 'Semaphore', 'BoundedSemaphore')
