@@ -12,16 +12,18 @@ Method
   another one's heap, GC generations, freelists or imported modules; (3) each
   measurement gets a fresh event loop made by the implementation's factory.
 * Inside the subprocess the workload runs once as an untimed warm-up (about a
-  tenth of the size, on its own loop), then once timed on a new loop via
-  ``asyncio.Runner(loop_factory=FACTORY)`` where FACTORY is
-  ``asyncio.new_event_loop`` / ``uvloop.new_event_loop`` /
-  ``casyncio.new_event_loop``. Only the hot part is timed (perf_counter inside
-  the coroutine); loop creation and teardown are not.
+  tenth of the size, on its own loop), then ``--reps`` times (default 3) timed,
+  each on a NEW loop via ``asyncio.Runner(loop_factory=FACTORY)`` where FACTORY
+  is ``asyncio.new_event_loop`` / ``uvloop.new_event_loop`` /
+  ``casyncio.new_event_loop``. The subprocess reports the best of those reps
+  (as timeit does: on a shared VM, interference only ever slows a run down).
+  Only the hot part is timed (perf_counter inside the coroutine); loop
+  creation and teardown are not.
 * Measurements are interleaved: for each round, for each workload, every
   implementation runs once, with the implementation order rotated between
   rounds so drift in machine state (thermal, noisy neighbours) hits all
-  implementations alike. The table shows the MEDIAN ops/s over the rounds and
-  ``±`` half the min-max spread relative to the median.
+  implementations alike. The table shows the MEDIAN over the rounds of those
+  per-process bests, and ``±`` half their min-max spread relative to the median.
 * Every workload verifies its result; a wrong result, exception, crash or
   timeout shows as ERROR in that cell (details listed under the table).
 
@@ -146,7 +148,7 @@ def run_once(factory, func, lib, n):
     return result, warning
 
 
-def child_measure(impl, wname, n, warmup_n, pin):
+def child_measure(impl, wname, n, warmup_n, reps, pin):
     if pin is not None:
         os.sched_setaffinity(0, {pin})
     _, factory, native = load_impl(impl)
@@ -162,11 +164,15 @@ def child_measure(impl, wname, n, warmup_n, pin):
         _, warn = run_once(factory, w.func, lib, warmup_n)
         if warn:
             warnings.append(warn)
-    gc.collect()
-    (elapsed, ops), warn = run_once(factory, w.func, lib, n)
-    if warn:
-        warnings.append(warn)
-    return {"elapsed": elapsed, "ops": ops, "ops_per_s": ops / elapsed, "warnings": warnings}
+    runs = []
+    for _ in range(max(reps, 1)):
+        gc.collect()
+        (elapsed, ops), warn = run_once(factory, w.func, lib, n)
+        if warn and warn not in warnings:
+            warnings.append(warn)
+        runs.append(elapsed)
+    best = min(runs)
+    return {"elapsed": best, "runs": runs, "ops": ops, "ops_per_s": ops / best, "warnings": warnings}
 
 
 def child_main(args):
@@ -175,7 +181,7 @@ def child_main(args):
     else:
         impl, wname, n, warmup_n = args.child
         try:
-            out = child_measure(impl, wname, int(n), int(warmup_n), args.pin)
+            out = child_measure(impl, wname, int(n), int(warmup_n), args.reps, args.pin)
         except W.WorkloadError as e:
             out = {"error": f"wrong result: {e}"}
         except Exception as e:
@@ -336,6 +342,7 @@ def parent_main(args):
             sys.exit(f"unknown implementation {i!r}; choose from {', '.join(IMPLS)}")
     workloads = select_workloads(args.only)
     rounds = args.rounds or (3 if args.quick else 5)
+    reps = args.reps or (2 if args.quick else 3)
     env = child_env(args)
     log = sys.stderr
 
@@ -371,7 +378,8 @@ def parent_main(args):
                 slot = results[w.name][impl]
                 if slot["error"]:
                     continue  # already failed: don't waste time
-                argv = ["--child", impl, w.name, str(n), str(0 if args.no_warmup else warm)]
+                argv = ["--child", impl, w.name, str(n), str(0 if args.no_warmup else warm),
+                        "--reps", str(reps)]
                 if args.pin is not None:
                     argv += ["--pin", str(args.pin)]
                 r = spawn(argv, env, args.timeout)
@@ -380,7 +388,7 @@ def parent_main(args):
                     print(f"  [{rnd + 1}/{rounds}] {w.name:24} {impl:9} ERROR: {r['error']}", file=log)
                     continue
                 slot["samples"].append(r["ops_per_s"])
-                slot.setdefault("elapsed", []).append(r["elapsed"])
+                slot.setdefault("elapsed", []).append(r["runs"])
                 for warn in r.get("warnings", []):
                     slot.setdefault("warnings", set()).add(warn)
                 print(f"  [{rnd + 1}/{rounds}] {w.name:24} {impl:9} {r['elapsed']:.3f}s "
@@ -401,8 +409,9 @@ def parent_main(args):
         "uvloop": uv_version,
         "casyncio": (probes["casyncio"].get("file") if probes.get("casyncio", {}).get("available")
                      else (probes.get("casyncio", {}).get("reason") if "casyncio" in probes else "not requested")),
-        "method": (f"median of {rounds} rounds; fresh subprocess per (impl, workload, round), "
-                   f"interleaved; {'quick' if args.quick else 'full'} sizes"
+        "method": (f"median of {rounds} rounds x best of {reps} runs; fresh subprocess per "
+                   f"(impl, workload, round), fresh loop per run, interleaved; "
+                   f"{'quick' if args.quick else 'full'} sizes"
                    + (f" x{args.scale}" if args.scale != 1 else "")),
         "wall_seconds": round(wall, 1),
     }
@@ -430,7 +439,7 @@ def parent_main(args):
                "workloads": {w.name: {"op": w.op, "doc": w.doc, "n": size_for(w, args)[0],
                                       "size_is_depth": w.size_is_depth, "base": w.base,
                                       "results": {i: {"samples_ops_per_s": r["samples"],
-                                                      "elapsed_s": r.get("elapsed", []),
+                                                      "run_seconds": r.get("elapsed", []),
                                                       "median_ops_per_s": (statistics.median(r["samples"])
                                                                            if r["samples"] else None),
                                                       "error": r["error"],
@@ -446,7 +455,7 @@ def parent_main(args):
 
 
 def table_notes(workloads, impls, results):
-    notes = ["ops/s = median over rounds, ± = half the min-max spread. Ratios compare medians.",
+    notes = ["ops/s = median over rounds of each process's best run; ± = half the min-max spread of those. Ratios compare medians.",
              "op definitions: python bench/run.py --list"]
     if any(w.native for w in workloads):
         notes.append("[native] rows: casyncio with its own sleep/gather (casyncio.sleep, casyncio.gather);"
@@ -478,6 +487,8 @@ def main(argv=None):
                     help="workloads to run: names or globs, e.g. 'sleep0*,timers' (a base name also selects its [native] row)")
     ap.add_argument("--impl", default=",".join(IMPLS), help="comma-separated subset of: " + ", ".join(IMPLS))
     ap.add_argument("--rounds", type=int, help="rounds per (impl, workload); default 5, 3 with --quick")
+    ap.add_argument("--reps", type=int,
+                    help="timed runs per subprocess (fresh loop each), best one counts; default 3, 2 with --quick")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply workload sizes (not tree depth)")
     ap.add_argument("--json", metavar="FILE", help="also write all samples and metadata as JSON")
     ap.add_argument("--markdown", action="store_true", help="also print a Markdown table")

@@ -347,21 +347,22 @@ class Workload:
         self.doc = " ".join((self.func.__doc__ or "").split())
 
 
-# Sizes were chosen so that one measurement with stock asyncio takes about
-# 0.2-0.5 s on a 2-core AMD EPYC VM; --quick is ~10x smaller. Exception: the
-# async_tree rows keep pyperformance's depth 6 (55,986 nodes, ~1.5 s with
-# stock asyncio); --quick uses depth 5 (9,330 nodes).
+# Sizes were chosen so that one timed run with stock asyncio takes about
+# 0.2-0.3 s on a 2-core AMD EPYC VM (the harness does several timed runs per
+# measurement); --quick is ~10x smaller. Exception: the async_tree rows keep
+# pyperformance's depth 6 (55,986 nodes, ~1-1.5 s with stock asyncio);
+# --quick uses depth 5 (9,330 nodes).
 WORKLOADS = [
-    Workload("call_soon", call_soon_chain, 120_000, 12_000, "callback"),
-    Workload("call_soon_16", call_soon_chains, 320_000, 32_000, "callback"),
-    Workload("future_roundtrip", future_roundtrip, 40_000, 4_000, "round trip"),
-    Workload("future_pingpong", future_pingpong, 80_000, 8_000, "hand-off"),
+    Workload("call_soon", call_soon_chain, 80_000, 8_000, "callback"),
+    Workload("call_soon_16", call_soon_chains, 160_000, 16_000, "callback"),
+    Workload("future_roundtrip", future_roundtrip, 30_000, 3_000, "round trip"),
+    Workload("future_pingpong", future_pingpong, 50_000, 5_000, "hand-off"),
     Workload("sleep0", sleep0, 120_000, 12_000, "sleep(0)"),
     Workload("sleep0[native]", sleep0, 120_000, 12_000, "sleep(0)", native=True, base="sleep0"),
-    Workload("task_gather", create_task_gather, 40_000, 4_000, "task"),
-    Workload("task_gather[native]", create_task_gather, 40_000, 4_000, "task", native=True, base="task_gather"),
+    Workload("task_gather", create_task_gather, 25_000, 3_000, "task"),
+    Workload("task_gather[native]", create_task_gather, 25_000, 3_000, "task", native=True, base="task_gather"),
     Workload("gather_coros", gather_coros, 25_000, 3_000, "coroutine"),
-    Workload("timers", timers, 40_000, 4_000, "timer"),
+    Workload("timers", timers, 30_000, 3_000, "timer"),
     Workload("async_tree_none", async_tree_none, 6, 5, "node", size_is_depth=True),
     Workload("async_tree_none[native]", async_tree_none, 6, 5, "node", native=True,
              base="async_tree_none", size_is_depth=True),
