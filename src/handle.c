@@ -1,9 +1,8 @@
 /* Handle and TimerHandle: asyncio.events.Handle / TimerHandle in C.
  *
  * A Handle is what call_soon() returns; the ready queue holds it as a
- * CX_ENTRY_HANDLE entry.  A TimerHandle adds a heap node: while it sits in
- * a casyncio loop's timer heap (th_node.index >= 0) the heap owns one
- * reference to it, and cancel() takes it out of the heap at once. */
+ * CX_ENTRY_HANDLE entry.  A TimerHandle adds a deadline; the loop's timer
+ * heap holds it while th_scheduled (see handle.h). */
 #include "internal.h"
 #include "structmember.h"
 
@@ -95,8 +94,7 @@ cx_timer_handle_new(cx_state *st, double when, PyObject *callback,
     if (t == NULL) {
         return NULL;
     }
-    t->th_node.when = when;
-    t->th_node.index = -1;
+    t->th_when = when;
     if (handle_fill(st, &t->base, callback, args, loop, context) < 0) {
         Py_DECREF(t);
         return NULL;
@@ -153,8 +151,7 @@ TimerHandle_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
         Py_DECREF(tuple);
         return NULL;
     }
-    t->th_node.when = when;
-    t->th_node.index = -1;
+    t->th_when = when;
     if (handle_fill(st, &t->base, callback, tuple, loop, context) < 0) {
         Py_DECREF(t);
         Py_DECREF(tuple);
@@ -269,7 +266,7 @@ TimerHandle_repr_info(HandleObject *h)
     if (info == NULL) {
         return NULL;
     }
-    PyObject *when = PyFloat_FromDouble(t->th_node.when);
+    PyObject *when = PyFloat_FromDouble(t->th_when);
     PyObject *s = when ? PyUnicode_FromFormat("when=%R", when) : NULL;
     Py_XDECREF(when);
     if (s == NULL || PyList_Insert(info, h->handle_cancelled ? 2 : 1, s) < 0) {
@@ -334,12 +331,8 @@ Handle_cancel(HandleObject *h, PyObject *Py_UNUSED(ignored))
         /* asyncio's TimerHandle.cancel() tells the loop first. */
         TimerHandleObject *t = (TimerHandleObject *)h;
         if (PyObject_TypeCheck(loop, st->LoopType)) {
-            if (t->th_node.index >= 0) {
-                LoopObject *lp = (LoopObject *)loop;
-                cx_heap_remove(&lp->loop_timers, &t->th_node);
-                t->th_scheduled = 0;
-                h->handle_cancelled = 1;
-                Py_DECREF(h);       /* the heap's reference; caller has one */
+            if (t->th_scheduled) {
+                cx_loop_timer_cancelled((LoopObject *)loop);
             }
         }
         else {
@@ -525,13 +518,13 @@ static PyType_Spec Handle_spec = {
 static PyObject *
 TimerHandle_when(TimerHandleObject *t, PyObject *Py_UNUSED(ignored))
 {
-    return PyFloat_FromDouble(t->th_node.when);
+    return PyFloat_FromDouble(t->th_when);
 }
 
 static Py_hash_t
 TimerHandle_hash(TimerHandleObject *t)
 {
-    PyObject *w = PyFloat_FromDouble(t->th_node.when);
+    PyObject *w = PyFloat_FromDouble(t->th_when);
     if (w == NULL) {
         return -1;
     }
@@ -551,7 +544,7 @@ TimerHandle_richcompare(TimerHandleObject *a, PyObject *other, int op)
         Py_RETURN_NOTIMPLEMENTED;
     }
     TimerHandleObject *b = (TimerHandleObject *)other;
-    double x = a->th_node.when, y = b->th_node.when;
+    double x = a->th_when, y = b->th_when;
     switch (op) {
     case Py_LT: return PyBool_FromLong(x < y);
     case Py_GT: return PyBool_FromLong(x > y);
@@ -591,7 +584,7 @@ TimerHandle_richcompare(TimerHandleObject *a, PyObject *other, int op)
 static PyObject *
 TimerHandle_get_when_attr(TimerHandleObject *t, void *c)
 {
-    return PyFloat_FromDouble(t->th_node.when);
+    return PyFloat_FromDouble(t->th_when);
 }
 
 static PyObject *

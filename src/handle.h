@@ -18,14 +18,14 @@ typedef struct {
     char handle_cancelled;
 } HandleObject;
 
+/* While th_scheduled, the TimerHandle sits in its loop's timer heap, which
+ * owns one reference to it; a cancelled one stays there until it reaches
+ * the top or the heap is compacted (see loop.c). */
 typedef struct {
     HandleObject base;
-    cx_timer_node th_node;         /* when, and the slot in the loop's heap */
+    double th_when;
     char th_scheduled;             /* asyncio's TimerHandle._scheduled */
 } TimerHandleObject;
-
-#define CX_TIMER_OF_NODE(n) \
-    ((TimerHandleObject *)((char *)(n) - offsetof(TimerHandleObject, th_node)))
 
 int cx_handle_setup(PyObject *module);
 

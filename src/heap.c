@@ -3,96 +3,107 @@
 #include "heap.h"
 
 static inline int
-node_less(const cx_timer_node *a, const cx_timer_node *b)
+entry_less(const cx_timer_entry *a, const cx_timer_entry *b)
 {
     return a->when < b->when || (a->when == b->when && a->seq < b->seq);
-}
-
-static inline void
-heap_place(cx_timer_heap *h, ptrdiff_t i, cx_timer_node *n)
-{
-    h->nodes[i] = n;
-    n->index = i;
 }
 
 static void
 heap_sift_up(cx_timer_heap *h, ptrdiff_t i)
 {
-    cx_timer_node *n = h->nodes[i];
+    cx_timer_entry e = h->items[i];
     while (i > 0) {
         ptrdiff_t parent = (i - 1) / 2;
-        if (!node_less(n, h->nodes[parent])) {
+        if (!entry_less(&e, &h->items[parent])) {
             break;
         }
-        heap_place(h, i, h->nodes[parent]);
+        h->items[i] = h->items[parent];
         i = parent;
     }
-    heap_place(h, i, n);
+    h->items[i] = e;
 }
 
 static void
 heap_sift_down(cx_timer_heap *h, ptrdiff_t i)
 {
-    cx_timer_node *n = h->nodes[i];
+    cx_timer_entry e = h->items[i];
     for (;;) {
         ptrdiff_t child = 2 * i + 1;
         if (child >= h->len) {
             break;
         }
         if (child + 1 < h->len
-            && node_less(h->nodes[child + 1], h->nodes[child])) {
+            && entry_less(&h->items[child + 1], &h->items[child])) {
             child++;
         }
-        if (!node_less(h->nodes[child], n)) {
+        if (!entry_less(&h->items[child], &e)) {
             break;
         }
-        heap_place(h, i, h->nodes[child]);
+        h->items[i] = h->items[child];
         i = child;
     }
-    heap_place(h, i, n);
+    h->items[i] = e;
 }
 
 int
-cx_heap_push(cx_timer_heap *h, cx_timer_node *n)
+cx_heap_push(cx_timer_heap *h, double when, unsigned long long seq,
+             void *data)
 {
     if (h->len == h->cap) {
         ptrdiff_t ncap = h->cap ? h->cap * 2 : 64;
-        cx_timer_node **nn = realloc(h->nodes, ncap * sizeof(*nn));
-        if (nn == NULL) {
+        cx_timer_entry *n = realloc(h->items, ncap * sizeof(*n));
+        if (n == NULL) {
             return -1;
         }
-        h->nodes = nn;
+        h->items = n;
         h->cap = ncap;
     }
-    h->nodes[h->len] = n;
-    n->index = h->len;
-    h->len++;
-    heap_sift_up(h, n->index);
+    h->items[h->len] = (cx_timer_entry){when, seq, data};
+    heap_sift_up(h, h->len++);
     return 0;
 }
 
-void
-cx_heap_remove(cx_timer_heap *h, cx_timer_node *n)
+void *
+cx_heap_pop(cx_timer_heap *h)
 {
-    ptrdiff_t i = n->index;
-    cx_timer_node *last = h->nodes[--h->len];
-    n->index = -1;
-    if (i == h->len) {
-        return;             /* n was the last node */
+    void *data = h->items[0].data;
+    h->items[0] = h->items[--h->len];
+    if (h->len > 1) {
+        heap_sift_down(h, 0);
     }
-    heap_place(h, i, last);
-    if (i > 0 && node_less(last, h->nodes[(i - 1) / 2])) {
-        heap_sift_up(h, i);
+    return data;
+}
+
+int
+cx_heap_filter(cx_timer_heap *h, int (*keep)(void *), void ***dropped,
+               ptrdiff_t *ndropped)
+{
+    void **out = malloc((h->len ? h->len : 1) * sizeof(void *));
+    if (out == NULL) {
+        return -1;
     }
-    else {
+    ptrdiff_t n = 0, nout = 0;
+    for (ptrdiff_t i = 0; i < h->len; i++) {
+        if (keep(h->items[i].data)) {
+            h->items[n++] = h->items[i];
+        }
+        else {
+            out[nout++] = h->items[i].data;
+        }
+    }
+    h->len = n;
+    for (ptrdiff_t i = n / 2 - 1; i >= 0; i--) {
         heap_sift_down(h, i);
     }
+    *dropped = out;
+    *ndropped = nout;
+    return 0;
 }
 
 void
 cx_heap_free(cx_timer_heap *h)
 {
-    free(h->nodes);
-    h->nodes = NULL;
+    free(h->items);
+    h->items = NULL;
     h->len = h->cap = 0;
 }

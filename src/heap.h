@@ -1,6 +1,8 @@
-/* The timer heap: a binary min-heap of nodes ordered by (when, seq), pure C.
- * A node lives inside its TimerHandle and remembers its index, so a
- * cancelled timer leaves the heap at once in O(log n). */
+/* The timer heap: a binary min-heap of (when, seq, data) entries, pure C.
+ * Keys sit inline in the array, so sifting never touches the timers
+ * themselves.  Cancellation is lazy, as in asyncio: the loop skips
+ * cancelled entries when they reach the top and compacts the heap when
+ * they are more than half of it (cx_heap_filter). */
 #ifndef CX_HEAP_H
 #define CX_HEAP_H
 
@@ -9,25 +11,33 @@
 typedef struct {
     double when;
     unsigned long long seq;     /* insertion order: FIFO among equal `when` */
-    ptrdiff_t index;            /* position in the heap, -1 when not in one */
-} cx_timer_node;
+    void *data;
+} cx_timer_entry;
 
 typedef struct {
-    cx_timer_node **nodes;
+    cx_timer_entry *items;
     ptrdiff_t len;
     ptrdiff_t cap;
 } cx_timer_heap;
 
 /* 0, or -1 when out of memory (the heap is unchanged). */
-int cx_heap_push(cx_timer_heap *h, cx_timer_node *n);
-/* The soonest node, or NULL when empty. */
-static inline cx_timer_node *
+int cx_heap_push(cx_timer_heap *h, double when, unsigned long long seq,
+                 void *data);
+/* The soonest entry, or NULL when empty. */
+static inline cx_timer_entry *
 cx_heap_peek(const cx_timer_heap *h)
 {
-    return h->len ? h->nodes[0] : NULL;
+    return h->len ? &h->items[0] : NULL;
 }
-/* Take node n (which must be in h) out of the heap. */
-void cx_heap_remove(cx_timer_heap *h, cx_timer_node *n);
+/* Remove the soonest entry (the heap must not be empty); its data. */
+void *cx_heap_pop(cx_timer_heap *h);
+/* Keep only the entries for which keep(data) is non-zero and restore the
+ * heap order, in O(n).  The others' data go to a new array (*dropped, of
+ * *ndropped items, to be freed with free()), so the caller may release them
+ * after the heap is consistent again.  0, or -1 when out of memory (the
+ * heap is unchanged). */
+int cx_heap_filter(cx_timer_heap *h, int (*keep)(void *),
+                   void ***dropped, ptrdiff_t *ndropped);
 void cx_heap_free(cx_timer_heap *h);
 
 #endif /* CX_HEAP_H */

@@ -287,8 +287,7 @@ loop_call_at(LoopObject *lp, double when, PyObject *callback,
         return NULL;
     }
     TimerHandleObject *t = (TimerHandleObject *)h;
-    t->th_node.seq = lp->loop_timer_seq++;
-    if (cx_heap_push(&lp->loop_timers, &t->th_node) < 0) {
+    if (cx_heap_push(&lp->loop_timers, when, lp->loop_timer_seq++, t) < 0) {
         Py_DECREF(h);
         return PyErr_NoMemory();
     }
@@ -398,7 +397,7 @@ loop_poll_timeout(LoopObject *lp)
     if (cx_queue_len(&lp->loop_ready) || lp->loop_stopping) {
         return 0;
     }
-    cx_timer_node *first = cx_heap_peek(&lp->loop_timers);
+    cx_timer_entry *first = cx_heap_peek(&lp->loop_timers);
     if (first == NULL) {
         return -1;
     }
@@ -455,15 +454,67 @@ loop_poll_io(LoopObject *lp)
     return 0;
 }
 
+/* Take the soonest timer out of the heap; the caller gets the heap's
+ * reference. */
+static TimerHandleObject *
+loop_pop_timer(LoopObject *lp)
+{
+    TimerHandleObject *t = cx_heap_pop(&lp->loop_timers);
+    t->th_scheduled = 0;
+    if (t->base.handle_cancelled) {
+        lp->loop_timers_cancelled--;
+    }
+    return t;
+}
+
+static int
+timer_not_cancelled(void *t)
+{
+    return !((TimerHandleObject *)t)->base.handle_cancelled;
+}
+
+/* Drop cancelled timers, as asyncio's _run_once does: all of them when they
+ * are more than half of a heap of over 100, else those at the top. */
+static void
+loop_prune_timers(LoopObject *lp)
+{
+    cx_timer_entry *top;
+    if (lp->loop_timers.len > 100
+        && lp->loop_timers_cancelled * 2 > lp->loop_timers.len) {
+        void **dropped;
+        ptrdiff_t n;
+        if (cx_heap_filter(&lp->loop_timers, timer_not_cancelled, &dropped,
+                           &n) == 0) {
+            lp->loop_timers_cancelled = 0;
+            for (ptrdiff_t i = 0; i < n; i++) {
+                ((TimerHandleObject *)dropped[i])->th_scheduled = 0;
+            }
+            /* Released only now: a finalizer may schedule new timers. */
+            for (ptrdiff_t i = 0; i < n; i++) {
+                Py_DECREF((PyObject *)dropped[i]);
+            }
+            free(dropped);
+            return;
+        }
+    }
+    while ((top = cx_heap_peek(&lp->loop_timers)) != NULL
+           && ((TimerHandleObject *)top->data)->base.handle_cancelled) {
+        Py_DECREF(loop_pop_timer(lp));
+    }
+}
+
 static int
 loop_expire_timers(LoopObject *lp)
 {
     double end = cx_time_now();
-    cx_timer_node *n;
-    while ((n = cx_heap_peek(&lp->loop_timers)) != NULL && n->when <= end) {
-        TimerHandleObject *t = CX_TIMER_OF_NODE(n);
-        cx_heap_remove(&lp->loop_timers, n);
-        t->th_scheduled = 0;
+    cx_timer_entry *top;
+    while ((top = cx_heap_peek(&lp->loop_timers)) != NULL
+           && top->when <= end) {
+        TimerHandleObject *t = loop_pop_timer(lp);
+        if (t->base.handle_cancelled) {
+            Py_DECREF(t);
+            continue;
+        }
         /* The heap's reference moves to the queue. */
         cx_entry e = {CX_ENTRY_HANDLE, (PyObject *)t, NULL, NULL, NULL};
         if (loop_push(lp, &e) < 0) {
@@ -472,6 +523,15 @@ loop_expire_timers(LoopObject *lp)
         }
     }
     return 0;
+}
+
+/* Empty the heap, releasing every timer. */
+static void
+loop_clear_timers(LoopObject *lp)
+{
+    while (lp->loop_timers.len) {
+        Py_DECREF(loop_pop_timer(lp));
+    }
 }
 
 /* Report a failed CALL1 entry as asyncio would a failed Handle. */
@@ -591,6 +651,7 @@ loop_run_ready(LoopObject *lp)
 static int
 loop_run_once(LoopObject *lp)
 {
+    loop_prune_timers(lp);
     if (loop_poll_io(lp) < 0 || loop_expire_timers(lp) < 0) {
         return -1;
     }
@@ -663,13 +724,7 @@ static void
 loop_release(LoopObject *lp)
 {
     cx_queue_free(&lp->loop_ready);
-    while (lp->loop_timers.len) {
-        cx_timer_node *n = cx_heap_peek(&lp->loop_timers);
-        TimerHandleObject *t = CX_TIMER_OF_NODE(n);
-        cx_heap_remove(&lp->loop_timers, n);
-        t->th_scheduled = 0;
-        Py_DECREF(t);
-    }
+    loop_clear_timers(lp);
     cx_heap_free(&lp->loop_timers);
     cx_poller_close(&lp->loop_poller);
     if (lp->loop_wakeup_fd >= 0) {
@@ -696,7 +751,7 @@ Loop__write_to_self(LoopObject *lp, PyObject *Py_UNUSED(ignored))
 static PyObject *
 Loop__timer_handle_cancelled(LoopObject *lp, PyObject *handle)
 {
-    Py_RETURN_NONE;     /* cancel() already took it out of our heap */
+    Py_RETURN_NONE;     /* TimerHandle.cancel() already counted it */
 }
 
 /* ---- fd readiness ---- */
@@ -1116,7 +1171,7 @@ Loop_traverse(LoopObject *lp, visitproc visit, void *arg)
         Py_VISIT(e->ctx);
     }
     for (ptrdiff_t i = 0; i < lp->loop_timers.len; i++) {
-        Py_VISIT((PyObject *)CX_TIMER_OF_NODE(lp->loop_timers.nodes[i]));
+        Py_VISIT((PyObject *)lp->loop_timers.items[i].data);
     }
     int r = cx_poller_traverse(&lp->loop_poller, visit, arg);
     if (r) {
@@ -1132,13 +1187,7 @@ Loop_clear(LoopObject *lp)
 {
     /* Keep the fds: only the Python references are dropped here. */
     cx_queue_free(&lp->loop_ready);
-    while (lp->loop_timers.len) {
-        cx_timer_node *n = cx_heap_peek(&lp->loop_timers);
-        TimerHandleObject *t = CX_TIMER_OF_NODE(n);
-        cx_heap_remove(&lp->loop_timers, n);
-        t->th_scheduled = 0;
-        Py_DECREF(t);
-    }
+    loop_clear_timers(lp);
     for (int fd = 0; fd < lp->loop_poller.nwatchers; fd++) {
         Py_CLEAR(lp->loop_poller.watchers[fd].reader);
         Py_CLEAR(lp->loop_poller.watchers[fd].writer);

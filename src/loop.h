@@ -14,6 +14,7 @@ typedef struct {
     cx_state *st;
     cx_ready_queue loop_ready;      /* entries run by the next iteration */
     cx_timer_heap loop_timers;      /* TimerHandles, soonest first */
+    Py_ssize_t loop_timers_cancelled; /* cancelled ones still in the heap */
     cx_poller loop_poller;          /* epoll and fd -> reader/writer */
     int loop_wakeup_fd;             /* eventfd, -1 once closed */
     int loop_polling;               /* in epoll_wait with the GIL released */
@@ -60,6 +61,13 @@ int cx_loop_push_call1(LoopObject *loop, PyObject *callable,
  * unraisable). */
 void cx_loop_report_exception(PyObject *loop, const char *msg,
                               PyObject *extra_key, PyObject *extra_obj);
+
+/* A TimerHandle in this loop's heap was cancelled (handle.c). */
+static inline void
+cx_loop_timer_cancelled(LoopObject *loop)
+{
+    loop->loop_timers_cancelled++;
+}
 
 /* loop.time() of a monotonic clock, in seconds (time.monotonic()'s clock). */
 double cx_time_now(void);
