@@ -447,3 +447,45 @@ def test_ctrl_c_while_waiting(impl):
     lines = out.splitlines()
     assert lines[0].startswith('KeyboardInterrupt after 0.')
     assert lines[1] == 'runs again'
+
+
+def test_asyncio_runner_with_loop_factory():
+    import casyncio
+    seen = {}
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        seen['loop'] = loop
+        seen['task'] = asyncio.current_task()
+        seen['all'] = asyncio.all_tasks()
+        async with asyncio.TaskGroup() as tg:
+            t = tg.create_task(asyncio.sleep(0.01, 'tg'))
+        async with asyncio.timeout(1):
+            await asyncio.sleep(0)
+        return t.result()
+
+    with asyncio.Runner(loop_factory=casyncio.new_event_loop) as runner:
+        assert runner.run(main()) == 'tg'
+        assert type(runner.get_loop()) is casyncio.Loop
+    assert isinstance(seen['loop'], casyncio.Loop)
+    assert isinstance(seen['task'], casyncio.Task)
+    assert seen['all'] == {seen['task']}
+    assert seen['loop'].is_closed()
+
+
+@pytest.mark.parametrize('how', ['PYTHONASYNCIODEBUG', '-X dev', 'none'])
+def test_debug_mode_from_environment(how):
+    env = dict(os.environ, PYTHONPATH=os.path.join(
+        os.path.dirname(__file__), '..', 'python'))
+    env.pop('PYTHONASYNCIODEBUG', None)
+    env.pop('PYTHONDEVMODE', None)
+    args = [sys.executable]
+    if how == 'PYTHONASYNCIODEBUG':
+        env['PYTHONASYNCIODEBUG'] = '1'
+    elif how == '-X dev':
+        args += ['-X', 'dev']
+    code = ('import casyncio; l = casyncio.new_event_loop(); '
+            'print(l.get_debug()); l.close()')
+    out = subprocess.run(args + ['-c', code], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert out == ('False\n' if how == 'none' else 'True\n')
