@@ -8,6 +8,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import casyncio  # noqa: E402
 
+# Where the casyncio under test was imported from (the installed package, or
+# python/ with an in-place build): subprocesses get it on PYTHONPATH.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(casyncio.__file__))
+
 LOOPS = {
     'asyncio': asyncio.new_event_loop,
     'casyncio': casyncio.new_event_loop,

@@ -8,6 +8,8 @@ import warnings
 
 import pytest
 
+from conftest import PACKAGE_PARENT
+
 import casyncio._core as _core
 from casyncio import _compat
 
@@ -18,8 +20,7 @@ pytestmark = [
                                ":PendingDeprecationWarning"),
 ]
 
-PKG_DIR = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "python")
+PKG_DIR = PACKAGE_PARENT
 
 
 @pytest.fixture

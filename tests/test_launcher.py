@@ -14,11 +14,12 @@ import time
 
 import pytest
 
+from conftest import PACKAGE_PARENT
+
 import casyncio
 from casyncio import _policy
 
-PKG_DIR = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "python")
+PKG_DIR = PACKAGE_PARENT
 LAUNCHER = [sys.executable, "-m", "casyncio"]
 PLAIN = [sys.executable]
 

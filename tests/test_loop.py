@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from conftest import PACKAGE_PARENT
+
 
 def run_until(loop, cond, timeout=5.0):
     deadline = time.monotonic() + timeout
@@ -435,8 +437,7 @@ CTRL_C = textwrap.dedent('''
 
 @pytest.mark.parametrize('impl', ['asyncio', 'casyncio'])
 def test_ctrl_c_while_waiting(impl):
-    code = CTRL_C.format(path=os.path.join(os.path.dirname(__file__), '..',
-                                           'python'))
+    code = CTRL_C.format(path=PACKAGE_PARENT)
     p = subprocess.Popen([sys.executable, '-c', code, impl],
                          stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline() == 'ready\n'
@@ -475,8 +476,7 @@ def test_asyncio_runner_with_loop_factory():
 
 @pytest.mark.parametrize('how', ['PYTHONASYNCIODEBUG', '-X dev', 'none'])
 def test_debug_mode_from_environment(how):
-    env = dict(os.environ, PYTHONPATH=os.path.join(
-        os.path.dirname(__file__), '..', 'python'))
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
     env.pop('PYTHONASYNCIODEBUG', None)
     env.pop('PYTHONDEVMODE', None)
     args = [sys.executable]
