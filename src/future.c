@@ -4,6 +4,12 @@
 #include "internal.h"
 #include "structmember.h"
 
+#if PY_VERSION_HEX >= 0x030D0000
+#define interpreter_finalizing() Py_IsFinalizing()
+#else
+#define interpreter_finalizing() _Py_IsFinalizing()
+#endif
+
 #define FUT_NOT_INITIALIZED "Future object is not initialized."
 
 /* Raise RuntimeError and return `ret` if fut.__init__ never ran. */
@@ -243,7 +249,7 @@ cx_future_init(FutureObject *fut, PyObject *loop)
     }
     /* Not while finalizing: a Future made in a __del__ at shutdown would
      * call into a half torn-down traceback module. */
-    if (debug && !_Py_IsFinalizing()) {
+    if (debug && !interpreter_finalizing()) {
         fut->fut_source_tb = PyObject_CallNoArgs(st->asyncio_extract_stack);
         if (fut->fut_source_tb == NULL) {
             return -1;

@@ -632,9 +632,108 @@ task_wakeup(TaskObject *task, PyObject *o)
 /* ---------------------------------------------------------------------- */
 /* Construction */
 
+/* tasks._register_task(task): add it to asyncio's all_tasks set. */
+static int
+task_register(TaskObject *task)
+{
+    PyObject *r = PyObject_CallOneArg(task->task_st->asyncio_register_task,
+                                      (PyObject *)task);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+loop_is_running(cx_state *st, PyObject *loop)
+{
+    if (cx_loop_is_fast(st, loop)) {
+        return ((LoopObject *)loop)->loop_running;
+    }
+    PyObject *r = PyObject_CallMethod(loop, "is_running", NULL);
+    if (r == NULL) {
+        return -1;
+    }
+    int running = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return running;
+}
+
+/* Eager start (Python 3.12's Task(eager_start=True)): run the first step
+ * now, inside the constructor, as the loop's current task in place of the
+ * caller's, then give the current task back.  The task is registered
+ * first, so all_tasks() sees it during that step (3.11 has no separate
+ * eager-task set).  0 or -1. */
+static int
+task_eager_start(TaskObject *task)
+{
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+    cx_state *st = task->task_st;
+    PyObject *current = st->asyncio_current_tasks;
+    if (task_register(task) < 0) {
+        return -1;
+    }
+    PyObject *loop = Py_NewRef(task->task_loop);
+    PyObject *prev = PyDict_GetItemWithError(current, loop);
+    if (prev == NULL && PyErr_Occurred()) {
+        Py_DECREF(loop);
+        return -1;
+    }
+    Py_XINCREF(prev);
+    int ret = -1;
+    if (PyDict_SetItem(current, loop, (PyObject *)task) < 0) {
+        goto done;
+    }
+    PyObject *ctx = Py_NewRef(task->task_context);
+    PyObject *res = NULL;
+    if (PyContext_Enter(ctx) == 0) {
+        res = task_step_impl(task, NULL);
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        if (PyContext_Exit(ctx) < 0) {
+            PyErr_WriteUnraisable((PyObject *)task);
+        }
+        PyErr_Restore(et, ev, tb);
+    }
+    Py_DECREF(ctx);
+
+    /* Give the loop its current task back, keeping any error of the
+     * step. */
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    int swap = prev != NULL ? PyDict_SetItem(current, loop, prev)
+                            : PyDict_DelItem(current, loop);
+    if (swap < 0) {
+        Py_XDECREF(et);
+        Py_XDECREF(ev);
+        Py_XDECREF(tb);
+        Py_CLEAR(res);
+    }
+    else {
+        PyErr_Restore(et, ev, tb);
+    }
+    if (res != NULL) {
+        Py_DECREF(res);
+        ret = 0;
+    }
+
+done:
+    Py_XDECREF(prev);
+    Py_DECREF(loop);
+    return ret;
+#else
+    /* No direct access to the current task elsewhere: start lazily. */
+    if (task_call_step_soon(task, NULL) < 0) {
+        return -1;
+    }
+    return task_register(task);
+#endif
+}
+
 static int
 task_init(TaskObject *self, PyObject *coro, PyObject *loop, PyObject *name,
-          PyObject *context)
+          PyObject *context, int eager_start)
 {
     cx_state *st = self->task_st;
     if (cx_future_init(FUT(self), loop) < 0) {
@@ -691,28 +790,34 @@ task_init(TaskObject *self, PyObject *coro, PyObject *loop, PyObject *name,
     }
     Py_XSETREF(self->task_name, name);
 
+    if (eager_start) {
+        int running = loop_is_running(st, self->task_loop);
+        if (running < 0) {
+            return -1;
+        }
+        if (running) {
+            return task_eager_start(self);
+        }
+    }
     if (task_call_step_soon(self, NULL) < 0) {
         return -1;
     }
-    PyObject *r = PyObject_CallOneArg(st->asyncio_register_task,
-                                      (PyObject *)self);
-    if (r == NULL) {
-        return -1;
-    }
-    Py_DECREF(r);
-    return 0;
+    return task_register(self);
 }
 
 static int
 Task_init(TaskObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"coro", "loop", "name", "context", NULL};
+    static char *kwlist[] = {"coro", "loop", "name", "context",
+                             "eager_start", NULL};
     PyObject *coro, *loop = Py_None, *name = Py_None, *context = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOO:Task", kwlist,
-                                     &coro, &loop, &name, &context)) {
+    int eager_start = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOp:Task", kwlist,
+                                     &coro, &loop, &name, &context,
+                                     &eager_start)) {
         return -1;
     }
-    return task_init(self, coro, loop, name, context);
+    return task_init(self, coro, loop, name, context, eager_start);
 }
 
 PyObject *
@@ -725,7 +830,7 @@ cx_task_new(cx_state *st, PyObject *coro, PyObject *loop, PyObject *name,
         return NULL;
     }
     task->task_st = st;
-    if (task_init(task, coro, loop, name, context) < 0) {
+    if (task_init(task, coro, loop, name, context, 0) < 0) {
         Py_DECREF(task);
         return NULL;
     }
