@@ -399,19 +399,12 @@ cx_handle_run(HandleObject *h)
         }
         else {
             cx_state *st = cx_state_from_type(Py_TYPE(h));
-            PyObject *exc = cx_err_fetch();
-            PyObject *src = st ? PyObject_CallFunctionObjArgs(
-                st->asyncio_format_callback, cb ? cb : Py_None,
-                args ? args : Py_None, NULL) : NULL;
-            PyErr_Clear();
-            cx_err_restore(exc);
-            PyObject *msg = src ? PyUnicode_FromFormat(
-                "Exception in callback %U", src) : NULL;
-            Py_XDECREF(src);
-            cx_loop_report_exception(
-                h->handle_loop, msg ? PyUnicode_AsUTF8(msg)
-                                    : "Exception in callback",
-                st ? st->str_handle : NULL, (PyObject *)h);
+            PyObject *msg = st ? cx_callback_error_message(st, cb, args)
+                               : NULL;
+            rc = msg ? cx_loop_report_exception(h->handle_loop, msg,
+                                                st->str_handle,
+                                                (PyObject *)h)
+                     : -1;
             Py_XDECREF(msg);
         }
     }
@@ -557,20 +550,28 @@ TimerHandle_richcompare(TimerHandleObject *a, PyObject *other, int op)
         int eq = 0;
         if (x == y
             && a->base.handle_cancelled == b->base.handle_cancelled) {
-            PyObject *ca = a->base.handle_callback ? a->base.handle_callback
-                                                   : Py_None;
-            PyObject *cb = b->base.handle_callback ? b->base.handle_callback
-                                                   : Py_None;
-            PyObject *aa = a->base.handle_args ? a->base.handle_args : Py_None;
-            PyObject *ab = b->base.handle_args ? b->base.handle_args : Py_None;
+            /* Owned: a comparison may run code that cancels (and so
+             * clears) either handle. */
+            PyObject *ca = Py_NewRef(a->base.handle_callback
+                                     ? a->base.handle_callback : Py_None);
+            PyObject *cb = Py_NewRef(b->base.handle_callback
+                                     ? b->base.handle_callback : Py_None);
+            PyObject *aa = Py_NewRef(a->base.handle_args
+                                     ? a->base.handle_args : Py_None);
+            PyObject *ab = Py_NewRef(b->base.handle_args
+                                     ? b->base.handle_args : Py_None);
             int r = PyObject_RichCompareBool(ca, cb, Py_EQ);
             if (r > 0) {
                 r = PyObject_RichCompareBool(aa, ab, Py_EQ);
             }
+            Py_DECREF(ca);
+            Py_DECREF(cb);
+            Py_DECREF(aa);
+            Py_DECREF(ab);
             if (r < 0) {
                 return NULL;
             }
-            eq = r;
+            eq = r && a->base.handle_cancelled == b->base.handle_cancelled;
         }
         if (op == Py_EQ) return PyBool_FromLong(eq);
         if (op == Py_NE) return PyBool_FromLong(!eq);

@@ -42,16 +42,22 @@ loop_check_closed(LoopObject *lp)
     return 0;
 }
 
-void
-cx_loop_report_exception(PyObject *loop, const char *msg,
+static int
+loop_exit_exception(void)
+{
+    return PyErr_ExceptionMatches(PyExc_SystemExit)
+        || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
+}
+
+int
+cx_loop_report_exception(PyObject *loop, PyObject *message,
                          PyObject *extra_key, PyObject *extra_obj)
 {
     PyObject *exc = cx_err_fetch();
     PyObject *ctx = PyDict_New();
-    PyObject *m = PyUnicode_FromString(msg);
     PyObject *res = NULL;
-    if (ctx == NULL || m == NULL
-        || PyDict_SetItemString(ctx, "message", m) < 0
+    if (ctx == NULL
+        || PyDict_SetItemString(ctx, "message", message) < 0
         || (exc && PyDict_SetItemString(ctx, "exception", exc) < 0)) {
         goto done;
     }
@@ -76,13 +82,36 @@ cx_loop_report_exception(PyObject *loop, const char *msg,
     }
     res = PyObject_CallMethod(loop, "call_exception_handler", "O", ctx);
 done:
-    if (res == NULL) {
-        PyErr_WriteUnraisable(loop);
-    }
-    Py_XDECREF(res);
-    Py_XDECREF(m);
     Py_XDECREF(ctx);
     Py_XDECREF(exc);
+    if (res == NULL) {
+        if (loop_exit_exception()) {
+            return -1;
+        }
+        PyErr_WriteUnraisable(loop);
+        return 0;
+    }
+    Py_DECREF(res);
+    return 0;
+}
+
+PyObject *
+cx_callback_error_message(cx_state *st, PyObject *callback, PyObject *args)
+{
+    PyObject *exc = cx_err_fetch();
+    PyObject *src = PyObject_CallFunctionObjArgs(
+        st->asyncio_format_callback, callback ? callback : Py_None,
+        args ? args : Py_None, NULL);
+    PyObject *msg = src ? PyUnicode_FromFormat("Exception in callback %U",
+                                               src) : NULL;
+    Py_XDECREF(src);
+    if (msg == NULL) {
+        /* The repr failed: still report, with a plainer message. */
+        PyErr_Clear();
+        msg = PyUnicode_FromString("Exception in callback");
+    }
+    cx_err_restore(exc);
+    return msg;
 }
 
 /* ---- the wake-up eventfd ---- */
@@ -125,6 +154,9 @@ int
 cx_loop_push_cfunc(LoopObject *lp, cx_cfunc fn, PyObject *arg1,
                    PyObject *arg2)
 {
+    if (loop_check_closed(lp) < 0) {
+        return -1;
+    }
     cx_entry e = {CX_ENTRY_CFUNC, Py_NewRef(arg1), Py_XNewRef(arg2), NULL,
                   fn};
     if (loop_push(lp, &e) < 0) {
@@ -138,6 +170,9 @@ int
 cx_loop_push_call1(LoopObject *lp, PyObject *callable, PyObject *arg,
                    PyObject *ctx)
 {
+    if (loop_check_closed(lp) < 0) {
+        return -1;
+    }
     cx_entry e = {CX_ENTRY_CALL1, Py_NewRef(callable), Py_NewRef(arg),
                   ctx ? Py_NewRef(ctx) : PyContext_CopyCurrent(), NULL};
     if (e.ctx == NULL || loop_push(lp, &e) < 0) {
@@ -184,7 +219,7 @@ loop_parse_callback(const char *method, PyObject *const *args,
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
             PyObject *k = PyTuple_GET_ITEM(kwnames, i);
             if (!PyUnicode_Check(k)
-                || !PyUnicode_CompareWithASCIIString(k, "context") == 0) {
+                || PyUnicode_CompareWithASCIIString(k, "context") != 0) {
                 PyErr_Format(PyExc_TypeError,
                              "%s() got an unexpected keyword argument '%S'",
                              method, k);
@@ -534,28 +569,27 @@ loop_clear_timers(LoopObject *lp)
     }
 }
 
-/* Report a failed CALL1 entry as asyncio would a failed Handle. */
-static void
+/* Report a failed CALL1 entry as asyncio would a failed Handle.  0, or
+ * -1 when the exception handler raised SystemExit or KeyboardInterrupt. */
+static int
 loop_report_call1(LoopObject *lp, cx_entry *e)
 {
-    PyObject *exc = cx_err_fetch();
     PyObject *args = PyTuple_Pack(1, e->arg);
-    PyObject *h = args ? cx_handle_new(lp->st, e->obj, args, (PyObject *)lp,
-                                       e->ctx) : NULL;
-    PyObject *src = args ? PyObject_CallFunctionObjArgs(
-        lp->st->asyncio_format_callback, e->obj, args, NULL) : NULL;
-    PyObject *msg = src ? PyUnicode_FromFormat("Exception in callback %U",
-                                               src) : NULL;
+    if (args == NULL) {
+        return -1;
+    }
+    PyObject *msg = cx_callback_error_message(lp->st, e->obj, args);
+    PyObject *exc = cx_err_fetch();
+    PyObject *h = cx_handle_new(lp->st, e->obj, args, (PyObject *)lp,
+                                e->ctx);
     PyErr_Clear();
     cx_err_restore(exc);
-    cx_loop_report_exception((PyObject *)lp,
-                             msg ? PyUnicode_AsUTF8(msg)
-                                 : "Exception in callback",
-                             lp->st->str_handle, h);
+    int rc = msg ? cx_loop_report_exception((PyObject *)lp, msg,
+                                            lp->st->str_handle, h) : -1;
     Py_XDECREF(msg);
-    Py_XDECREF(src);
     Py_XDECREF(h);
-    Py_XDECREF(args);
+    Py_DECREF(args);
+    return rc;
 }
 
 /* Run one entry.  -1 only for what must leave the loop (SystemExit,
@@ -587,18 +621,20 @@ loop_run_entry(LoopObject *lp, cx_entry *e)
         }
         break;
     }
-    if (PyErr_ExceptionMatches(PyExc_SystemExit)
-        || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+    if (loop_exit_exception()) {
         return -1;
     }
     if (e->kind == CX_ENTRY_CALL1) {
-        loop_report_call1(lp, e);
+        return loop_report_call1(lp, e);
     }
-    else {
-        cx_loop_report_exception((PyObject *)lp, "Exception in callback",
-                                 lp->st->str_task, e->obj);
+    PyObject *msg = PyUnicode_FromString("Exception in callback");
+    if (msg == NULL) {
+        return -1;
     }
-    return 0;
+    int rc = cx_loop_report_exception((PyObject *)lp, msg, lp->st->str_task,
+                                      e->obj);
+    Py_DECREF(msg);
+    return rc;
 }
 
 /* Debug mode: time the entry and log it when slow (asyncio's warning
@@ -606,9 +642,24 @@ loop_run_entry(LoopObject *lp, cx_entry *e)
 static int
 loop_run_entry_debug(LoopObject *lp, cx_entry *e)
 {
+    if (e->kind == CX_ENTRY_HANDLE
+        && ((HandleObject *)e->obj)->handle_cancelled) {
+        return 0;
+    }
+    /* asyncio's default exception handler shows where the running Handle
+     * was created: it reads loop._current_handle. */
+    PyObject *current = e->kind == CX_ENTRY_HANDLE ? e->obj : Py_None;
+    if (PyObject_SetAttrString((PyObject *)lp, "_current_handle",
+                               current) < 0) {
+        return -1;
+    }
     double t0 = cx_time_now();
     int rc = loop_run_entry(lp, e);
     double dt = cx_time_now() - t0;
+    if (rc == 0 && PyObject_SetAttrString((PyObject *)lp, "_current_handle",
+                                          Py_None) < 0) {
+        return -1;
+    }
     if (rc == 0 && dt >= lp->loop_slow_callback_duration) {
         PyObject *what = e->obj;
         PyObject *tmp = NULL;
@@ -635,7 +686,8 @@ loop_run_ready(LoopObject *lp)
     /* Only what is queued now: callbacks added while running wait for
      * the next iteration, as in asyncio. */
     Py_ssize_t ntodo = cx_queue_len(&lp->loop_ready);
-    for (Py_ssize_t i = 0; i < ntodo; i++) {
+    /* A callback may close the loop, which empties the queue. */
+    for (Py_ssize_t i = 0; i < ntodo && cx_queue_len(&lp->loop_ready); i++) {
         cx_entry e;
         cx_queue_pop(&lp->loop_ready, &e);
         int rc = lp->loop_debug ? loop_run_entry_debug(lp, &e)
@@ -661,6 +713,11 @@ loop_run_once(LoopObject *lp)
 static PyObject *
 Loop__run_once(LoopObject *lp, PyObject *Py_UNUSED(ignored))
 {
+    if (lp->loop_running) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "This event loop is already running");
+        return NULL;
+    }
     if (loop_check_closed(lp) < 0 || loop_run_once(lp) < 0) {
         return NULL;
     }
@@ -736,6 +793,11 @@ loop_release(LoopObject *lp)
 static PyObject *
 Loop__close_core(LoopObject *lp, PyObject *Py_UNUSED(ignored))
 {
+    if (lp->loop_running) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "Cannot close a running event loop");
+        return NULL;
+    }
     lp->loop_closed = 1;
     loop_release(lp);
     Py_RETURN_NONE;
@@ -954,8 +1016,12 @@ Loop_create_task(LoopObject *lp, PyObject *const *args, Py_ssize_t nargs,
         return NULL;
     }
     coro = slots[0];
-    if (slots[1]) name = slots[1];
-    if (slots[2]) context = slots[2];
+    if (slots[1]) {
+        name = slots[1];
+    }
+    if (slots[2]) {
+        context = slots[2];
+    }
     if (loop_check_closed(lp) < 0) {
         return NULL;
     }

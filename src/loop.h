@@ -55,12 +55,20 @@ int cx_loop_push_cfunc(LoopObject *loop, cx_cfunc fn,
 int cx_loop_push_call1(LoopObject *loop, PyObject *callable,
                        PyObject *arg, PyObject *ctx);
 
-/* Report an error through loop.call_exception_handler(context dict):
- * takes the current exception and builds {'message': msg, 'exception': exc,
- * extra key: extra_obj}. Never fails (errors in the handler are written as
- * unraisable). */
-void cx_loop_report_exception(PyObject *loop, const char *msg,
-                              PyObject *extra_key, PyObject *extra_obj);
+/* Report the current exception through loop.call_exception_handler() with
+ * the context {'message': message, 'exception': exc, extra_key: extra_obj,
+ * 'source_traceback': extra_obj._source_traceback if set}; extra_key may be
+ * NULL.  Returns 0; or -1 with SystemExit or KeyboardInterrupt set when the
+ * handler raised one (they leave the loop, as in asyncio); any other error
+ * of the handler is written as unraisable. */
+int cx_loop_report_exception(PyObject *loop, PyObject *message,
+                             PyObject *extra_key, PyObject *extra_obj);
+
+/* "Exception in callback <callback(args) at file:line>", asyncio's message
+ * for a failed callback.  New reference; never NULL unless out of memory
+ * (then the current exception is kept). */
+PyObject *cx_callback_error_message(cx_state *st, PyObject *callback,
+                                    PyObject *args);
 
 /* A TimerHandle in this loop's heap was cancelled (handle.c). */
 static inline void

@@ -3,6 +3,7 @@
  * (cx_poller_wait); dispatching events is the loop's job. */
 #include "internal.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -15,16 +16,23 @@ cx_poller_init(cx_poller *p)
     return p->epfd < 0 ? -errno : 0;
 }
 
-/* Make the table hold index fd.  0 or -ENOMEM. */
+/* Make the table hold index fd, an open fd (checked first, so a huge
+ * number is EBADF rather than a huge table).  0 or -errno. */
 static int
 poller_reserve(cx_poller *p, int fd)
 {
     if (fd < p->nwatchers) {
         return 0;
     }
-    int n = p->nwatchers ? p->nwatchers : 64;
-    while (n <= fd) {
+    if (fcntl(fd, F_GETFD) < 0) {
+        return -errno;
+    }
+    size_t n = p->nwatchers ? (size_t)p->nwatchers : 64;
+    while (n <= (size_t)fd) {
         n *= 2;
+    }
+    if (n > INT_MAX) {
+        n = (size_t)INT_MAX;
     }
     cx_watcher *w = PyMem_RawRealloc(p->watchers, n * sizeof(cx_watcher));
     if (w == NULL) {
@@ -32,7 +40,7 @@ poller_reserve(cx_poller *p, int fd)
     }
     memset(w + p->nwatchers, 0, (n - p->nwatchers) * sizeof(cx_watcher));
     p->watchers = w;
-    p->nwatchers = n;
+    p->nwatchers = (int)n;
     return 0;
 }
 

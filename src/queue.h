@@ -36,7 +36,7 @@ cx_queue_len(const cx_ready_queue *q)
     return q->len;
 }
 
-/* Grow to at least twice the size. 0 or -ENOMEM. */
+/* Grow to twice the size.  0, or -1 when out of memory. */
 static inline int
 cx_queue_grow(cx_ready_queue *q)
 {

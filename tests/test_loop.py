@@ -489,3 +489,90 @@ def test_debug_mode_from_environment(how):
     out = subprocess.run(args + ['-c', code], env=env, capture_output=True,
                          text=True, check=True).stdout
     assert out == ('False\n' if how == 'none' else 'True\n')
+
+
+# --- regressions found in review: each crashed, hung or differed ---
+
+def test_unencodable_callback_repr_is_reported(loop):
+    class X:
+        def __repr__(self):
+            return '\ud800'
+
+    def boom(x):
+        raise ValueError('boom')
+    seen = []
+    loop.set_exception_handler(lambda lp, ctx: seen.append(ctx['message']))
+    loop.call_soon(boom, X())
+    fut = loop.create_future()
+    fut.add_done_callback(lambda f: boom(X()))
+    fut.set_result(1)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert len(seen) == 2
+    assert '\ud800' in seen[0]
+
+
+def test_timer_handle_eq_with_callback_that_cancels(loop):
+    class CB:
+        def __eq__(self, other):
+            h1.cancel()
+            return True
+        __hash__ = object.__hash__
+    h1 = loop.call_at(100.0, CB(), *range(30))
+    h2 = loop.call_at(100.0, CB(), *range(30))
+    assert (h1 == h2) is False
+    h2.cancel()
+
+
+@pytest.mark.parametrize('fd', [2**31 - 1, 10**9])
+def test_huge_fd_is_bad_file_descriptor(loop, fd):
+    with pytest.raises(OSError) as e:
+        loop.add_reader(fd, print)
+    assert e.value.errno == 9
+    assert loop.remove_reader(fd) is False
+
+
+@pytest.mark.parametrize('exc', [SystemExit, KeyboardInterrupt])
+def test_exit_from_exception_handler_leaves_the_loop(loop, exc):
+    def handler(lp, ctx):
+        raise exc('fatal')
+    loop.set_exception_handler(handler)
+    loop.call_soon(lambda: 1 / 0)
+    out = []
+    loop.call_later(0.05, out.append, 'still running')
+    loop.call_later(0.1, loop.stop)
+    with pytest.raises(exc):
+        loop.run_forever()
+    assert out == []
+
+
+def test_future_callbacks_on_closed_loop(loop):
+    fut = loop.create_future()
+    fut.add_done_callback(print)
+    loop.close()
+    with pytest.raises(RuntimeError, match='Event loop is closed'):
+        fut.set_result(1)
+
+
+def test_debug_handle_traceback_and_cancelled_not_timed(loop, caplog):
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0
+    h = loop.call_soon(print, 'cancelled')
+    h.cancel()
+    loop.call_soon(lambda: loop.call_exception_handler(
+        {'message': 'something odd'}))
+    loop.call_soon(loop.stop)
+    with caplog.at_level('DEBUG', logger='asyncio'):
+        loop.run_forever()
+    assert 'something odd' in caplog.text
+    assert 'handle_traceback: Handle created at' in caplog.text
+    assert "Executing <Handle cancelled" not in caplog.text
+    loop.set_debug(False)
+
+
+def test_close_from_a_callback_of_run_once(cloop):
+    out = []
+    cloop.call_soon(cloop.close)
+    cloop.call_soon(out.append, 'x')
+    cloop._run_once()               # stock: IndexError from its deque
+    assert cloop.is_closed() and out == []
