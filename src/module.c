@@ -18,7 +18,7 @@
     X(str_done) X(str_result) X(str_send) X(str_throw) X(str_context) \
     X(str_message) X(str_exception) X(str_future) X(str_task) \
     X(str_handle) X(str_source_traceback) X(str_asyncio_future_blocking) \
-    X(str_get_loop) \
+    X(str_get_loop) X(all_tasks_data) X(all_tasks_discard) \
     X(context_kwnames) X(asyncio_enter_task) X(asyncio_leave_task)
 
 static int
@@ -116,6 +116,32 @@ module_exec(PyObject *mod)
 #undef INTERN
 
     st->task_name_counter = 0;
+#if PY_VERSION_HEX < 0x030C0000
+    /* 3.11's all_tasks() lists the WeakSet tasks._all_tasks: a task can be
+     * added to the set behind it directly, its weakref's callback being the
+     * set's discard (what WeakSet.add and WeakSet._remove do in Python). */
+    {
+        PyObject *ws;
+        if (import_attr(&ws, "asyncio.tasks", "_all_tasks") < 0) {
+            return -1;
+        }
+        PyObject *data = PyObject_GetAttrString(ws, "data");
+        Py_DECREF(ws);
+        if (data == NULL) {
+            PyErr_Clear();
+        }
+        else if (PySet_CheckExact(data)) {
+            st->all_tasks_data = data;
+            st->all_tasks_discard = PyObject_GetAttrString(data, "discard");
+            if (st->all_tasks_discard == NULL) {
+                return -1;
+            }
+        }
+        else {
+            Py_DECREF(data);
+        }
+    }
+#endif
 
     if (cx_handle_setup(mod) < 0 || cx_loop_setup(mod) < 0
         || cx_future_setup(mod) < 0 || cx_task_setup(mod) < 0) {

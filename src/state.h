@@ -59,8 +59,13 @@ typedef struct {
 
     /* Future / Task (future.c, task.c) */
     PyObject *context_kwnames;             /* ("context",), for vectorcall */
-    PyObject *asyncio_enter_task;          /* tasks._enter_task (not 3.11) */
-    PyObject *asyncio_leave_task;          /* tasks._leave_task (not 3.11) */
+    PyObject *asyncio_enter_task;          /* tasks._enter_task, used on
+                                              versions other than 3.11 */
+    PyObject *asyncio_leave_task;          /* tasks._leave_task, likewise */
+    /* 3.11: the set behind the WeakSet tasks._all_tasks, and its discard
+     * method; NULL elsewhere (then tasks._register_task is called). */
+    PyObject *all_tasks_data;
+    PyObject *all_tasks_discard;
     unsigned long long task_name_counter;
 } cx_state;
 

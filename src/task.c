@@ -632,10 +632,22 @@ task_wakeup(TaskObject *task, PyObject *o)
 /* ---------------------------------------------------------------------- */
 /* Construction */
 
-/* tasks._register_task(task): add it to asyncio's all_tasks set. */
+/* tasks._register_task(task): add it to asyncio's all_tasks set.
+ * Fast path (3.11): straight into the set behind the WeakSet. */
 static int
 task_register(TaskObject *task)
 {
+    cx_state *st = task->task_st;
+    if (st->all_tasks_data != NULL) {
+        PyObject *wr = PyWeakref_NewRef((PyObject *)task,
+                                        st->all_tasks_discard);
+        if (wr == NULL) {
+            return -1;
+        }
+        int rc = PySet_Add(st->all_tasks_data, wr);
+        Py_DECREF(wr);
+        return rc;
+    }
     PyObject *r = PyObject_CallOneArg(task->task_st->asyncio_register_task,
                                       (PyObject *)task);
     if (r == NULL) {
@@ -776,8 +788,11 @@ task_init(TaskObject *self, PyObject *coro, PyObject *loop, PyObject *name,
     self->task_num_cancels_requested = 0;
     Py_XSETREF(self->task_coro, Py_NewRef(coro));
 
+    self->task_name_number = 0;
     if (name == NULL || name == Py_None) {
-        name = PyUnicode_FromFormat("Task-%llu", ++st->task_name_counter);
+        /* "Task-N" is formatted when first asked for (Task_get_name). */
+        self->task_name_number = ++st->task_name_counter;
+        Py_CLEAR(self->task_name);
     }
     else if (PyUnicode_CheckExact(name)) {
         Py_INCREF(name);
@@ -785,10 +800,12 @@ task_init(TaskObject *self, PyObject *coro, PyObject *loop, PyObject *name,
     else {
         name = PyObject_Str(name);
     }
-    if (name == NULL) {
-        return -1;
+    if (self->task_name_number == 0) {
+        if (name == NULL) {
+            return -1;
+        }
+        Py_XSETREF(self->task_name, name);
     }
-    Py_XSETREF(self->task_name, name);
 
     if (eager_start) {
         int running = loop_is_running(st, self->task_loop);
@@ -916,6 +933,13 @@ Task_get_context(TaskObject *self, PyObject *Py_UNUSED(ignored))
 static PyObject *
 Task_get_name(TaskObject *self, PyObject *Py_UNUSED(ignored))
 {
+    if (self->task_name == NULL && self->task_name_number != 0) {
+        self->task_name = PyUnicode_FromFormat("Task-%llu",
+                                               self->task_name_number);
+        if (self->task_name == NULL) {
+            return NULL;
+        }
+    }
     return Py_NewRef(self->task_name ? self->task_name : Py_None);
 }
 
@@ -928,6 +952,7 @@ Task_set_name(TaskObject *self, PyObject *value)
         return NULL;
     }
     Py_XSETREF(self->task_name, name);
+    self->task_name_number = 0;
     Py_RETURN_NONE;
 }
 

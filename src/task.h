@@ -10,7 +10,8 @@ typedef struct {
     CX_FUTURE_HEAD(task)            /* a TaskObject * is a FutureObject * */
     PyObject *task_fut_waiter;      /* the future the coroutine waits on */
     PyObject *task_coro;
-    PyObject *task_name;
+    PyObject *task_name;            /* NULL until asked for when ... */
+    unsigned long long task_name_number; /* ... it is "Task-<this>" */
     PyObject *task_context;
     int task_must_cancel;
     int task_log_destroy_pending;

@@ -43,6 +43,7 @@ def test_million_tasks_flat_memory():
     try:
         run_batches(loop, 100)                # warm up the allocators
         gc.collect()
+        before_registered = len(asyncio.tasks._all_tasks)
         before_objects = len(gc.get_objects())
         before_rss = rss_kib()
         assert run_batches(loop, 1000) == 1_000_000
@@ -50,6 +51,8 @@ def test_million_tasks_flat_memory():
         after_objects = len(gc.get_objects())
         after_rss = rss_kib()
         assert asyncio.all_tasks(loop) == set()
+        # finished tasks left asyncio's registry (their weakrefs' callback)
+        assert len(asyncio.tasks._all_tasks) == before_registered
         assert loop._ready_count == 0 and loop._timer_count == 0
     finally:
         loop.close()
