@@ -144,7 +144,8 @@ module_exec(PyObject *mod)
 #endif
 
     if (cx_handle_setup(mod) < 0 || cx_loop_setup(mod) < 0
-        || cx_future_setup(mod) < 0 || cx_task_setup(mod) < 0) {
+        || cx_future_setup(mod) < 0 || cx_task_setup(mod) < 0
+        || cx_gather_setup(mod) < 0) {
         return -1;
     }
     return 0;

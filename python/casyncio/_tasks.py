@@ -6,14 +6,15 @@ future as ``asyncio.tasks._GatheringFuture``, a subclass of the stock
 path.  Ours builds the outer future from ``casyncio._core.Future`` when the
 loop is a casyncio loop, and uses asyncio's own class for any other loop.
 The function body is asyncio 3.11.7's, line for line, so results, ordering,
-exceptions and cancellation (including ``_cancel_requested``) are the same.
+exceptions and cancellation (including ``_cancel_requested``) are the same;
+the per-child ``_done_callback`` is the same code in C (src/gather.c).
 
 wait(), sleep(), Semaphore and BoundedSemaphore are asyncio's own objects,
 re-exported: they create every future through ``loop.create_future()`` and
 schedule through ``loop.call_later()``, so on a casyncio loop they already use
 casyncio futures and timers, and copying them would only add a way to differ.
 """
-from asyncio import events, exceptions, futures
+from asyncio import events, futures
 from asyncio import tasks as _aio_tasks
 from asyncio.locks import BoundedSemaphore, Semaphore  # re-exported as is
 from asyncio.tasks import (ALL_COMPLETED, FIRST_COMPLETED,  # noqa: F401
@@ -84,65 +85,13 @@ def gather(*coros_or_futures, return_exceptions=False):
         outer.set_result([])
         return outer
 
-    def _done_callback(fut):
-        nonlocal nfinished
-        nfinished += 1
-
-        if outer is None or outer.done():
-            if not fut.cancelled():
-                # Mark exception retrieved.
-                fut.exception()
-            return
-
-        if not return_exceptions:
-            if fut.cancelled():
-                # Check if 'fut' is cancelled first, as
-                # 'fut.exception()' will *raise* a CancelledError
-                # instead of returning it.
-                exc = fut._make_cancelled_error()
-                outer.set_exception(exc)
-                return
-            else:
-                exc = fut.exception()
-                if exc is not None:
-                    outer.set_exception(exc)
-                    return
-
-        if nfinished == nfuts:
-            # All futures are done; create a list of results
-            # and set it to the 'outer' future.
-            results = []
-
-            for fut in children:
-                if fut.cancelled():
-                    # Check if 'fut' is cancelled first, as 'fut.exception()'
-                    # will *raise* a CancelledError instead of returning it.
-                    # Also, since we're adding the exception return value
-                    # to 'results' instead of raising it, don't bother
-                    # setting __context__.  This also lets us preserve
-                    # calling '_make_cancelled_error()' at most once.
-                    res = exceptions.CancelledError(
-                        '' if fut._cancel_message is None else
-                        fut._cancel_message)
-                else:
-                    res = fut.exception()
-                    if res is None:
-                        res = fut.result()
-                results.append(res)
-
-            if outer._cancel_requested:
-                # If gather is being cancelled we must propagate the
-                # cancellation regardless of *return_exceptions* argument.
-                # See issue 32684.
-                exc = fut._make_cancelled_error()
-                outer.set_exception(exc)
-            else:
-                outer.set_result(results)
+    # asyncio's _done_callback closure, in C (src/gather.c): it runs once
+    # per child; it gets the outer future once that exists.
+    children = []
+    _done_callback = _core._GatherCallback(children, return_exceptions)
 
     arg_to_fut = {}
-    children = []
     nfuts = 0
-    nfinished = 0
     loop = None
     outer = None  # bpo-46672
     for arg in coros_or_futures:
@@ -168,4 +117,5 @@ def gather(*coros_or_futures, return_exceptions=False):
         children.append(fut)
 
     outer = _gathering_future_class(loop)(children, loop=loop)
+    _done_callback._set_outer(outer, nfuts)
     return outer
