@@ -59,4 +59,7 @@ def test_million_tasks_flat_memory():
     # a leak of one object per task would be a million objects and tens
     # of MiB; allow small noise from the interpreter itself
     assert after_objects - before_objects < 1000
-    assert after_rss - before_rss < 8 * 1024, (before_rss, after_rss)
+    if 'asan' not in os.environ.get('LD_PRELOAD', ''):
+        # under AddressSanitizer freed memory waits in its quarantine, so
+        # RSS says nothing there; the object count above still holds
+        assert after_rss - before_rss < 8 * 1024, (before_rss, after_rss)
