@@ -200,12 +200,10 @@ future_callback0_callable(FutureObject *fut)
 /* ---------------------------------------------------------------------- */
 /* Core operations */
 
-int
-cx_future_init(FutureObject *fut, PyObject *loop)
+/* Drop the loop, the callbacks and the outcome (everything but __dict__). */
+static void
+future_clear_state(FutureObject *fut)
 {
-    cx_state *st = fut->fut_st;
-
-    /* __init__ may run twice: start over, but keep __dict__. */
     Py_CLEAR(fut->fut_loop);
     Py_CLEAR(fut->fut_callback0);
     Py_CLEAR(fut->fut_context0);
@@ -216,6 +214,15 @@ cx_future_init(FutureObject *fut, PyObject *loop)
     Py_CLEAR(fut->fut_source_tb);
     Py_CLEAR(fut->fut_cancel_msg);
     Py_CLEAR(fut->fut_cancelled_exc);
+}
+
+int
+cx_future_init(FutureObject *fut, PyObject *loop)
+{
+    cx_state *st = fut->fut_st;
+
+    /* __init__ may run twice: start over, but keep __dict__. */
+    future_clear_state(fut);
     fut->fut_state = CX_FUT_PENDING;
     fut->fut_log_tb = 0;
     fut->fut_blocking = 0;
@@ -663,11 +670,7 @@ Future_set_blocking(FutureObject *self, PyObject *val,
                     void *Py_UNUSED(closure))
 {
     ENSURE_ALIVE(self, -1);
-    if (val == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
-    }
-    int is_true = PyObject_IsTrue(val);
+    int is_true = cx_attr_bool(val);
     if (is_true < 0) {
         return -1;
     }
@@ -686,11 +689,7 @@ static int
 Future_set_log_traceback(FutureObject *self, PyObject *val,
                          void *Py_UNUSED(closure))
 {
-    if (val == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
-    }
-    int is_true = PyObject_IsTrue(val);
+    int is_true = cx_attr_bool(val);
     if (is_true < 0) {
         return -1;
     }
@@ -813,16 +812,7 @@ cx_future_traverse_fields(FutureObject *fut, visitproc visit, void *arg)
 void
 cx_future_clear_fields(FutureObject *fut)
 {
-    Py_CLEAR(fut->fut_loop);
-    Py_CLEAR(fut->fut_callback0);
-    Py_CLEAR(fut->fut_context0);
-    Py_CLEAR(fut->fut_callbacks);
-    Py_CLEAR(fut->fut_result);
-    Py_CLEAR(fut->fut_exception);
-    Py_CLEAR(fut->fut_exception_tb);
-    Py_CLEAR(fut->fut_source_tb);
-    Py_CLEAR(fut->fut_cancel_msg);
-    Py_CLEAR(fut->fut_cancelled_exc);
+    future_clear_state(fut);
     Py_CLEAR(fut->fut_dict);
     fut->fut_wakeup0 = 0;
 }

@@ -66,6 +66,18 @@ cx_tuple_from_array(PyObject *const *items, Py_ssize_t n)
     return t;
 }
 
+/* The truth of a value assigned to a bool attribute: 0 or 1, or -1 with
+ * an exception (also for `del obj.attr`, which such attributes refuse). */
+static inline int
+cx_attr_bool(PyObject *val)
+{
+    if (val == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    return PyObject_IsTrue(val);
+}
+
 /* Debug builds (CASYNCIO_DEBUG=1) count live objects; the tests read the
  * counters through _core._debug_counters() and assert they return to zero. */
 #ifdef CX_DEBUG

@@ -1119,7 +1119,7 @@ Loop_get_stopping(LoopObject *lp, void *c)
 static int
 Loop_set_stopping(LoopObject *lp, PyObject *v, void *c)
 {
-    int r = v ? PyObject_IsTrue(v) : 0;
+    int r = cx_attr_bool(v);
     if (r < 0) {
         return -1;
     }

@@ -1023,11 +1023,7 @@ static int
 Task_set_log_destroy_pending(TaskObject *self, PyObject *val,
                              void *Py_UNUSED(closure))
 {
-    if (val == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
-    }
-    int is_true = PyObject_IsTrue(val);
+    int is_true = cx_attr_bool(val);
     if (is_true < 0) {
         return -1;
     }
