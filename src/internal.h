@@ -9,6 +9,7 @@
 #include "queue.h"
 #include "heap.h"
 #include "poller.h"
+#include "wakeup.h"
 #include "handle.h"
 #include "loop.h"
 #include "future.h"
@@ -79,7 +80,8 @@ cx_attr_bool(PyObject *val)
 }
 
 /* Debug builds (CASYNCIO_DEBUG=1) count live objects; the tests read the
- * counters through _core._debug_counters() and assert they return to zero. */
+ * counters through _core._debug_counters() and assert they come back to
+ * where they were (tests/test_debug_build.py). */
 #ifdef CX_DEBUG
 extern Py_ssize_t cx_debug_live_handles;
 #define CX_DEBUG_INC(c) ((c)++)

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <math.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -114,26 +113,13 @@ cx_callback_error_message(cx_state *st, PyObject *callback, PyObject *args)
     return msg;
 }
 
-/* ---- the wake-up eventfd ---- */
+/* ---- the wake-up eventfd (wakeup.c) ---- */
 
 static void
 loop_wakeup(LoopObject *lp)
 {
     if (lp->loop_wakeup_fd >= 0) {
-        uint64_t one = 1;
-        ssize_t n;
-        do {
-            n = write(lp->loop_wakeup_fd, &one, sizeof(one));
-        } while (n < 0 && errno == EINTR);
-        /* EAGAIN: the counter is full, a wake-up is pending anyway. */
-    }
-}
-
-static void
-loop_drain_wakeup(LoopObject *lp)
-{
-    uint64_t n;
-    while (read(lp->loop_wakeup_fd, &n, sizeof(n)) < 0 && errno == EINTR) {
+        cx_wakeup_signal(lp->loop_wakeup_fd);
     }
 }
 
@@ -475,7 +461,7 @@ loop_poll_io(LoopObject *lp)
         int fd = events[i].data.fd;
         uint32_t ev = events[i].events;
         if (fd == lp->loop_wakeup_fd) {
-            loop_drain_wakeup(lp);
+            cx_wakeup_drain(lp->loop_wakeup_fd);
             continue;
         }
         /* As selectors.EpollSelector: errors and hang-ups wake both. */
@@ -1203,16 +1189,12 @@ Loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
         errno = -rc;
         goto oserror;
     }
-    lp->loop_wakeup_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (lp->loop_wakeup_fd < 0) {
+    rc = cx_wakeup_open(lp->loop_poller.epfd);
+    if (rc < 0) {
+        errno = -rc;
         goto oserror;
     }
-    struct epoll_event ev = {.events = EPOLLIN,
-                             .data.fd = lp->loop_wakeup_fd};
-    if (epoll_ctl(lp->loop_poller.epfd, EPOLL_CTL_ADD, lp->loop_wakeup_fd,
-                  &ev) < 0) {
-        goto oserror;
-    }
+    lp->loop_wakeup_fd = rc;
     /* Futures and tasks may queue straight into our ready queue only when
      * call_soon is ours: a subclass overriding it must see every call. */
     PyObject *mine = PyDict_GetItemWithError(st->LoopType->tp_dict,

@@ -151,6 +151,22 @@ module_exec(PyObject *mod)
     return 0;
 }
 
+/* _debug_counters(): live-object counts of a debug build, None otherwise. */
+static PyObject *
+module_debug_counters(PyObject *mod, PyObject *Py_UNUSED(ignored))
+{
+#ifdef CX_DEBUG
+    return Py_BuildValue("{sn}", "handles", cx_debug_live_handles);
+#else
+    Py_RETURN_NONE;
+#endif
+}
+
+static PyMethodDef module_methods[] = {
+    {"_debug_counters", module_debug_counters, METH_NOARGS, NULL},
+    {NULL, NULL},
+};
+
 static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, module_exec},
     {0, NULL},
@@ -161,6 +177,7 @@ PyModuleDef cx_module_def = {
     .m_name = "casyncio._core",
     .m_doc = "The C core of casyncio: loop, handles, Future and Task.",
     .m_size = sizeof(cx_state),
+    .m_methods = module_methods,
     .m_slots = module_slots,
     .m_traverse = module_traverse,
     .m_clear = module_clear,
