@@ -2,7 +2,8 @@
 
 Build variants, chosen by environment variables at build time:
   CASYNCIO_DEBUG=1   -O0 -g3, assertions on, live-object counters (CX_DEBUG)
-  CASYNCIO_ASAN=1    -O1 -g, AddressSanitizer and UBSan
+  CASYNCIO_ASAN=1    -O1 -g, AddressSanitizer and UBSan, plus the debug
+                     build's live-object counters
 Default: -O2 release with -Wall -Wextra (-Werror when CASYNCIO_WERROR=1).
 """
 import glob
@@ -18,6 +19,7 @@ if os.environ.get("CASYNCIO_WERROR") == "1":
     cflags.append("-Werror")
 if os.environ.get("CASYNCIO_ASAN") == "1":
     cflags += ["-O1", "-g", "-fno-omit-frame-pointer", "-UNDEBUG",
+               "-DCX_DEBUG=1",
                "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
     ldflags += ["-fsanitize=address,undefined"]
 elif os.environ.get("CASYNCIO_DEBUG") == "1":

@@ -796,6 +796,29 @@ Loop__write_to_self(LoopObject *lp, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
+/* asyncio's _add_callback(handle): queue an existing Handle as is. */
+static PyObject *
+Loop__add_callback(LoopObject *lp, PyObject *handle)
+{
+    if (!PyObject_TypeCheck(handle, lp->st->HandleType)) {
+        PyErr_Format(PyExc_TypeError, "a casyncio Handle is required, "
+                     "not %.100s", Py_TYPE(handle)->tp_name);
+        return NULL;
+    }
+    if (((HandleObject *)handle)->handle_cancelled) {
+        Py_RETURN_NONE;
+    }
+    cx_entry e = {CX_ENTRY_HANDLE, Py_NewRef(handle), NULL, NULL, NULL};
+    if (loop_check_closed(lp) < 0 || loop_push(lp, &e) < 0) {
+        Py_DECREF(handle);
+        return NULL;
+    }
+    if (lp->loop_polling) {
+        loop_wakeup(lp);
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 Loop__timer_handle_cancelled(LoopObject *lp, PyObject *handle)
 {
@@ -1292,6 +1315,7 @@ static PyMethodDef Loop_methods[] = {
      NULL},
     {"_close_core", (PyCFunction)Loop__close_core, METH_NOARGS, NULL},
     {"_write_to_self", (PyCFunction)Loop__write_to_self, METH_NOARGS, NULL},
+    {"_add_callback", (PyCFunction)Loop__add_callback, METH_O, NULL},
     {"_timer_handle_cancelled", (PyCFunction)Loop__timer_handle_cancelled,
      METH_O, NULL},
     {NULL, NULL},

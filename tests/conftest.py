@@ -35,3 +35,32 @@ def cloop():
     yield lp
     if not lp.is_closed():
         lp.close()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The conformance table: each group of CPython's test_asyncio on
+    casyncio next to stock asyncio's count for the same tests."""
+    try:
+        from test_conformance import SUMMARY
+    except ImportError:
+        return
+    if not SUMMARY:
+        return
+    w = terminalreporter.write_line
+    w('')
+    w('CPython test_asyncio on casyncio (tests/conformance):')
+    w(f'{"group":<11} {"passed":>7} {"xfail":>6} {"excluded":>9} '
+      f'{"skipped":>8}   {"stock asyncio passed/run":>24}')
+    total = dict(passed=0, xfail=0, excluded=0, skipped=0)
+    stock_total = [0, 0]
+    for name, counts, stock_passed, stock_run, note in SUMMARY:
+        for k in total:
+            total[k] += counts[k]
+        stock_total[0] += stock_passed
+        stock_total[1] += stock_run
+        w(f'{name:<11} {counts["passed"]:>7} {counts["xfail"]:>6} '
+          f'{counts["excluded"]:>9} {counts["skipped"]:>8}   '
+          f'{stock_passed:>15}/{stock_run:<8}' + (f' {note}' if note else ''))
+    w(f'{"total":<11} {total["passed"]:>7} {total["xfail"]:>6} '
+      f'{total["excluded"]:>9} {total["skipped"]:>8}   '
+      f'{stock_total[0]:>15}/{stock_total[1]:<8}')

@@ -1,113 +1,87 @@
-"""CPython's own Future/Task test mixins, bound to casyncio's C types.
+"""CPython's asyncio test suite against casyncio, one group at a time.
 
-They run on CPython's stock test loop (test_utils.TestLoop and the default
-selector loop), so they exercise our Future and Task through the generic
-call_soon / add_done_callback protocol, as CPython's CFutureTests and
-CTask_CFuture_Tests do for _asyncio.
-
-Every excluded test is listed in EXCLUDED with the reason.
+Each group (tests/conformance/groups.py) runs in its own subprocess, on
+casyncio and on stock asyncio.  A test that crashes or hangs the process
+costs that test: the group is run again without it.  On casyncio a test
+must pass, unless it is listed as an expected failure (then it must fail:
+strict) or excluded as a white-box test of the stock loop.  The summary
+at the end of the run shows each group next to stock asyncio's count.
 """
-import unittest
+import json
+import os
+import subprocess
+import sys
 
-from test.test_asyncio import test_futures, test_tasks
-from test.test_asyncio import utils as test_utils
+import pytest
 
-from casyncio import _core
+from conformance.groups import GROUPS
 
-# test id (Class.method) -> why it does not apply to casyncio
-EXCLUDED = {
-}
+from conftest import PACKAGE_PARENT
 
-
-def _apply_exclusions(cls):
-    for name, reason in EXCLUDED.items():
-        clsname, _, meth = name.partition('.')
-        if clsname == cls.__name__ and hasattr(cls, meth):
-            setattr(cls, meth, unittest.skip(reason)(getattr(cls, meth)))
-    return cls
+RUNNER = os.path.join(os.path.dirname(__file__), 'conformance',
+                      'run_group.py')
+MAX_CRASHES = 10
+SUMMARY = []        # read by conftest.pytest_terminal_summary
 
 
-@_apply_exclusions
-class CXFutureTests(test_futures.BaseFutureTests, test_utils.TestCase):
-    cls = _core.Future
-
-    def test_future_del_segfault(self):
-        fut = self._new_future(loop=self.loop)
-        with self.assertRaises(AttributeError):
-            del fut._asyncio_future_blocking
-        with self.assertRaises(AttributeError):
-            del fut._log_traceback
-
-
-class _SubFuture(_core.Future):
-    pass
-
-
-@_apply_exclusions
-class CXSubFutureTests(test_futures.BaseFutureTests, test_utils.TestCase):
-    cls = _SubFuture
-
-
-@_apply_exclusions
-class CXFutureDoneCallbackTests(test_futures.BaseFutureDoneCallbackTests,
-                                test_utils.TestCase):
-    def _new_future(self):
-        return _core.Future(loop=self.loop)
+def run_group(name, impl):
+    """{test id: [outcome, detail]}, outcome one of passed, failed,
+    skipped, excluded, crashed."""
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
+    crashed = {}
+    for _ in range(MAX_CRASHES + 1):
+        p = subprocess.run(
+            [sys.executable, RUNNER, name, impl, *crashed], env=env,
+            capture_output=True, text=True, timeout=1800,
+            cwd=os.path.dirname(__file__))
+        if p.returncode == 0:
+            outcomes = json.loads(p.stdout.splitlines()[-1])
+            for tid, detail in crashed.items():
+                outcomes[tid] = ['crashed', detail]
+            return outcomes
+        started = [line.split(' ', 1)[1] for line in p.stderr.splitlines()
+                   if line.startswith('START ')]
+        if not started:
+            raise AssertionError(f'group {name} on {impl} failed before '
+                                 f'any test:\n{p.stderr[-3000:]}')
+        crashed[started[-1]] = (f'exit {p.returncode}: '
+                                + p.stderr[-1500:].strip())
+    raise AssertionError(f'group {name} on {impl}: more than {MAX_CRASHES} '
+                         f'crashes: {list(crashed)}')
 
 
-@_apply_exclusions
-class CXSubFutureDoneCallbackTests(test_futures.BaseFutureDoneCallbackTests,
-                                   test_utils.TestCase):
-    def _new_future(self):
-        return _SubFuture(loop=self.loop)
+@pytest.mark.parametrize('name', list(GROUPS))
+def test_group(name):
+    group = GROUPS[name]
+    ours = run_group(name, 'casyncio')
+    stock = run_group(name, 'stock')
 
-
-@_apply_exclusions
-class CXFutureInheritanceTests(test_futures.BaseFutureInheritanceTests,
-                               test_utils.TestCase):
-    def _get_future_cls(self):
-        return _core.Future
-
-
-@_apply_exclusions
-class CXTask_CXFuture_Tests(test_tasks.BaseTaskTests,
-                            test_tasks.SetMethodsTest, test_utils.TestCase):
-    Task = _core.Task
-    Future = _core.Future
-
-    def test_del__log_destroy_pending_segfault(self):
-        async def coro():
-            pass
-        task = self.new_task(self.loop, coro())
-        self.loop.run_until_complete(task)
-        with self.assertRaises(AttributeError):
-            del task._log_destroy_pending
-
-
-@_apply_exclusions
-@test_tasks.add_subclass_tests
-class CXTask_CXFuture_SubclassTests(test_tasks.BaseTaskTests,
-                                    test_utils.TestCase):
-    Task = _core.Task
-    Future = _core.Future
-
-
-@_apply_exclusions
-class CXTask_PyFuture_Tests(test_tasks.BaseTaskTests, test_utils.TestCase):
-    # Our Task awaiting stock Python futures: the generic protocol.
-    Task = _core.Task
-    Future = test_futures.futures._PyFuture
-
-
-@_apply_exclusions
-class PyTask_CXFuture_Tests(test_tasks.BaseTaskTests, test_utils.TestCase):
-    # The stock Python Task awaiting our futures.
-    Task = test_tasks.tasks._PyTask
-    Future = _core.Future
-
-
-@_apply_exclusions
-class CXCurrentLoopTests(test_tasks.BaseCurrentLoopTests,
-                         test_utils.TestCase):
-    def new_task(self, coro):
-        return _core.Task(coro, loop=self.loop)
+    counts = dict(passed=0, xfail=0, excluded=0, skipped=0)
+    problems = []
+    used_patterns = set()
+    for tid, (outcome, detail) in sorted(ours.items()):
+        pattern, xfail = group.xfail_pattern(tid)
+        if outcome in ('excluded', 'skipped'):
+            counts[outcome] += 1
+            continue
+        if xfail is not None:
+            used_patterns.add(pattern)
+            if outcome == 'passed':
+                problems.append(f'XPASS {tid}: listed as failing '
+                                f'({xfail[1]}) but passes; take it off')
+            else:
+                counts['xfail'] += 1
+            continue
+        if outcome == 'passed':
+            counts['passed'] += 1
+        else:
+            problems.append(f'{outcome.upper()} {tid}: {detail}')
+    for pattern in group.xfail:
+        if pattern not in used_patterns:
+            problems.append(f'expected-failure pattern {pattern!r} matches '
+                            f'no test: take it off')
+    stock_passed = sum(1 for o, _ in stock.values() if o == 'passed')
+    stock_run = sum(1 for o, _ in stock.values()
+                    if o not in ('excluded', 'skipped'))
+    SUMMARY.append((name, counts, stock_passed, stock_run, group.note))
+    assert not problems, '\n'.join(problems)

@@ -7,6 +7,9 @@ the exception handler, executors and async generator hooks.  Behaviour and
 messages follow asyncio.base_events of the running Python.
 """
 import concurrent.futures
+import errno
+import signal
+import socket
 import sys
 import threading
 import time
@@ -33,6 +36,11 @@ def _run_until_complete_cb(fut):
     futures._get_loop(fut).stop()
 
 
+def _sighandler_noop(signum, frame):
+    """Dummy signal handler."""
+    pass
+
+
 def _format_handle(handle):
     if isinstance(handle, (_core.Task, tasks.Task)):
         return repr(handle)
@@ -55,6 +63,8 @@ class Loop(_core.Loop, events.AbstractEventLoop):
         self._coroutine_origin_tracking_saved_depth = None
         self._clock_resolution = time.get_clock_info('monotonic').resolution
         self._current_handle = None
+        self._signal_handlers = {}
+        self._ssock = self._csock = None    # made by the first signal handler
         self.set_debug(coroutines._is_debug_mode())
 
     def __repr__(self):
@@ -161,6 +171,7 @@ class Loop(_core.Loop, events.AbstractEventLoop):
         if self.get_debug():
             logger.debug("Close %r", self)
         self._close_core()
+        self._close_signals()
         self._executor_shutdown_called = True
         executor = self._default_executor
         if executor is not None:
@@ -207,6 +218,130 @@ class Loop(_core.Loop, events.AbstractEventLoop):
     def remove_writer(self, fd):
         """Stop watching the file descriptor for write availability."""
         return self._remove_writer(fd)
+
+    # ---- signals ----
+    # As asyncio's unix_events: Python's C-level handler writes the signal
+    # number to a socketpair (signal.set_wakeup_fd), whose reader queues the
+    # registered Handle.  Signals are rare: this stays in Python for now.
+
+    def _check_signal(self, sig):
+        if not isinstance(sig, int):
+            raise TypeError(f'sig must be an int, not {sig!r}')
+        if sig not in signal.valid_signals():
+            raise ValueError(f'invalid signal number {sig}')
+
+    def _open_signal_socket(self):
+        if self._ssock is None:
+            self._ssock, self._csock = socket.socketpair()
+            self._ssock.setblocking(False)
+            self._csock.setblocking(False)
+            self._add_reader(self._ssock.fileno(), self._read_signals)
+
+    def _read_signals(self):
+        while True:
+            try:
+                data = self._ssock.recv(4096)
+            except InterruptedError:
+                continue
+            except BlockingIOError:
+                return
+            if not data:
+                return
+            for signum in data:
+                if signum:
+                    self._handle_signal(signum)
+
+    def _handle_signal(self, sig):
+        handle = self._signal_handlers.get(sig)
+        if handle is None:
+            return  # Assume it's some race condition.
+        if handle.cancelled():
+            self.remove_signal_handler(sig)  # Remove it properly.
+        else:
+            self._add_callback(handle)
+
+    def add_signal_handler(self, sig, callback, *args):
+        """Add a handler for a signal.  UNIX only.
+
+        Raise ValueError if the signal number is invalid or uncatchable.
+        Raise RuntimeError if there is a problem setting up the handler.
+        """
+        if (coroutines.iscoroutine(callback) or
+                coroutines.iscoroutinefunction(callback)):
+            raise TypeError("coroutines cannot be used "
+                            "with add_signal_handler()")
+        self._check_signal(sig)
+        self._check_closed()
+        self._open_signal_socket()
+        try:
+            # set_wakeup_fd() raises ValueError off the main thread: a
+            # loop running in another thread cannot add a signal handler.
+            signal.set_wakeup_fd(self._csock.fileno())
+        except (ValueError, OSError) as exc:
+            raise RuntimeError(str(exc))
+
+        handle = _core.Handle(callback, args, self, None)
+        self._signal_handlers[sig] = handle
+        try:
+            # A no-op Python handler: the C-level one writes the signal
+            # number to the wake-up fd, which is all we need.
+            signal.signal(sig, _sighandler_noop)
+            signal.siginterrupt(sig, False)
+        except OSError as exc:
+            del self._signal_handlers[sig]
+            if not self._signal_handlers:
+                try:
+                    signal.set_wakeup_fd(-1)
+                except (ValueError, OSError) as nexc:
+                    logger.info('set_wakeup_fd(-1) failed: %s', nexc)
+            if exc.errno == errno.EINVAL:
+                raise RuntimeError(f'sig {sig} cannot be caught')
+            else:
+                raise
+
+    def remove_signal_handler(self, sig):
+        """Remove a handler for a signal.  UNIX only.
+
+        Return True if a signal handler was removed, False if not.
+        """
+        self._check_signal(sig)
+        try:
+            del self._signal_handlers[sig]
+        except KeyError:
+            return False
+        if sig == signal.SIGINT:
+            handler = signal.default_int_handler
+        else:
+            handler = signal.SIG_DFL
+        try:
+            signal.signal(sig, handler)
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:
+                raise RuntimeError(f'sig {sig} cannot be caught')
+            else:
+                raise
+        if not self._signal_handlers:
+            try:
+                signal.set_wakeup_fd(-1)
+            except (ValueError, OSError) as exc:
+                logger.info('set_wakeup_fd(-1) failed: %s', exc)
+        return True
+
+    def _close_signals(self):
+        if not sys.is_finalizing():
+            for sig in list(self._signal_handlers):
+                self.remove_signal_handler(sig)
+        elif self._signal_handlers:
+            warnings.warn(f"Closing the loop {self!r} "
+                          f"on interpreter shutdown "
+                          f"stage, skipping signal handlers removal",
+                          ResourceWarning,
+                          source=self)
+            self._signal_handlers.clear()
+        if self._ssock is not None:
+            self._ssock.close()
+            self._csock.close()
+            self._ssock = self._csock = None
 
     # ---- async generators ----
 

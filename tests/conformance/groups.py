@@ -1,0 +1,97 @@
+"""The groups of CPython 3.11's test_asyncio that run against casyncio.
+
+Each group names the test classes or modules to run on casyncio and their
+counterpart on stock asyncio (for the count shown next to ours), plus
+  excluded  white-box tests of the stock loop, skipped on both sides, each
+            with its reason: keep this list short and exact;
+  xfail     tests that do not pass on casyncio yet, each with its reason and
+            the issue that will make them pass.  Strict: one that passes
+            fails the run, and a pattern that matches no test fails it too.
+Patterns are fnmatch patterns over the test's method name.
+"""
+import fnmatch
+
+NETWORK = ('sockets, transports and servers are not implemented yet',
+           'issue #4 (networking)')
+PROCESS = ('pipes, PTYs and subprocesses are not implemented yet',
+           'issue #5 (processes, signals, TLS)')
+
+CPY = 'test.test_asyncio.'
+
+
+class Group:
+    def __init__(self, name, ours, stock, *, install_policy=False,
+                 excluded=None, xfail=None, note=''):
+        self.name = name
+        self.ours = ours
+        self.stock = stock
+        self.install_policy = install_policy
+        self.excluded = excluded or {}
+        self.xfail = xfail or {}
+        self.note = note
+
+    def targets(self, impl):
+        return self.ours if impl == 'casyncio' else self.stock
+
+    @staticmethod
+    def _match(table, test_id):
+        method = test_id.rsplit('.', 1)[-1]
+        for pattern, value in table.items():
+            if fnmatch.fnmatchcase(method, pattern):
+                return pattern, value
+        return None, None
+
+    def excluded_reason(self, test_id):
+        return self._match(self.excluded, test_id)[1]
+
+    def xfail_pattern(self, test_id):
+        return self._match(self.xfail, test_id)
+
+
+def _module_group(short, **kw):
+    return Group(short, [CPY + 'test_' + short], [CPY + 'test_' + short],
+                 install_policy=True, **kw)
+
+
+TYPES_STOCK = [CPY + 'test_futures:' + c for c in (
+    'CFutureTests', 'CSubFutureTests', 'CFutureDoneCallbackTests',
+    'CSubFutureDoneCallbackTests', 'CFutureInheritanceTests')] + [
+    CPY + 'test_tasks:' + c for c in (
+        'CTask_CFuture_Tests', 'CTask_CFuture_SubclassTests',
+        'CTask_PyFuture_Tests', 'PyTask_CFuture_Tests',
+        'CCurrentLoopTests')]
+
+EVENTS_XFAIL = {p: NETWORK for p in (
+    '*connection*', '*server*', '*datagram*', '*accepted_socket*',
+    'test_prompt_cancellation')}
+EVENTS_XFAIL.update({p: PROCESS for p in (
+    '*pipe*', '*pty*', 'test_subprocess*')})
+
+GROUPS = {g.name: g for g in [
+    Group('types', ['conformance.bind_types'], TYPES_STOCK,
+          note='our Future and Task on CPython\'s test loops'),
+    Group('events', ['conformance.bind_events'],
+          [CPY + 'test_events:EPollEventLoopTests'],
+          excluded={
+              'test_internal_fds':
+                  'white-box: counts BaseSelectorEventLoop._internal_fds '
+                  '(its self-pipe); our wake-up is an eventfd in C',
+              'test_timeout_rounding':
+                  'white-box: patches BaseEventLoop._run_once to count '
+                  'iterations; ours run in C (timer rounding: '
+                  'tests/test_loop.py)',
+          },
+          xfail=EVENTS_XFAIL),
+    _module_group('locks'),
+    _module_group('queues'),
+    _module_group('taskgroups'),
+    _module_group('timeouts'),
+    _module_group('waitfor'),
+    _module_group('runners',
+                  note='most tests build stock loops through their own '
+                       'policy'),
+    _module_group('pep492', note='its tests build stock loops themselves'),
+    _module_group('context'),
+    _module_group('threads'),
+    _module_group('futures2'),
+]}
