@@ -150,3 +150,80 @@ def test_handle_constructor_bad_args(cls):
                 assert got == want, args
     finally:
         loop.close()
+
+
+# --- Future and Task methods, against asyncio's C Future and Task ---
+
+FUTURE_CALLS = [
+    ('result', ()), ('exception', ()), ('done', ()), ('cancelled', ()),
+    ('get_loop', ()), ('cancel', ()), ('set_result', ()),
+    ('set_exception', ()), ('add_done_callback', ()),
+    ('remove_done_callback', ()),
+] + [(m, (v,)) for m in ('set_result', 'set_exception', 'cancel',
+                         'add_done_callback', 'remove_done_callback')
+     for v in BAD] + [
+    ('add_done_callback', (print, 1)),
+    ('cancel', ('msg', 'extra')),
+    ('_make_cancelled_error', ()),
+    ('__await__', ()),
+]
+
+TASK_CALLS = FUTURE_CALLS + [
+    ('get_coro', ()), ('get_name', ()), ('cancelling', ()),
+    ('uncancel', ()), ('get_stack', ()),
+] + [(m, (v,)) for m in ('set_name', 'get_stack', 'print_stack')
+     for v in BAD if v is not print]
+
+
+def _future_outcome(make, method, args):
+    obj = make()
+    try:
+        res = getattr(obj, method)(*args)
+        if hasattr(res, 'close') and method == '__await__':
+            res.close()
+        out = 'ok'
+    except Exception as e:      # noqa: BLE001 - the type is compared
+        out = type(e).__name__
+    return obj, out
+
+
+async def _sleeper():
+    await asyncio.sleep(10)
+
+
+@pytest.mark.parametrize('method,args', FUTURE_CALLS,
+                         ids=lambda x: repr(x)[:40])
+def test_future_methods_like_asyncio(method, args):
+    ref_loop = asyncio.new_event_loop()
+    our_loop = casyncio.new_event_loop()
+    try:
+        ref, want = _future_outcome(lambda: asyncio.Future(loop=ref_loop),
+                                    method, args)
+        ours, got = _future_outcome(lambda: casyncio.Future(loop=our_loop),
+                                    method, args)
+        assert got == want
+        assert ours.done() == ref.done()
+        for fut in (ref, ours):
+            if fut.done() and not fut.cancelled():
+                fut.exception()     # retrieved: no log at collection
+    finally:
+        drain(ref_loop)
+        drain(our_loop)
+
+
+@pytest.mark.parametrize('method,args', TASK_CALLS,
+                         ids=lambda x: repr(x)[:40])
+def test_task_methods_like_asyncio(method, args, capsys):
+    ref_loop = asyncio.new_event_loop()
+    our_loop = casyncio.new_event_loop()
+    try:
+        ref, want = _future_outcome(
+            lambda: asyncio.Task(_sleeper(), loop=ref_loop), method, args)
+        ours, got = _future_outcome(
+            lambda: casyncio.Task(_sleeper(), loop=our_loop), method, args)
+        assert got == want
+        for t in (ref, ours):
+            t.cancel()
+    finally:
+        drain(ref_loop)
+        drain(our_loop)
