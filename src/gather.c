@@ -129,41 +129,46 @@ fut_make_cancelled_error(PyObject *fut)
     return PyObject_CallMethod(fut, "_make_cancelled_error", NULL);
 }
 
-/* Every child is done: the list of outcomes to the outer future. */
+/* Every child is done: the list of outcomes to the outer future.  As in
+ * tasks.py, the loop walks the live children list (a child's methods may
+ * be Python code that changes it) and `fut` ends as its last child. */
 static int
-gather_finish(GatherCallbackObject *self, PyObject *outer)
+gather_finish(GatherCallbackObject *self, PyObject *outer, PyObject *fut)
 {
     cx_state *st = self->gc_st;
     PyObject *children = Py_NewRef(self->gc_children);
-    Py_ssize_t n = PyList_GET_SIZE(children);
-    PyObject *results = PyList_New(n);
-    PyObject *last = NULL;
+    PyObject *results = PyList_New(0);
+    PyObject *last = Py_NewRef(fut);
     int rc = -1;
     if (results == NULL) {
         goto done;
     }
-    for (Py_ssize_t i = 0; i < n && i < PyList_GET_SIZE(children); i++) {
-        PyObject *fut = PyList_GET_ITEM(children, i);
-        Py_XSETREF(last, Py_NewRef(fut));
-        int c = child_cancelled(st, fut);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(children); i++) {
+        PyObject *child = Py_NewRef(PyList_GET_ITEM(children, i));
+        Py_SETREF(last, child);
+        int c = child_cancelled(st, child);
         PyObject *res;
         if (c < 0) {
             goto done;
         }
         if (c) {
-            res = child_cancelled_error(st, fut);
+            res = child_cancelled_error(st, child);
         }
         else {
-            res = child_exception(st, fut);
+            res = child_exception(st, child);
             if (res == Py_None) {
                 Py_DECREF(res);
-                res = child_result(st, fut);
+                res = child_result(st, child);
             }
         }
         if (res == NULL) {
             goto done;
         }
-        PyList_SET_ITEM(results, i, res);
+        int r = PyList_Append(results, res);
+        Py_DECREF(res);
+        if (r < 0) {
+            goto done;
+        }
     }
     PyObject *req = PyObject_GetAttrString(outer, "_cancel_requested");
     int cancel_requested = req ? PyObject_IsTrue(req) : -1;
@@ -172,7 +177,6 @@ gather_finish(GatherCallbackObject *self, PyObject *outer)
         goto done;
     }
     if (cancel_requested) {
-        /* As asyncio: the error of the last child of the loop above. */
         rc = outer_set(outer, "set_exception",
                        fut_make_cancelled_error(last));
     }
@@ -180,7 +184,7 @@ gather_finish(GatherCallbackObject *self, PyObject *outer)
         rc = outer_set(outer, "set_result", Py_NewRef(results));
     }
 done:
-    Py_XDECREF(last);
+    Py_DECREF(last);
     Py_XDECREF(results);
     Py_DECREF(children);
     return rc;
@@ -231,7 +235,7 @@ gather_child_done(GatherCallbackObject *self, PyObject *fut)
         Py_DECREF(exc);
     }
     if (self->gc_nfinished == self->gc_nfuts) {
-        rc = gather_finish(self, outer);
+        rc = gather_finish(self, outer, fut);
     }
 done:
     Py_DECREF(outer);

@@ -125,6 +125,19 @@ loop_wakeup(LoopObject *lp)
 
 /* ---- scheduling ---- */
 
+/* Debug mode: asyncio's _check_thread() (the Python method, so a subclass
+ * may change it), as call_soon does; the fast paths below do it too. */
+static int
+loop_check_thread(LoopObject *lp)
+{
+    PyObject *r = PyObject_CallMethod((PyObject *)lp, "_check_thread", NULL);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
 /* The queue steals *e's references on success. */
 static inline int
 loop_push(LoopObject *lp, cx_entry *e)
@@ -140,7 +153,8 @@ int
 cx_loop_push_cfunc(LoopObject *lp, cx_cfunc fn, PyObject *arg1,
                    PyObject *arg2)
 {
-    if (loop_check_closed(lp) < 0) {
+    if (loop_check_closed(lp) < 0
+        || (lp->loop_debug && loop_check_thread(lp) < 0)) {
         return -1;
     }
     cx_entry e = {CX_ENTRY_CFUNC, Py_NewRef(arg1), Py_XNewRef(arg2), NULL,
@@ -156,7 +170,8 @@ int
 cx_loop_push_call1(LoopObject *lp, PyObject *callable, PyObject *arg,
                    PyObject *ctx)
 {
-    if (loop_check_closed(lp) < 0) {
+    if (loop_check_closed(lp) < 0
+        || (lp->loop_debug && loop_check_thread(lp) < 0)) {
         return -1;
     }
     cx_entry e = {CX_ENTRY_CALL1, Py_NewRef(callable), Py_NewRef(arg),
@@ -174,15 +189,10 @@ static int
 loop_debug_checks(LoopObject *lp, PyObject *callback, const char *method,
                   int check_thread)
 {
-    PyObject *r;
-    if (check_thread) {
-        r = PyObject_CallMethod((PyObject *)lp, "_check_thread", NULL);
-        if (r == NULL) {
-            return -1;
-        }
-        Py_DECREF(r);
+    if (check_thread && loop_check_thread(lp) < 0) {
+        return -1;
     }
-    r = PyObject_CallMethod((PyObject *)lp, "_check_callback", "Os",
+    PyObject *r = PyObject_CallMethod((PyObject *)lp, "_check_callback", "Os",
                             callback, method);
     if (r == NULL) {
         return -1;

@@ -537,3 +537,31 @@ def test_semaphore_bound_to_one_loop(impl):
     run(impl, release_soon())
     with pytest.raises(RuntimeError, match="is bound to a different event"):
         run(impl, acquire())
+
+
+def test_gather_children_list_shrunk_by_a_child_method(impl):
+    """A child's Python methods may change outer._children while the
+    results are collected: the results follow the live list, as asyncio's."""
+    loop = impl.new_loop()
+    base = type(loop.create_future())
+    calls = []
+
+    class F(base):
+        def cancelled(self):
+            calls.append(1)
+            if len(calls) == 3:       # inside the final results loop
+                outer._children.clear()
+            return super().cancelled()
+
+    async def main():
+        global outer
+        a, b = F(loop=loop), F(loop=loop)
+        outer = impl.gather(a, b)
+        a.set_result(1)
+        b.set_result(2)
+        return await outer
+    try:
+        # the first child was being read when the list was cleared
+        assert loop.run_until_complete(main()) == [1]
+    finally:
+        loop.close()

@@ -624,3 +624,25 @@ def test_close_removes_signal_handlers(loop):
     loop.add_signal_handler(signal.SIGINT, print)
     loop.close()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_debug_thread_check_on_future_callbacks(loop):
+    loop.set_debug(True)
+    errors = []
+
+    async def main():
+        f = loop.create_future()
+        f.add_done_callback(lambda _: None)
+
+        def other():
+            try:
+                f.set_result(1)
+            except RuntimeError as e:
+                errors.append(str(e))
+        th = threading.Thread(target=other)
+        th.start()
+        th.join()
+    loop.run_until_complete(main())
+    assert errors == ['Non-thread-safe operation invoked on an event loop '
+                      'other than the current one']
+    loop.set_debug(False)
