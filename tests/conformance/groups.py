@@ -94,4 +94,9 @@ GROUPS = {g.name: g for g in [
     _module_group('context'),
     _module_group('threads'),
     _module_group('futures2'),
+    Group('sock_lowlevel', ['conformance.bind_sock'],
+          [CPY + 'test_sock_lowlevel:EPollEventLoopTests'],
+          xfail={p: NETWORK for p in (
+              'test_create_connection_sock',)},
+          note='loop.sock_*() (issue #4)'),
 ]}
