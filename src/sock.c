@@ -162,11 +162,12 @@ sock_recv_into_direct(int fd, PyObject *buf, PyObject **result)
 }
 
 /* Send view[r->n:] on the fd until done or it would block.  1 all sent,
- * 0 would block, -1 error. */
+ * 0 would block, -1 error.  At least one send(), even of nothing, so a
+ * closed socket fails as asyncio's sock.send(b'') does. */
 static int
 sock_send_direct(int fd, sock_req *r)
 {
-    while (r->n < r->view.len) {
+    for (;;) {
         ssize_t k = send(fd, (char *)r->view.buf + r->n,
                          (size_t)(r->view.len - r->n),
                          MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -175,11 +176,13 @@ sock_send_direct(int fd, sock_req *r)
             if (rc <= 0) {
                 return rc;
             }
-            continue;
+            continue;               /* EINTR */
         }
         r->n += k;
+        if (r->n >= r->view.len) {
+            return 1;
+        }
     }
-    return 1;
 }
 
 /* One retry of sendall on the slow path: sock.send(view[n:]) as asyncio's

@@ -484,3 +484,57 @@ def test_pending_op_is_collected(cloop):
         cloop.close()
         gc.collect()
         assert ref() is None
+
+
+def test_sendall_empty_on_closed_socket(loop):
+    a, b = nb_pair()
+    b.close()
+    a.close()
+    with pytest.raises(OSError) as info:
+        run(loop, loop.sock_sendall(a, b''))
+    assert info.value.errno == errno.EBADF
+
+
+def test_sendall_empty(loop):
+    a, b = nb_pair()
+    with a, b:
+        assert run(loop, loop.sock_sendall(a, b'')) is None
+
+
+NUMERIC_CASES = [
+    ('127.0.0.1', 80, 0, socket.SOCK_STREAM, 0),
+    ('127.0.0.1', None, socket.AF_INET, socket.SOCK_DGRAM, 0),
+    ('127.0.0.1', 0, 0, socket.SOCK_DGRAM, socket.IPPROTO_UDP),
+    ('::1', 443, 0, socket.SOCK_STREAM, 0),
+    ('::1', 443, socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP),
+    # Not taken by the fast path (executor), answers must still agree:
+    ('127.0.0.1', 80, 0, 0, 0),
+    ('127.0.0.1', '80', 0, socket.SOCK_STREAM, 0),
+    ('::0001', 80, 0, socket.SOCK_STREAM, 0),
+    ('127.0.0.1', 80, socket.AF_INET6, socket.SOCK_STREAM, 0),
+]
+
+
+@pytest.mark.parametrize('host,port,family,type_,proto', NUMERIC_CASES)
+def test_getaddrinfo_numeric_same_as_socket(loop, host, port, family, type_,
+                                            proto):
+    try:
+        want = socket.getaddrinfo(host, port, family, type_, proto)
+    except socket.gaierror as exc:
+        with pytest.raises(socket.gaierror) as info:
+            run(loop, loop.getaddrinfo(host, port, family=family,
+                                       type=type_, proto=proto))
+        assert info.value.errno == exc.errno
+        return
+    got = run(loop, loop.getaddrinfo(host, port, family=family, type=type_,
+                                     proto=proto))
+    assert got == want
+    assert [tuple(map(repr, i)) for i in got] == \
+        [tuple(map(repr, i)) for i in want]
+
+
+def test_getaddrinfo_numeric_no_executor(cloop):
+    infos = cloop.run_until_complete(cloop.getaddrinfo(
+        '127.0.0.1', 80, type=socket.SOCK_STREAM))
+    assert infos[0][4] == ('127.0.0.1', 80)
+    assert cloop._default_executor is None

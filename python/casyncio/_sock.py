@@ -35,6 +35,41 @@ _connect = _core._sock_connect
 _accept = _core._sock_accept
 
 
+_PROTO_OF_TYPE = {socket.SOCK_STREAM: socket.IPPROTO_TCP,
+                  socket.SOCK_DGRAM: socket.IPPROTO_UDP}
+_FAMILIES = ((socket.AF_INET, socket.AF_INET6) if _HAS_IPv6
+             else (socket.AF_INET,))
+
+
+def _numeric_addrinfo(host, port, family, type, proto):
+    """socket.getaddrinfo()'s answer for a numeric host, without the
+    executor (asyncio's _ipaddr_info, for getaddrinfo itself).  Only where
+    the answer is provably the same: a canonical numeric host (as
+    inet_ntop writes it), a numeric port or None, a stream or datagram
+    type with its own protocol or 0, and no flags (checked by the caller).
+    None otherwise: the executor then answers, as in asyncio."""
+    if host.__class__ is not str or '%' in host:
+        return None
+    want = _PROTO_OF_TYPE.get(type)
+    if want is None or proto not in (0, want):
+        return None
+    if port is None:
+        port = 0
+    elif port.__class__ is not int or not 0 <= port <= 65535:
+        return None
+    for af in _FAMILIES:
+        if family not in (0, af):
+            continue
+        try:
+            if socket.inet_ntop(af, socket.inet_pton(af, host)) != host:
+                return None
+        except OSError:
+            continue
+        addr = (host, port, 0, 0) if af == socket.AF_INET6 else (host, port)
+        return af, socket.SocketKind(type), want, '', addr
+    return None
+
+
 def _check(loop, sock):
     _check_ssl_socket(sock)
     if loop._debug and sock.gettimeout() != 0:
@@ -323,6 +358,10 @@ class SockMixin:
 
     async def getaddrinfo(self, host, port, *,
                           family=0, type=0, proto=0, flags=0):
+        if not flags and not self._debug:
+            info = _numeric_addrinfo(host, port, family, type, proto)
+            if info is not None:
+                return [info]
         if self._debug:
             getaddr_func = self._getaddrinfo_debug
         else:
