@@ -244,7 +244,8 @@ def test_blocking_socket_refused_in_debug(loop):
     loop.set_debug(True)
     s = socket.socket()
     with s:
-        for coro in (loop.sock_recv(s, 1), loop.sock_recv_into(s, bytearray(1)),
+        for coro in (loop.sock_recv(s, 1),
+                     loop.sock_recv_into(s, bytearray(1)),
                      loop.sock_sendall(s, b'x'), loop.sock_accept(s),
                      loop.sock_connect(s, ('127.0.0.1', 1)),
                      loop.sock_recvfrom(s, 1), loop.sock_sendto(
@@ -264,6 +265,18 @@ def test_ssl_socket_refused(loop):
             run(loop, loop.sock_recv(s, 1))
         with pytest.raises(TypeError, match='SSLSocket'):
             run(loop, loop.sock_sendall(s, b'x'))
+
+
+def test_socket_with_timeout_outside_debug(loop):
+    """Not in debug mode, a socket with a timeout is used as is: its own
+    recv() waits and raises TimeoutError, as in asyncio."""
+    a, b = socket.socketpair()
+    a.settimeout(0.02)
+    with a, b:
+        with pytest.raises(TimeoutError):
+            run(loop, loop.sock_recv(a, 1))
+        b.send(b'ok')
+        assert run(loop, loop.sock_recv(a, 10)) == b'ok'
 
 
 # ---- connect / accept ----
@@ -364,7 +377,8 @@ def test_sendfile(loop, tmp_path, native):
     with a, b, open(p, 'rb') as f:
         async def main():
             if native:
-                sent = loop.create_task(loop.sock_sendfile(a, f, 1000, 200_000))
+                sent = loop.create_task(
+                    loop.sock_sendfile(a, f, 1000, 200_000))
             else:
                 # A file object without fileno(): the fallback.
                 bio = open(p, 'rb', buffering=0)
@@ -463,8 +477,8 @@ def test_getaddrinfo_debug(loop, caplog):
 
 
 def test_getnameinfo(loop):
-    r = run(loop, loop.getnameinfo(('127.0.0.1', 80),
-                                   socket.NI_NUMERICHOST | socket.NI_NUMERICSERV))
+    flags = socket.NI_NUMERICHOST | socket.NI_NUMERICSERV
+    r = run(loop, loop.getnameinfo(('127.0.0.1', 80), flags))
     assert r == ('127.0.0.1', '80')
 
 
