@@ -11,12 +11,17 @@
  * it leaves the poller, as asyncio's _sock_read_done/_sock_write_done.
  *
  * recv, recv_into and sendall on an exact, non-blocking socket.socket go
- * straight to the fd (no Python method call); everything else calls the
- * socket's Python methods, exactly what asyncio calls, so a socket-like
- * object or a blocking socket behaves as in asyncio. */
+ * straight to the fd (no Python method call), and so do recvfrom,
+ * recvfrom_into and sendto on an AF_INET/AF_INET6 one with a numeric
+ * address; everything else calls the socket's Python methods, exactly what
+ * asyncio calls, so a socket-like object or a blocking socket behaves as in
+ * asyncio. */
 #include "internal.h"
 #include <errno.h>
 #include <stdint.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
 #include <sys/socket.h>
 
 /* The head of CPython's socket object (Modules/socketmodule.h,
@@ -279,6 +284,201 @@ sock_accept_try(sock_req *r, PyObject **result)
     return *result ? 1 : -1;
 }
 
+/* ---- datagrams on an AF_INET / AF_INET6 socket, on the fd ----
+ * The socket module's own address conversions (makesockaddr and
+ * getsockaddrarg), for the cases that need no name resolution; anything
+ * else goes through the socket's Python methods. */
+
+static int
+sock_is_inet(PyObject *sock)
+{
+    int f = ((cx_pysock *)sock)->sock_family;
+    return f == AF_INET || f == AF_INET6;
+}
+
+/* The address recvfrom() returns: (host, port) or (host, port, flowinfo,
+ * scope_id), None for an empty one.  New reference or NULL. */
+static PyObject *
+sock_addr_to_py(const struct sockaddr_storage *ss, socklen_t len)
+{
+    char host[INET6_ADDRSTRLEN];
+    if (len == 0) {
+        Py_RETURN_NONE;
+    }
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        return Py_BuildValue("(si)", host, ntohs(a->sin_port));
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        return Py_BuildValue("(siII)", host, ntohs(a->sin6_port),
+                             (unsigned int)ntohl(a->sin6_flowinfo),
+                             (unsigned int)a->sin6_scope_id);
+    }
+    errno = EAFNOSUPPORT;
+    return PyErr_SetFromErrno(PyExc_OSError);
+}
+
+/* A (numeric host, port) tuple as a sockaddr of the socket's family: 1, or
+ * 0 (nothing set) when the socket module must parse it (a name, a zone
+ * index, flowinfo, a bad port: its errors and resolution). */
+static int
+sock_addr_from_py(PyObject *sock, PyObject *addr,
+                  struct sockaddr_storage *ss, socklen_t *len)
+{
+    if (!PyTuple_CheckExact(addr) || PyTuple_GET_SIZE(addr) != 2) {
+        return 0;
+    }
+    PyObject *h = PyTuple_GET_ITEM(addr, 0);
+    PyObject *p = PyTuple_GET_ITEM(addr, 1);
+    if (!PyUnicode_CheckExact(h) || !PyLong_CheckExact(p)) {
+        return 0;
+    }
+    const char *host = PyUnicode_AsUTF8(h);
+    long port = PyLong_AsLong(p);
+    if (host == NULL || port < 0 || port > 65535) {
+        PyErr_Clear();
+        return 0;
+    }
+    memset(ss, 0, sizeof(*ss));
+    if (((cx_pysock *)sock)->sock_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        if (inet_pton(AF_INET, host, &a->sin_addr) != 1) {
+            return 0;
+        }
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        *len = sizeof(*a);
+    }
+    else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) {
+            return 0;
+        }
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*a);
+    }
+    return 1;
+}
+
+/* recvfrom(n) or recvfrom_into(buf, n) on the fd: into `into` (a writable
+ * buffer object) or a new bytes.  -2 (nothing set) when the arguments are
+ * not the plain case: the Python method then raises its own errors. */
+static int
+sock_recvfrom_direct(int fd, PyObject *into, PyObject *nobj,
+                     PyObject **result)
+{
+    if (!PyLong_CheckExact(nobj)) {
+        return -2;
+    }
+    Py_ssize_t n = PyLong_AsSsize_t(nobj);
+    if (n < 0) {
+        PyErr_Clear();
+        return -2;
+    }
+    Py_buffer v = {.obj = NULL};
+    PyObject *bytes = NULL;
+    char *buf;
+    if (into != NULL) {
+        if (PyObject_GetBuffer(into, &v, PyBUF_WRITABLE) < 0) {
+            PyErr_Clear();
+            return -2;
+        }
+        if (n == 0) {
+            n = v.len;
+        }
+        if (n > v.len) {
+            PyBuffer_Release(&v);
+            return -2;
+        }
+        buf = v.buf;
+    }
+    else {
+        bytes = PyBytes_FromStringAndSize(NULL, n);
+        if (bytes == NULL) {
+            return -1;
+        }
+        buf = PyBytes_AS_STRING(bytes);
+    }
+    struct sockaddr_storage ss;
+    socklen_t len;
+    ssize_t k;
+    int rc = 1;
+    for (;;) {
+        len = sizeof(ss);
+        k = recvfrom(fd, buf, (size_t)n, MSG_DONTWAIT,
+                     (struct sockaddr *)&ss, &len);
+        if (k >= 0 || (rc = sock_errno()) <= 0) {
+            break;
+        }
+    }
+    if (v.obj != NULL) {
+        PyBuffer_Release(&v);
+    }
+    if (k < 0) {
+        Py_XDECREF(bytes);
+        return rc;
+    }
+    PyObject *addr = sock_addr_to_py(&ss, len);
+    if (addr == NULL) {
+        Py_XDECREF(bytes);
+        return -1;
+    }
+    if (bytes != NULL) {
+        if (k != n && _PyBytes_Resize(&bytes, k) < 0) {
+            Py_DECREF(addr);
+            return -1;
+        }
+        *result = PyTuple_Pack(2, bytes, addr);
+        Py_DECREF(bytes);
+    }
+    else {
+        *result = Py_BuildValue("(nO)", (Py_ssize_t)k, addr);
+    }
+    Py_DECREF(addr);
+    return *result ? 1 : -1;
+}
+
+/* sendto(data, address) on the fd; -2 (nothing set) when data is not a
+ * plain buffer or address needs the socket module.  Audited as
+ * socket.sendto, as the socket module does. */
+static int
+sock_sendto_direct(int fd, PyObject *sock, PyObject *data, PyObject *addr,
+                   PyObject **result)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (!sock_addr_from_py(sock, addr, &ss, &len)) {
+        return -2;
+    }
+    Py_buffer v;
+    if (PyObject_GetBuffer(data, &v, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        return -2;
+    }
+    if (PySys_Audit("socket.sendto", "OO", sock, addr) < 0) {
+        PyBuffer_Release(&v);
+        return -1;
+    }
+    ssize_t k;
+    int rc = 1;
+    while ((k = sendto(fd, v.buf, (size_t)v.len, MSG_DONTWAIT,
+                       (struct sockaddr *)&ss, len)) < 0) {
+        if ((rc = sock_errno()) <= 0) {
+            break;
+        }
+    }
+    PyBuffer_Release(&v);
+    if (k < 0) {
+        return rc;
+    }
+    *result = PyLong_FromSsize_t(k);
+    return *result ? 1 : -1;
+}
+
 /* Try the operation once more (a retry when the fd is ready).  1 done
  * (*result: a new reference), 0 would block, -1 error set. */
 static int
@@ -303,9 +503,22 @@ sock_retry(cx_state *st, sock_req *r, int fd, PyObject **result)
         return sock_call_result(
             PyObject_CallMethod(r->sock, "recv_into", "(O)", r->arg1), result);
     case OP_RECVFROM:
+        if (direct && sock_is_inet(r->sock)) {
+            rc = sock_recvfrom_direct(fd, NULL, r->arg1, result);
+            if (rc != -2) {
+                return rc;
+            }
+        }
         return sock_call_result(
-            PyObject_CallMethod(r->sock, "recvfrom", "(O)", r->arg1), result);
+            PyObject_CallMethod(r->sock, "recvfrom", "(O)", r->arg1),
+            result);
     case OP_RECVFROM_INTO:
+        if (direct && sock_is_inet(r->sock)) {
+            rc = sock_recvfrom_direct(fd, r->arg1, r->arg2, result);
+            if (rc != -2) {
+                return rc;
+            }
+        }
         return sock_call_result(
             PyObject_CallMethod(r->sock, "recvfrom_into", "OO", r->arg1,
                                 r->arg2), result);
@@ -317,6 +530,12 @@ sock_retry(cx_state *st, sock_req *r, int fd, PyObject **result)
         }
         return rc;
     case OP_SENDTO:
+        if (direct && sock_is_inet(r->sock)) {
+            rc = sock_sendto_direct(fd, r->sock, r->arg1, r->arg2, result);
+            if (rc != -2) {
+                return rc;
+            }
+        }
         return sock_call_result(
             PyObject_CallMethod(r->sock, "sendto", "OiO", r->arg1, 0,
                                 r->arg2), result);
@@ -681,9 +900,15 @@ sock_start(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
         }
         break;
     case OP_SENDTO:
-        rc = sock_call_result(
-            PyObject_CallMethod(r.sock, "sendto", "OO", r.arg1, r.arg2),
-            &result);
+        rc = -2;
+        if (direct && sock_is_inet(r.sock)) {
+            rc = sock_sendto_direct(fd, r.sock, r.arg1, r.arg2, &result);
+        }
+        if (rc == -2) {
+            rc = sock_call_result(
+                PyObject_CallMethod(r.sock, "sendto", "OO", r.arg1, r.arg2),
+                &result);
+        }
         break;
     case OP_CONNECT:
         result = PyObject_CallMethod(r.sock, "connect", "(O)", r.arg1);

@@ -552,3 +552,81 @@ def test_getaddrinfo_numeric_no_executor(cloop):
         '127.0.0.1', 80, type=socket.SOCK_STREAM))
     assert infos[0][4] == ('127.0.0.1', 80)
     assert cloop._default_executor is None
+
+
+def udp_pair():
+    r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    r.bind(('127.0.0.1', 0))
+    s.bind(('127.0.0.1', 0))
+    r.setblocking(False)
+    s.setblocking(False)
+    return r, s
+
+
+def test_udp_ready_datagrams(loop):
+    r, s = udp_pair()
+    with r, s:
+        async def main():
+            s.sendto(b'one', r.getsockname())
+            s.sendto(b'two', r.getsockname())
+            await asyncio.sleep(0.01)
+            a = await loop.sock_recvfrom(r, 2)          # truncated
+            buf = bytearray(8)
+            n, addr = await loop.sock_recvfrom_into(r, buf, 3)
+            return a, (n, bytes(buf[:n]), addr)
+        a, b = run(loop, main())
+        assert a == (b'on', s.getsockname())
+        assert b == (3, b'two', s.getsockname())
+
+
+def test_udp_argument_errors(loop):
+    r, s = udp_pair()
+    with r, s:
+        with pytest.raises(ValueError, match='negative buffersize'):
+            run(loop, loop.sock_recvfrom(r, -1))
+        with pytest.raises(ValueError, match='nbytes is greater'):
+            run(loop, loop.sock_recvfrom_into(r, bytearray(2), 5))
+        with pytest.raises(TypeError):
+            run(loop, loop.sock_recvfrom_into(r, b'readonly'))
+        with pytest.raises(OverflowError):
+            run(loop, loop.sock_sendto(s, b'x', ('127.0.0.1', 70000)))
+        with pytest.raises(TypeError):
+            run(loop, loop.sock_sendto(s, 'text', r.getsockname()))
+        with pytest.raises(TypeError):
+            run(loop, loop.sock_sendto(s, b'x', ['127.0.0.1', 1]))
+
+
+def test_udp_sendto_name_and_audit(loop):
+    import sys
+    seen = []
+
+    def hook(event, args):
+        if event == 'socket.sendto':
+            seen.append(args[1])
+    sys.addaudithook(hook)
+    r, s = udp_pair()
+    with r, s:
+        port = r.getsockname()[1]
+
+        async def main():
+            assert await loop.sock_sendto(s, b'a', ('127.0.0.1', port)) == 1
+            assert await loop.sock_sendto(s, b'b', ('localhost', port)) == 1
+            await asyncio.sleep(0.01)
+            return [await loop.sock_recvfrom(r, 10) for _ in range(2)]
+        got = run(loop, main())
+        assert [d for d, _ in got] == [b'a', b'b']
+        assert seen[-2:] == [('127.0.0.1', port), ('localhost', port)]
+
+
+def test_udp_connected_recv_send(loop):
+    r, s = udp_pair()
+    with r, s:
+        s.connect(r.getsockname())
+
+        async def main():
+            t = loop.create_task(loop.sock_recvfrom(r, 100))
+            await asyncio.sleep(0)
+            await loop.sock_sendall(s, b'conn')
+            return await t
+        assert run(loop, main()) == (b'conn', s.getsockname())
