@@ -733,9 +733,16 @@ sock_fileno(cx_state *st, PyObject *sock)
     if (r == NULL) {
         return -1;
     }
-    int fd = _PyLong_AsInt(r);
+    long fd = PyLong_AsLong(r);
     Py_DECREF(r);
-    return fd;
+    if (fd == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (fd < -1 || fd > INT_MAX) {
+        PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %ld", fd);
+        return -1;
+    }
+    return (int)fd;
 }
 
 /* The operation would block: watch the fd with a SockOp and return a new
