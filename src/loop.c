@@ -397,7 +397,8 @@ Loop_time(LoopObject *lp, PyObject *Py_UNUSED(ignored))
 /* ---- one iteration ---- */
 
 /* Queue fd's reader or writer, unless it was cancelled (then forget it, as
- * asyncio does).  0 or -1. */
+ * asyncio does).  The slot holds a Handle, or a C watcher (poller.h) whose
+ * cw_ready is queued as a CFUNC entry.  0 or -1. */
 static int
 loop_queue_watcher(LoopObject *lp, int fd, int which)
 {
@@ -405,7 +406,9 @@ loop_queue_watcher(LoopObject *lp, int fd, int which)
     if (h == NULL) {
         return 0;
     }
-    if (((HandleObject *)h)->handle_cancelled) {
+    int is_handle = Py_IS_TYPE(h, lp->st->HandleType);
+    if (is_handle ? ((HandleObject *)h)->handle_cancelled
+                  : ((cx_cwatcher *)h)->cw_cancelled) {
         PyObject *old;
         if (cx_poller_set(&lp->loop_poller, fd, which, NULL, &old) == 0) {
             Py_XDECREF(old);
@@ -413,6 +416,10 @@ loop_queue_watcher(LoopObject *lp, int fd, int which)
         return 0;
     }
     cx_entry e = {CX_ENTRY_HANDLE, Py_NewRef(h), NULL, NULL, NULL};
+    if (!is_handle) {
+        e.kind = CX_ENTRY_CFUNC;
+        e.fn = ((cx_cwatcher *)h)->cw_ready;
+    }
     if (loop_push(lp, &e) < 0) {
         Py_DECREF(h);
         return -1;

@@ -19,7 +19,8 @@
     X(str_message) X(str_exception) X(str_future) X(str_task) \
     X(str_handle) X(str_source_traceback) X(str_asyncio_future_blocking) \
     X(str_get_loop) X(all_tasks_data) X(all_tasks_discard) \
-    X(context_kwnames) X(asyncio_enter_task) X(asyncio_leave_task)
+    X(context_kwnames) X(asyncio_enter_task) X(asyncio_leave_task) \
+    X(SockOpType) X(socket_socket)
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)
@@ -145,7 +146,7 @@ module_exec(PyObject *mod)
 
     if (cx_handle_setup(mod) < 0 || cx_loop_setup(mod) < 0
         || cx_future_setup(mod) < 0 || cx_task_setup(mod) < 0
-        || cx_gather_setup(mod) < 0) {
+        || cx_gather_setup(mod) < 0 || cx_sock_setup(mod) < 0) {
         return -1;
     }
     return 0;

@@ -6,10 +6,25 @@
 
 #include "Python.h"
 #include <stdint.h>
+#include "queue.h"
+
+/* A C watcher: what an fd's reader or writer slot may hold instead of a
+ * Handle (sock.c's pending socket operations).  Such an object starts with
+ * this head.  When the fd is ready the loop queues cw_ready(self, NULL) as
+ * a CFUNC entry -- no Handle is allocated per readiness -- unless
+ * cw_cancelled is set, in which case the slot is emptied, as for a
+ * cancelled Handle.  Its type has a cancel() method (setting cw_cancelled),
+ * which remove_reader() and a replacing add_reader() call as they would a
+ * Handle's.  The loop tells the two apart by type: exact Handle or not. */
+typedef struct {
+    PyObject_HEAD
+    cx_cfunc cw_ready;
+    int cw_cancelled;
+} cx_cwatcher;
 
 typedef struct {
-    PyObject *reader;      /* Handle or NULL */
-    PyObject *writer;      /* Handle or NULL */
+    PyObject *reader;      /* Handle, C watcher (cx_cwatcher) or NULL */
+    PyObject *writer;      /* Handle, C watcher (cx_cwatcher) or NULL */
     uint32_t registered;   /* events epoll currently has for the fd */
 } cx_watcher;
 

@@ -67,6 +67,12 @@ typedef struct {
     PyObject *all_tasks_data;
     PyObject *all_tasks_discard;
     unsigned long long task_name_counter;
+
+    /* socket operations (sock.c) */
+    PyTypeObject *SockOpType;
+    PyObject *socket_socket;               /* socket.socket */
+    int sock_layout_ok;                    /* its C layout is as sock.c
+                                              expects: direct syscalls */
 } cx_state;
 
 extern PyModuleDef cx_module_def;

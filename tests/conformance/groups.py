@@ -98,4 +98,12 @@ GROUPS = {g.name: g for g in [
     _module_group('context'),
     _module_group('threads'),
     _module_group('futures2'),
+    Group('sock_lowlevel', ['conformance.bind_sock'],
+          [CPY + 'test_sock_lowlevel:EPollEventLoopTests'],
+          xfail={
+              'test_create_connection_sock':
+                  ('loop.create_connection() (TCP transports) is not '
+                   'implemented yet', 'issue #4 (networking)'),
+          },
+          note='loop.sock_*() (issue #4)'),
 ]}
