@@ -49,7 +49,7 @@ def pytest_terminal_summary(terminalreporter):
     w = terminalreporter.write_line
     w('')
     w('CPython test_asyncio on casyncio (tests/conformance):')
-    w(f'{"group":<11} {"passed":>7} {"xfail":>6} {"excluded":>9} '
+    w(f'{"group":<13} {"passed":>7} {"xfail":>6} {"excluded":>9} '
       f'{"skipped":>8}   {"stock asyncio passed/run":>24}')
     total = dict(passed=0, xfail=0, excluded=0, skipped=0)
     stock_total = [0, 0]
@@ -58,9 +58,9 @@ def pytest_terminal_summary(terminalreporter):
             total[k] += counts[k]
         stock_total[0] += stock_passed
         stock_total[1] += stock_run
-        w(f'{name:<11} {counts["passed"]:>7} {counts["xfail"]:>6} '
+        w(f'{name:<13} {counts["passed"]:>7} {counts["xfail"]:>6} '
           f'{counts["excluded"]:>9} {counts["skipped"]:>8}   '
           f'{stock_passed:>15}/{stock_run:<8}' + (f' {note}' if note else ''))
-    w(f'{"total":<11} {total["passed"]:>7} {total["xfail"]:>6} '
+    w(f'{"total":<13} {total["passed"]:>7} {total["xfail"]:>6} '
       f'{total["excluded"]:>9} {total["skipped"]:>8}   '
       f'{stock_total[0]:>15}/{stock_total[1]:<8}')
