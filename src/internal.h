@@ -15,6 +15,7 @@
 #include "future.h"
 #include "task.h"
 #include "gather.h"
+#include "stream.h"
 
 /* The current exception as one object (3.12's PyErr_GetRaisedException),
  * and back.  cx_err_fetch returns a new reference or NULL; cx_err_restore

@@ -22,6 +22,7 @@ from asyncio import constants as _constants
 from asyncio.log import logger
 
 from . import _core
+from ._net import NetMixin
 
 __all__ = ('Loop',)
 
@@ -51,7 +52,7 @@ def _format_handle(handle):
     return str(handle)
 
 
-class Loop(_core.Loop, events.AbstractEventLoop):
+class Loop(_core.Loop, NetMixin, events.AbstractEventLoop):
     """An asyncio event loop whose core is written in C."""
 
     def __init__(self):
