@@ -1280,7 +1280,21 @@ int
 cx_stream_setup(PyObject *module)
 {
     cx_state *st = PyModule_GetState(module);
-    PyObject *base = NULL;
+#define INTERN(slot, text) \
+    if ((st->slot = PyUnicode_InternFromString(text)) == NULL) { return -1; }
+    INTERN(str_connection_made, "connection_made")
+    INTERN(str_connection_lost, "connection_lost")
+    INTERN(str_data_received, "data_received")
+    INTERN(str_eof_received, "eof_received")
+    INTERN(str_get_buffer, "get_buffer")
+    INTERN(str_buffer_updated, "buffer_updated")
+    INTERN(str_pause_writing, "pause_writing")
+    INTERN(str_resume_writing, "resume_writing")
+    INTERN(str_close, "close")
+    INTERN(str_transport, "transport")
+    INTERN(str_protocol, "protocol")
+#undef INTERN
+    PyObject *base;
     PyObject *mod = PyImport_ImportModule("asyncio.transports");
     if (mod == NULL) {
         return -1;
@@ -1290,8 +1304,10 @@ cx_stream_setup(PyObject *module)
     if (base == NULL) {
         return -1;
     }
+    /* BaseTransport.__slots__ = ('_extra',): one pointer after the head. */
     if (((PyTypeObject *)base)->tp_basicsize
-        != (Py_ssize_t)offsetof(TransportObject, tr_extra) + (Py_ssize_t)sizeof(PyObject *)) {
+        != (Py_ssize_t)(offsetof(TransportObject, tr_extra)
+                        + sizeof(PyObject *))) {
         Py_DECREF(base);
         PyErr_SetString(PyExc_ImportError,
                         "asyncio.Transport's layout is not the expected one");
@@ -1309,20 +1325,6 @@ cx_stream_setup(PyObject *module)
         Py_DECREF(base);
         return -1;
     }
-#define INTERN(slot, text) \
-    if ((st->slot = PyUnicode_InternFromString(text)) == NULL) { return -1; }
-    INTERN(str_connection_made, "connection_made")
-    INTERN(str_connection_lost, "connection_lost")
-    INTERN(str_data_received, "data_received")
-    INTERN(str_eof_received, "eof_received")
-    INTERN(str_get_buffer, "get_buffer")
-    INTERN(str_buffer_updated, "buffer_updated")
-    INTERN(str_pause_writing, "pause_writing")
-    INTERN(str_resume_writing, "resume_writing")
-    INTERN(str_close, "close")
-    INTERN(str_transport, "transport")
-    INTERN(str_protocol, "protocol")
-#undef INTERN
     st->stream_rbuf = NULL;
     st->SocketTransportType = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &Transport_spec, base);

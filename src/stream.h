@@ -1,7 +1,10 @@
 /* SocketTransport (stream.c): asyncio's _SelectorSocketTransport in C, for
  * connected stream sockets (TCP, Unix).  Cold paths (repr, __del__,
  * set_write_buffer_limits, writelines) live in a Python subclass,
- * casyncio._net._SocketTransport. */
+ * casyncio._net._SocketTransport.  The type derives from
+ * asyncio.Transport (whose only field is BaseTransport's `_extra` slot), so
+ * isinstance(t, asyncio.Transport) holds: 3.11's Transport is no ABC, so
+ * Transport.register() is not available. */
 #ifndef CX_STREAM_H
 #define CX_STREAM_H
 

@@ -497,3 +497,90 @@ def test_no_fd_leak(loop):
     loop.run_until_complete(round_trip())
     gc.collect()
     assert nfds() == before
+
+
+def test_happy_eyeballs(loop):
+    # (all_errors= is 3.12's: the 3.11 asyncio this targets has none)
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        tr, pr = await loop.create_connection(
+            lambda: Recorder(loop), HOST, port, happy_eyeballs_delay=0.05,
+            interleave=1)
+        tr.close()
+        await pr.lost
+        srv.close()
+        await srv.wait_closed()
+        with pytest.raises(ConnectionRefusedError):
+            await loop.create_connection(asyncio.Protocol, HOST, port,
+                                         happy_eyeballs_delay=0.05)
+    loop.run_until_complete(main())
+
+
+def test_debug_mode_paths(loop, caplog):
+    """Debug mode logs pauses, EOF and fatal OSErrors (with exc_info)."""
+    loop.set_debug(True)
+
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        tr.pause_reading()
+        tr.pause_reading()
+        assert not tr.is_reading()
+        tr.resume_reading()
+        tr.write(b'abc')
+        while len(pr.data) < 3:
+            await asyncio.sleep(0.01)
+        tr.write_eof()
+        while 'eof' not in pr.events:
+            await asyncio.sleep(0.01)
+        await pr.lost
+        assert repr(tr).endswith('closed fd=%d>' % tr._sock_fd) or \
+            'closed' in repr(tr)
+        srv.close()
+        await srv.wait_closed()
+    with caplog.at_level('DEBUG', logger='asyncio'):
+        loop.run_until_complete(main())
+    text = caplog.text
+    assert 'pauses reading' in text
+    assert 'resumes reading' in text
+    assert 'received EOF' in text
+
+
+def test_pause_writing_error_reported(loop):
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        errors = []
+        loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
+
+        class Bad(Recorder):
+            def pause_writing(self):
+                raise ValueError('nope')
+
+        tr, pr = await loop.create_connection(lambda: Bad(loop), HOST, port)
+        tr.pause_reading()
+        tr.set_write_buffer_limits(high=0)
+        tr.write(b'z' * (16 * 1024 * 1024))
+        assert errors and errors[0]['message'] == \
+            'protocol.pause_writing() failed'
+        assert isinstance(errors[0]['exception'], ValueError)
+        tr.abort()
+        await pr.lost
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_unclosed_transport_warns(loop):
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        srv.close()
+        await srv.wait_closed()
+        return tr
+    tr = loop.run_until_complete(main())
+    loop.close()
+    with pytest.warns(ResourceWarning, match='unclosed transport'):
+        del tr
+        gc.collect()

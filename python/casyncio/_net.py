@@ -110,7 +110,8 @@ class NetMixin:
 
     async def _net_getaddrinfo(self, host, port, *, family=0, type=0,
                                proto=0, flags=0):
-        if self.__class__.getaddrinfo is not events.AbstractEventLoop.getaddrinfo:
+        abstract = events.AbstractEventLoop.getaddrinfo
+        if self.__class__.getaddrinfo is not abstract:
             return await self.getaddrinfo(host, port, family=family,
                                           type=type, proto=proto, flags=flags)
         return await self._getaddrinfo_fallback(host, port, family, type,
