@@ -487,6 +487,14 @@ transport_read_buffered(TransportObject *tr)
             PyErr_SetFromErrno(PyExc_OSError);
         }
     }
+    else if (PyErr_ExceptionMatches(PyExc_BufferError)
+             || PyErr_ExceptionMatches(PyExc_TypeError)) {
+        /* socket.recv_into()'s error for a read-only buffer */
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError,
+                     "recv_into() argument 'buffer' must be read-write "
+                     "bytes-like object, not %.200s", Py_TYPE(buf)->tp_name);
+    }
     Py_DECREF(buf);
     if (n < 0) {
         Py_DECREF(proto);

@@ -584,3 +584,23 @@ def test_unclosed_transport_warns(loop):
     with pytest.warns(ResourceWarning, match='unclosed transport'):
         del tr
         gc.collect()
+
+
+def test_get_buffer_read_only(loop):
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        errors = []
+        loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
+
+        class RO(BufRecorder):
+            def get_buffer(self, sizehint):
+                return b'read-only'
+
+        tr, pr = await loop.create_connection(lambda: RO(loop), HOST, port)
+        tr.write(b'ping')
+        exc = await asyncio.wait_for(pr.lost, 5)
+        assert type(exc) is TypeError
+        assert errors[0]['message'] == 'Fatal read error on socket transport'
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
