@@ -389,6 +389,9 @@ transport_on_eof(TransportObject *tr)
                          NULL) < 0) {
         return -1;
     }
+    if (tr->tr_protocol == NULL) {
+        return 0;   /* connection_lost already ran */
+    }
     PyObject *proto = Py_NewRef(tr->tr_protocol);
     PyObject *keep = PyObject_CallMethodNoArgs(proto,
                                                tr->tr_st->str_eof_received);
