@@ -458,7 +458,11 @@ transport_read_buffered(TransportObject *tr)
 {
     cx_state *st = tr->tr_st;
     PyObject *proto = Py_NewRef(tr->tr_protocol);
-    PyObject *buf = PyObject_CallMethod(proto, "get_buffer", "i", -1);
+    PyObject *hint = PyLong_FromLong(-1);     /* a cached small int */
+    PyObject *buf = hint ? PyObject_CallMethodOneArg(proto,
+                                                     st->str_get_buffer,
+                                                     hint) : NULL;
+    Py_XDECREF(hint);
     if (buf != NULL) {
         Py_ssize_t len = PyObject_Size(buf);
         if (len == 0) {
