@@ -16,6 +16,7 @@
 #include "task.h"
 #include "gather.h"
 #include "sock.h"
+#include "stream.h"
 
 /* The current exception as one object (3.12's PyErr_GetRaisedException),
  * and back.  cx_err_fetch returns a new reference or NULL; cx_err_restore

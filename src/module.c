@@ -20,7 +20,12 @@
     X(str_handle) X(str_source_traceback) X(str_asyncio_future_blocking) \
     X(str_get_loop) X(all_tasks_data) X(all_tasks_discard) \
     X(context_kwnames) X(asyncio_enter_task) X(asyncio_leave_task) \
-    X(SockOpType) X(socket_socket)
+    X(SockOpType) X(socket_socket) \
+    X(SocketTransportType) X(asyncio_BufferedProtocol) \
+    X(str_connection_made) X(str_connection_lost) X(str_data_received) \
+    X(str_eof_received) X(str_get_buffer) X(str_buffer_updated) \
+    X(str_pause_writing) X(str_resume_writing) X(str_close) \
+    X(str_transport) X(str_protocol)
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)
@@ -46,6 +51,7 @@ static void
 module_free(void *mod)
 {
     module_clear((PyObject *)mod);
+    cx_stream_free_state(PyModule_GetState((PyObject *)mod));
 }
 
 /* Set *slot to getattr(import(modname), attr).  0 or -1. */
@@ -146,7 +152,8 @@ module_exec(PyObject *mod)
 
     if (cx_handle_setup(mod) < 0 || cx_loop_setup(mod) < 0
         || cx_future_setup(mod) < 0 || cx_task_setup(mod) < 0
-        || cx_gather_setup(mod) < 0 || cx_sock_setup(mod) < 0) {
+        || cx_gather_setup(mod) < 0 || cx_sock_setup(mod) < 0
+        || cx_stream_setup(mod) < 0) {
         return -1;
     }
     return 0;

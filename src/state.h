@@ -16,6 +16,7 @@ typedef struct {
     PyTypeObject *FutureType;
     PyTypeObject *FutureIterType;
     PyTypeObject *TaskType;
+    PyTypeObject *SocketTransportType;     /* stream.c */
 
     /* asyncio, imported once at module exec */
     PyObject *asyncio_CancelledError;
@@ -73,6 +74,23 @@ typedef struct {
     PyObject *socket_socket;               /* socket.socket */
     int sock_layout_ok;                    /* its C layout is as sock.c
                                               expects: direct syscalls */
+    /* stream transports (stream.c) */
+    PyObject *asyncio_BufferedProtocol;    /* protocols.BufferedProtocol */
+    PyObject *str_connection_made;
+    PyObject *str_connection_lost;
+    PyObject *str_data_received;
+    PyObject *str_eof_received;
+    PyObject *str_get_buffer;
+    PyObject *str_buffer_updated;
+    PyObject *str_pause_writing;
+    PyObject *str_resume_writing;
+    PyObject *str_close;
+    PyObject *str_transport;
+    PyObject *str_protocol;
+    /* The receive buffer every stream transport of this interpreter reads
+     * into: the bytes are copied out before any Python code runs, so one
+     * buffer serves all (NULL until the first read). */
+    char *stream_rbuf;
 } cx_state;
 
 extern PyModuleDef cx_module_def;

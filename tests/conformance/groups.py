@@ -61,9 +61,13 @@ TYPES_STOCK = [CPY + 'test_futures:' + c for c in (
         'CTask_PyFuture_Tests', 'PyTask_CFuture_Tests',
         'CCurrentLoopTests')]
 
-EVENTS_XFAIL = {p: NETWORK for p in (
-    '*connection*', '*server*', '*datagram*', '*accepted_socket*',
-    'test_prompt_cancellation')}
+TLS = ('TLS transports are not implemented yet (ssl= raises '
+       'NotImplementedError)', 'issue #5 (processes, signals, TLS)')
+DATAGRAM = ('datagram transports are not implemented yet',
+            'issue #4 (networking)')
+EVENTS_XFAIL = {'*datagram*': DATAGRAM}
+EVENTS_XFAIL.update({p: TLS for p in (
+    'test_create_*ssl*', 'test_ssl_connect_accepted_socket')})
 EVENTS_XFAIL.update({p: PROCESS for p in (
     '*pipe*', '*pty*', 'test_subprocess*')})
 
@@ -99,11 +103,18 @@ GROUPS = {g.name: g for g in [
     _module_group('threads'),
     _module_group('futures2'),
     Group('sock_lowlevel', ['conformance.bind_sock'],
-          [CPY + 'test_sock_lowlevel:EPollEventLoopTests'],
-          xfail={
-              'test_create_connection_sock':
-                  ('loop.create_connection() (TCP transports) is not '
-                   'implemented yet', 'issue #4 (networking)'),
-          },
-          note='loop.sock_*() (issue #4)'),
+          [CPY + 'test_sock_lowlevel:EPollEventLoopTests']),
+    Group('server', ['conformance.bind_tcp:CasyncioStartServerTests'],
+          [CPY + 'test_server:SelectorStartServerTests']),
+    Group('bufproto', ['conformance.bind_tcp:CasyncioBufferedProtocolTests'],
+          [CPY + 'test_buffered_proto:BufferedProtocolSelectorTests']),
+    _module_group('streams', xfail={
+        'test_open_connection_no_loop_ssl': TLS,
+        'test_open_unix_connection_no_loop_ssl': TLS,
+        'test_start_tls': TLS,
+        'test_unclosed_resource_warnings': (
+            'the transport test_start_tls leaves behind (it fails: no TLS) '
+            'is collected inside this test\'s assertWarns; passes alone',
+            TLS[1]),
+        'test_read_all_from_pipe_reader': PROCESS}),
 ]}

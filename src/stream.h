@@ -1,0 +1,19 @@
+/* SocketTransport (stream.c): asyncio's _SelectorSocketTransport in C, for
+ * connected stream sockets (TCP, Unix).  Cold paths (repr, __del__,
+ * set_write_buffer_limits, writelines) live in a Python subclass,
+ * casyncio._net._SocketTransport.  The type derives from
+ * asyncio.Transport (whose only field is BaseTransport's `_extra` slot), so
+ * isinstance(t, asyncio.Transport) holds: 3.11's Transport is no ABC, so
+ * Transport.register() is not available. */
+#ifndef CX_STREAM_H
+#define CX_STREAM_H
+
+#include "Python.h"
+#include "state.h"
+
+int cx_stream_setup(PyObject *module);
+
+/* Free the module's shared receive buffer (module_free). */
+void cx_stream_free_state(cx_state *st);
+
+#endif /* CX_STREAM_H */

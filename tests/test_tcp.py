@@ -1,0 +1,606 @@
+"""Stream transports over sockets (TCP on 127.0.0.1, Unix sockets in a tmp
+dir): create_connection, create_server and Server, the transport's read and
+write paths, flow control, closing, faults, and the streams API on top.
+
+Each test runs on stock asyncio and on casyncio (the `loop` fixture)."""
+import asyncio
+import gc
+import os
+import socket
+import struct
+
+import pytest
+
+HOST = '127.0.0.1'
+
+
+class Recorder(asyncio.Protocol):
+    def __init__(self, loop, echo=False):
+        self.loop = loop
+        self.echo = echo
+        self.events = []
+        self.data = bytearray()
+        self.transport = None
+        self.lost = loop.create_future()
+        self.eof_keep_open = False
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.events.append('made')
+
+    def data_received(self, data):
+        assert type(data) is bytes
+        self.data += data
+        if self.echo:
+            self.transport.write(data)
+
+    def eof_received(self):
+        self.events.append('eof')
+        return self.eof_keep_open
+
+    def pause_writing(self):
+        self.events.append('pause')
+
+    def resume_writing(self):
+        self.events.append('resume')
+
+    def connection_lost(self, exc):
+        self.events.append(('lost', type(exc)))
+        if not self.lost.done():
+            self.lost.set_result(exc)
+
+
+class BufRecorder(asyncio.BufferedProtocol):
+    def __init__(self, loop, size=7):
+        self.buf = bytearray(size)
+        self.data = bytearray()
+        self.sizes = []
+        self.lost = loop.create_future()
+        self.eof = False
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def get_buffer(self, sizehint):
+        return self.buf
+
+    def buffer_updated(self, nbytes):
+        self.sizes.append(nbytes)
+        self.data += self.buf[:nbytes]
+
+    def eof_received(self):
+        self.eof = True
+
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+
+def nfds():
+    return len(os.listdir('/proc/self/fd'))
+
+
+async def echo_server(loop, **kw):
+    protos = []
+
+    def factory():
+        p = Recorder(loop, echo=True)
+        protos.append(p)
+        return p
+    srv = await loop.create_server(factory, HOST, 0, **kw)
+    return srv, srv.sockets[0].getsockname()[1], protos
+
+
+def test_echo_round_trip_protocol(loop):
+    async def main():
+        srv, port, protos = await echo_server(loop)
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        assert isinstance(tr, asyncio.Transport)
+        assert pr.events == ['made']
+        tr.write(b'hello ')
+        tr.writelines([b'wor', bytearray(b'ld'), memoryview(b'!')])
+        while len(pr.data) < 12:
+            await asyncio.sleep(0.01)
+        assert bytes(pr.data) == b'hello world!'
+        assert tr.get_extra_info('peername') == (HOST, port)
+        assert tr.get_extra_info('sockname') == \
+            tr.get_extra_info('socket').getsockname()
+        assert isinstance(tr.get_extra_info('socket'),
+                          asyncio.trsock.TransportSocket)
+        assert tr.get_extra_info('nope', 42) == 42
+        assert tr.get_protocol() is pr
+        assert tr.is_reading() and not tr.is_closing()
+        assert tr.can_write_eof()
+        tr.close()
+        assert tr.is_closing()
+        assert await pr.lost is None
+        srv.close()
+        await srv.wait_closed()
+        await asyncio.sleep(0.01)
+        assert protos[0].events[-2:] == ['eof', ('lost', type(None))]
+    loop.run_until_complete(main())
+
+
+def test_echo_buffered_protocol(loop):
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        tr, pr = await loop.create_connection(lambda: BufRecorder(loop),
+                                              HOST, port)
+        payload = bytes(range(50))
+        tr.write(payload)
+        while len(pr.data) < len(payload):
+            await asyncio.sleep(0.01)
+        assert bytes(pr.data) == payload
+        assert max(pr.sizes) <= 7
+        tr.write_eof()
+        await pr.lost
+        assert pr.eof
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_large_write_flow_control(loop):
+    async def main():
+        rsock_ready = loop.create_future()
+        received = bytearray()
+
+        class Sink(asyncio.Protocol):
+            def connection_made(self, tr):
+                self.tr = tr
+                tr.pause_reading()
+                rsock_ready.set_result(self)
+
+            def data_received(self, data):
+                received.extend(data)
+
+        srv = await loop.create_server(Sink, HOST, 0)
+        port = srv.sockets[0].getsockname()[1]
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        sink = await rsock_ready
+        assert not sink.tr.is_reading()
+        tr.set_write_buffer_limits(high=64 * 1024)
+        assert tr.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
+        blob = os.urandom(8 * 1024 * 1024)
+        tr.write(blob)
+        assert tr.get_write_buffer_size() > 0
+        assert pr.events == ['made', 'pause']
+        sink.tr.resume_reading()
+        while len(received) < len(blob):
+            await asyncio.sleep(0.01)
+        assert bytes(received) == blob
+        assert tr.get_write_buffer_size() == 0
+        assert pr.events == ['made', 'pause', 'resume']
+        with pytest.raises(ValueError):
+            tr.set_write_buffer_limits(high=1, low=2)
+        tr.close()
+        await pr.lost
+        sink.tr.close()
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_write_eof_and_keep_open(loop):
+    async def main():
+        done = loop.create_future()
+
+        class Server(asyncio.Protocol):
+            def connection_made(self, tr):
+                self.tr = tr
+                self.buf = b''
+
+            def data_received(self, data):
+                self.buf += data
+
+            def eof_received(self):
+                self.tr.write(b'got:' + self.buf)
+                self.tr.close()
+                done.set_result(None)
+                return True
+
+        srv = await loop.create_server(Server, HOST, 0)
+        port = srv.sockets[0].getsockname()[1]
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        pr.eof_keep_open = True
+        tr.write(b'abc')
+        tr.write_eof()
+        with pytest.raises(RuntimeError,
+                           match=r'Cannot call write\(\) after write_eof'):
+            tr.write(b'x')
+        await done
+        while 'eof' not in pr.events:
+            await asyncio.sleep(0.01)
+        assert bytes(pr.data) == b'got:abc'
+        assert not tr.is_closing()     # eof_received returned True
+        tr.close()
+        await pr.lost
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_close_flushes_abort_drops(loop):
+    async def main():
+        got = {}
+
+        class Sink(asyncio.Protocol):
+            def connection_made(self, tr):
+                self.buf = bytearray()
+                self.lost = loop.create_future()
+
+            def data_received(self, data):
+                self.buf += data
+
+            def connection_lost(self, exc):
+                got[len(got)] = bytes(self.buf)
+
+        srv = await loop.create_server(Sink, HOST, 0)
+        port = srv.sockets[0].getsockname()[1]
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        blob = b'x' * (4 * 1024 * 1024)
+        tr.write(blob)
+        tr.close()
+        tr.close()
+        assert await pr.lost is None
+        while len(got) < 1:
+            await asyncio.sleep(0.01)
+        assert got[0] == blob
+        assert pr.events == ['made', 'pause', 'resume', ('lost', type(None))]
+
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        tr.write(blob)
+        assert tr.get_write_buffer_size() > 0
+        tr.abort()
+        assert tr.get_write_buffer_size() == 0
+        assert tr.is_closing()
+        assert await pr.lost is None
+        tr.write(b'ignored after abort')
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_peer_reset(loop):
+    async def main():
+        lsock = socket.socket()
+        lsock.bind((HOST, 0))
+        lsock.listen()
+        port = lsock.getsockname()[1]
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        peer, _ = lsock.accept()
+        # SO_LINGER 0: close sends a RST
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                        struct.pack('ii', 1, 0))
+        peer.close()
+        exc = await asyncio.wait_for(pr.lost, 5)
+        assert isinstance(exc, ConnectionResetError)
+        assert pr.events[-1] == ('lost', ConnectionResetError)
+        lsock.close()
+    loop.run_until_complete(main())
+
+
+def test_peer_gone_mid_write(loop):
+    async def main():
+        lsock = socket.socket()
+        lsock.bind((HOST, 0))
+        lsock.listen()
+        port = lsock.getsockname()[1]
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        peer, _ = lsock.accept()
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                        struct.pack('ii', 1, 0))
+        tr.pause_reading()
+        tr.write(b'y' * (8 * 1024 * 1024))
+        peer.close()
+        exc = await asyncio.wait_for(pr.lost, 5)
+        assert isinstance(exc, (ConnectionResetError, BrokenPipeError))
+        lsock.close()
+    loop.run_until_complete(main())
+
+
+def test_data_received_error_is_reported(loop):
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        errors = []
+        loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
+
+        class Bad(Recorder):
+            def data_received(self, data):
+                raise ZeroDivisionError
+
+        tr, pr = await loop.create_connection(lambda: Bad(loop), HOST, port)
+        tr.write(b'ping')
+        exc = await asyncio.wait_for(pr.lost, 5)
+        assert isinstance(exc, ZeroDivisionError)
+        assert errors[0]['message'] == \
+            'Fatal error: protocol.data_received() call failed.'
+        assert errors[0]['transport'] is tr
+        assert errors[0]['protocol'] is pr
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_write_type_error(loop):
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        with pytest.raises(TypeError,
+                           match="data argument must be a bytes-like "
+                                 "object, not 'str'"):
+            tr.write('text')
+        tr.close()
+        await pr.lost
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_connection_refused(loop):
+    async def main():
+        s = socket.socket()
+        s.bind((HOST, 0))
+        port = s.getsockname()[1]
+        s.close()
+        with pytest.raises(ConnectionRefusedError):
+            await loop.create_connection(asyncio.Protocol, HOST, port)
+        with pytest.raises(ValueError):
+            await loop.create_connection(asyncio.Protocol)
+    loop.run_until_complete(main())
+
+
+def test_create_connection_sock_and_local_addr(loop):
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        sock = socket.create_connection((HOST, port))
+        tr, pr = await loop.create_connection(lambda: Recorder(loop),
+                                              sock=sock)
+        assert tr.get_extra_info('peername') == (HOST, port)
+        tr.close()
+        await pr.lost
+        tr, pr = await loop.create_connection(
+            lambda: Recorder(loop), HOST, port, local_addr=(HOST, 0))
+        assert tr.get_extra_info('sockname')[0] == HOST
+        tr.close()
+        await pr.lost
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_server_api(loop):
+    async def main():
+        srv = await loop.create_server(asyncio.Protocol, HOST, 0,
+                                       start_serving=False)
+        assert srv.get_loop() is loop
+        assert not srv.is_serving()
+        await srv.start_serving()
+        assert srv.is_serving()
+        assert len(srv.sockets) == 1
+        port = srv.sockets[0].getsockname()[1]
+        task = asyncio.ensure_future(srv.serve_forever())
+        await asyncio.sleep(0.01)
+        r, w = await asyncio.open_connection(HOST, port)
+        w.close()
+        await w.wait_closed()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not srv.is_serving()
+        await srv.wait_closed()
+        async with await loop.create_server(asyncio.Protocol, HOST, 0) as s2:
+            assert s2.is_serving()
+        assert not s2.is_serving()
+    loop.run_until_complete(main())
+
+
+def test_ssl_not_supported(cloop):
+    async def main():
+        with pytest.raises(NotImplementedError, match='ssl'):
+            await cloop.create_connection(asyncio.Protocol, HOST, 1,
+                                          ssl=object())
+        with pytest.raises(NotImplementedError, match='ssl'):
+            await cloop.create_server(asyncio.Protocol, HOST, 0,
+                                      ssl=object())
+    cloop.run_until_complete(main())
+
+
+def test_streams_echo(loop):
+    async def main():
+        async def handle(reader, writer):
+            while line := await reader.readline():
+                writer.write(line.upper())
+                await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+
+        async with await asyncio.start_server(handle, HOST, 0) as srv:
+            port = srv.sockets[0].getsockname()[1]
+            reader, writer = await asyncio.open_connection(HOST, port)
+            for i in range(100):
+                writer.write(b'line %d\n' % i)
+            await writer.drain()
+            for i in range(100):
+                assert await reader.readline() == b'LINE %d\n' % i
+            writer.write_eof()
+            assert await reader.read() == b''
+            writer.close()
+            await writer.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_unix_echo(loop, tmp_path):
+    async def main():
+        path = str(tmp_path / 'sock')
+
+        async def handle(reader, writer):
+            writer.write(await reader.read())
+            await writer.drain()
+            writer.close()
+
+        srv = await asyncio.start_unix_server(handle, path)
+        reader, writer = await asyncio.open_unix_connection(path)
+        writer.write(b'unix data' * 1000)
+        writer.write_eof()
+        assert await reader.read() == b'unix data' * 1000
+        assert writer.get_extra_info('peername') == path
+        writer.close()
+        await writer.wait_closed()
+        srv.close()
+        await srv.wait_closed()
+        with pytest.raises(ValueError):
+            await loop.create_unix_connection(asyncio.Protocol)
+    loop.run_until_complete(main())
+
+
+def test_connect_accepted_socket(loop):
+    async def main():
+        a, b = socket.socketpair()
+        tr, pr = await loop.connect_accepted_socket(
+            lambda: Recorder(loop, echo=True), a)
+        b.sendall(b'ping')
+        b.settimeout(5)
+        assert await loop.run_in_executor(None, b.recv, 10) == b'ping'
+        b.close()
+        await pr.lost
+        assert 'eof' in pr.events
+    loop.run_until_complete(main())
+
+
+def test_no_fd_leak(loop):
+    async def round_trip():
+        srv, port, _ = await echo_server(loop)
+        for _ in range(20):
+            r, w = await asyncio.open_connection(HOST, port)
+            w.write(b'x')
+            await r.readexactly(1)
+            w.close()
+            await w.wait_closed()
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        tr.abort()
+        await pr.lost
+        srv.close()
+        await srv.wait_closed()
+        await asyncio.sleep(0.01)
+    loop.run_until_complete(round_trip())   # warm-up (executor threads...)
+    gc.collect()
+    before = nfds()
+    loop.run_until_complete(round_trip())
+    gc.collect()
+    assert nfds() == before
+
+
+def test_happy_eyeballs(loop):
+    # (all_errors= is 3.12's: the 3.11 asyncio this targets has none)
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        tr, pr = await loop.create_connection(
+            lambda: Recorder(loop), HOST, port, happy_eyeballs_delay=0.05,
+            interleave=1)
+        tr.close()
+        await pr.lost
+        srv.close()
+        await srv.wait_closed()
+        with pytest.raises(ConnectionRefusedError):
+            await loop.create_connection(asyncio.Protocol, HOST, port,
+                                         happy_eyeballs_delay=0.05)
+    loop.run_until_complete(main())
+
+
+def test_debug_mode_paths(loop, caplog):
+    """Debug mode logs pauses, EOF and fatal OSErrors (with exc_info)."""
+    loop.set_debug(True)
+
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        tr.pause_reading()
+        tr.pause_reading()
+        assert not tr.is_reading()
+        tr.resume_reading()
+        tr.write(b'abc')
+        while len(pr.data) < 3:
+            await asyncio.sleep(0.01)
+        tr.write_eof()
+        while 'eof' not in pr.events:
+            await asyncio.sleep(0.01)
+        await pr.lost
+        assert repr(tr).endswith('closed fd=%d>' % tr._sock_fd) or \
+            'closed' in repr(tr)
+        srv.close()
+        await srv.wait_closed()
+    with caplog.at_level('DEBUG', logger='asyncio'):
+        loop.run_until_complete(main())
+    text = caplog.text
+    assert 'pauses reading' in text
+    assert 'resumes reading' in text
+    assert 'received EOF' in text
+
+
+def test_pause_writing_error_reported(loop):
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        errors = []
+        loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
+
+        class Bad(Recorder):
+            def pause_writing(self):
+                raise ValueError('nope')
+
+        tr, pr = await loop.create_connection(lambda: Bad(loop), HOST, port)
+        tr.pause_reading()
+        tr.set_write_buffer_limits(high=0)
+        tr.write(b'z' * (16 * 1024 * 1024))
+        assert errors and errors[0]['message'] == \
+            'protocol.pause_writing() failed'
+        assert isinstance(errors[0]['exception'], ValueError)
+        tr.abort()
+        await pr.lost
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_unclosed_transport_warns(loop):
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        srv.close()
+        await srv.wait_closed()
+        return tr
+    tr = loop.run_until_complete(main())
+    loop.close()
+    with pytest.warns(ResourceWarning, match='unclosed transport'):
+        del tr
+        gc.collect()
+
+
+def test_get_buffer_read_only(loop):
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        errors = []
+        loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
+
+        class RO(BufRecorder):
+            def get_buffer(self, sizehint):
+                return b'read-only'
+
+        tr, pr = await loop.create_connection(lambda: RO(loop), HOST, port)
+        tr.write(b'ping')
+        exc = await asyncio.wait_for(pr.lost, 5)
+        assert type(exc) is TypeError
+        assert errors[0]['message'] == 'Fatal read error on socket transport'
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
