@@ -6,15 +6,14 @@ create_connection / create_server / create_unix_* / connect_accepted_socket,
 the accept loop, and the transport's repr and __del__.  Where asyncio's own
 code only needs the loop's public and private methods (Server, create_server,
 the accept callbacks), NetMixin reuses it as is, so the behaviour and the
-messages are asyncio's by construction; what calls sock_connect/getaddrinfo
-is restated here, going through fallbacks while the loop has none of its own.
+messages are asyncio's by construction.  Resolution and connecting use the
+loop's own getaddrinfo / _ensure_resolved / sock_connect (_sock.py).
 """
-import functools
 import os
 import socket
 import warnings
 
-from asyncio import base_events, events, selector_events
+from asyncio import base_events, selector_events
 from asyncio import trsock, unix_events
 
 from . import _core
@@ -105,99 +104,8 @@ class NetMixin:
     def _make_ssl_transport(self, *args, **kwargs):
         raise NotImplementedError(_SSL_MSG)
 
-    # ---- resolution and connect, through the loop's own methods when it
-    # has them ----
-
-    async def _net_getaddrinfo(self, host, port, *, family=0, type=0,
-                               proto=0, flags=0):
-        abstract = events.AbstractEventLoop.getaddrinfo
-        if self.__class__.getaddrinfo is not abstract:
-            return await self.getaddrinfo(host, port, family=family,
-                                          type=type, proto=proto, flags=flags)
-        return await self._getaddrinfo_fallback(host, port, family, type,
-                                                proto, flags)
-
-    async def _getaddrinfo_fallback(self, host, port, family, type, proto,
-                                    flags):
-        return await self.run_in_executor(
-            None, socket.getaddrinfo, host, port, family, type, proto, flags)
-
-    async def _ensure_resolved(self, address, *,
-                               family=0, type=socket.SOCK_STREAM,
-                               proto=0, flags=0, loop):
-        host, port = address[:2]
-        info = base_events._ipaddr_info(host, port, family, type, proto,
-                                        *address[2:])
-        if info is not None:
-            # "host" is already a resolved IP.
-            return [info]
-        else:
-            return await loop._net_getaddrinfo(host, port, family=family,
-                                               type=type, proto=proto,
-                                               flags=flags)
-
     _create_server_getaddrinfo = \
         base_events.BaseEventLoop._create_server_getaddrinfo
-
-    async def _net_sock_connect(self, sock, address):
-        if (self.__class__.sock_connect
-                is not events.AbstractEventLoop.sock_connect):
-            return await self.sock_connect(sock, address)
-        return await self._sock_connect_fallback(sock, address)
-
-    async def _sock_connect_fallback(self, sock, address):
-        # selector_events.BaseSelectorEventLoop.sock_connect
-        base_events._check_ssl_socket(sock)
-        if self._debug and sock.gettimeout() != 0:
-            raise ValueError("the socket must be non-blocking")
-        if sock.family == socket.AF_INET or (
-                base_events._HAS_IPv6 and sock.family == socket.AF_INET6):
-            resolved = await self._ensure_resolved(
-                address, family=sock.family, type=sock.type,
-                proto=sock.proto, loop=self)
-            _, _, _, _, address = resolved[0]
-        fut = self.create_future()
-        fd = sock.fileno()
-        try:
-            sock.connect(address)
-        except (BlockingIOError, InterruptedError):
-            handle = self._add_writer(fd, self._net_sock_connect_cb, fut,
-                                      sock, address)
-            fut.add_done_callback(
-                functools.partial(self._net_sock_write_done, fd,
-                                  handle=handle))
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(None)
-        try:
-            return await fut
-        finally:
-            fut = None
-
-    def _net_sock_write_done(self, fd, fut, handle=None):
-        if handle is None or not handle.cancelled():
-            self.remove_writer(fd)
-
-    def _net_sock_connect_cb(self, fut, sock, address):
-        if fut.done():
-            return
-        try:
-            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if err != 0:
-                raise OSError(err, f'Connect call failed {address}')
-        except (BlockingIOError, InterruptedError):
-            pass
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(None)
-        finally:
-            fut = None
 
     # ---- create_connection ----
 
@@ -234,7 +142,7 @@ class NetMixin:
                         raise OSError(
                             f"no matching local address with {family=} "
                             f"found")
-            await self._net_sock_connect(sock, address)
+            await self.sock_connect(sock, address)
             return sock
         except OSError as exc:
             my_exceptions.append(exc)
@@ -318,7 +226,7 @@ class NetMixin:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0)
             try:
                 sock.setblocking(False)
-                await self._net_sock_connect(sock, path)
+                await self.sock_connect(sock, path)
             except:
                 sock.close()
                 raise
