@@ -393,8 +393,7 @@ cx_handle_run(HandleObject *h)
         PyContext_Exit(ctx);
     }
     if (res == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_SystemExit)
-            || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+        if (cx_is_exit_exception()) {
             rc = -1;
         }
         else {

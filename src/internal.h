@@ -69,6 +69,16 @@ cx_tuple_from_array(PyObject *const *items, Py_ssize_t n)
     return t;
 }
 
+/* Is the current exception one that leaves the loop (SystemExit or
+ * KeyboardInterrupt) rather than being reported, as asyncio's
+ * `except (SystemExit, KeyboardInterrupt): raise`? */
+static inline int
+cx_is_exit_exception(void)
+{
+    return PyErr_ExceptionMatches(PyExc_SystemExit)
+        || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
+}
+
 /* The truth of a value assigned to a bool attribute: 0 or 1, or -1 with
  * an exception (also for `del obj.attr`, which such attributes refuse). */
 static inline int

@@ -41,13 +41,6 @@ loop_check_closed(LoopObject *lp)
     return 0;
 }
 
-static int
-loop_exit_exception(void)
-{
-    return PyErr_ExceptionMatches(PyExc_SystemExit)
-        || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
-}
-
 int
 cx_loop_report_exception(PyObject *loop, PyObject *message,
                          PyObject *extra_key, PyObject *extra_obj)
@@ -84,7 +77,7 @@ done:
     Py_XDECREF(ctx);
     Py_XDECREF(exc);
     if (res == NULL) {
-        if (loop_exit_exception()) {
+        if (cx_is_exit_exception()) {
             return -1;
         }
         PyErr_WriteUnraisable(loop);
@@ -624,7 +617,7 @@ loop_run_entry(LoopObject *lp, cx_entry *e)
         }
         break;
     }
-    if (loop_exit_exception()) {
+    if (cx_is_exit_exception()) {
         return -1;
     }
     if (e->kind == CX_ENTRY_CALL1) {

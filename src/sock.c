@@ -600,8 +600,7 @@ sockop_ready(PyObject *self, PyObject *Py_UNUSED(unused))
     if (rc == 0) {
         return 0;
     }
-    if (rc < 0 && (PyErr_ExceptionMatches(PyExc_SystemExit)
-                   || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt))) {
+    if (rc < 0 && cx_is_exit_exception()) {
         return -1;
     }
     sockop_unwatch(op);

@@ -58,13 +58,6 @@ typedef struct {
 } TransportObject;
 
 static int
-is_exit_exception(void)
-{
-    return PyErr_ExceptionMatches(PyExc_SystemExit)
-        || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
-}
-
-static int
 errno_would_block(int e)
 {
     return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
@@ -145,14 +138,14 @@ transport_log(TransportObject *tr, const char *level, PyObject *args,
               PyObject *kwargs)
 {
     if (args == NULL) {
-        return is_exit_exception() ? -1 : (PyErr_Clear(), 0);
+        return cx_is_exit_exception() ? -1 : (PyErr_Clear(), 0);
     }
     PyObject *meth = PyObject_GetAttrString(tr->tr_st->asyncio_logger, level);
     PyObject *r = meth ? PyObject_Call(meth, args, kwargs) : NULL;
     Py_XDECREF(meth);
     Py_DECREF(args);
     if (r == NULL) {
-        if (is_exit_exception()) {
+        if (cx_is_exit_exception()) {
             return -1;
         }
         PyErr_WriteUnraisable((PyObject *)tr);
@@ -179,7 +172,7 @@ transport_report(TransportObject *tr, const char *message, PyObject *exc)
         (PyObject *)tr->tr_loop, st->str_call_exception_handler, ctx) : NULL;
     Py_XDECREF(ctx);
     if (r == NULL) {
-        if (is_exit_exception()) {
+        if (cx_is_exit_exception()) {
             return -1;
         }
         PyErr_WriteUnraisable((PyObject *)tr);
@@ -225,7 +218,7 @@ transport_force_close(TransportObject *tr, PyObject *exc)
 static int
 transport_fatal_error(TransportObject *tr, const char *message)
 {
-    if (is_exit_exception()) {
+    if (cx_is_exit_exception()) {
         return -1;
     }
     PyObject *exc = cx_err_fetch();
@@ -320,6 +313,31 @@ transport_call_connection_lost(PyObject *self, PyObject *exc)
 
 /* ---- flow control ---- */
 
+/* protocol.pause_writing() / resume_writing(): a failure is reported as
+ * asyncio does ("protocol.pause_writing() failed"); -1 only for
+ * SystemExit / KeyboardInterrupt. */
+static int
+transport_call_flow(TransportObject *tr, PyObject *method, const char *msg)
+{
+    if (tr->tr_protocol == NULL) {
+        return 0;
+    }
+    PyObject *proto = Py_NewRef(tr->tr_protocol);
+    PyObject *r = PyObject_CallMethodNoArgs(proto, method);
+    Py_DECREF(proto);
+    if (r != NULL) {
+        Py_DECREF(r);
+        return 0;
+    }
+    if (cx_is_exit_exception()) {
+        return -1;
+    }
+    PyObject *exc = cx_err_fetch();
+    int rc = transport_report(tr, msg, exc);
+    Py_DECREF(exc);
+    return rc;
+}
+
 static int
 transport_maybe_pause_protocol(TransportObject *tr)
 {
@@ -327,24 +345,8 @@ transport_maybe_pause_protocol(TransportObject *tr)
         return 0;
     }
     tr->tr_protocol_paused = 1;
-    if (tr->tr_protocol == NULL) {
-        return 0;
-    }
-    PyObject *proto = Py_NewRef(tr->tr_protocol);
-    PyObject *r = PyObject_CallMethodNoArgs(proto,
-                                            tr->tr_st->str_pause_writing);
-    Py_DECREF(proto);
-    if (r != NULL) {
-        Py_DECREF(r);
-        return 0;
-    }
-    if (is_exit_exception()) {
-        return -1;
-    }
-    PyObject *exc = cx_err_fetch();
-    int rc = transport_report(tr, "protocol.pause_writing() failed", exc);
-    Py_DECREF(exc);
-    return rc;
+    return transport_call_flow(tr, tr->tr_st->str_pause_writing,
+                               "protocol.pause_writing() failed");
 }
 
 static int
@@ -354,24 +356,8 @@ transport_maybe_resume_protocol(TransportObject *tr)
         return 0;
     }
     tr->tr_protocol_paused = 0;
-    if (tr->tr_protocol == NULL) {
-        return 0;
-    }
-    PyObject *proto = Py_NewRef(tr->tr_protocol);
-    PyObject *r = PyObject_CallMethodNoArgs(proto,
-                                            tr->tr_st->str_resume_writing);
-    Py_DECREF(proto);
-    if (r != NULL) {
-        Py_DECREF(r);
-        return 0;
-    }
-    if (is_exit_exception()) {
-        return -1;
-    }
-    PyObject *exc = cx_err_fetch();
-    int rc = transport_report(tr, "protocol.resume_writing() failed", exc);
-    Py_DECREF(exc);
-    return rc;
+    return transport_call_flow(tr, tr->tr_st->str_resume_writing,
+                               "protocol.resume_writing() failed");
 }
 
 /* ---- reading ---- */
