@@ -604,3 +604,26 @@ def test_get_buffer_read_only(loop):
         srv.close()
         await srv.wait_closed()
     loop.run_until_complete(main())
+
+
+def test_transport_fd_not_for_add_reader(loop):
+    """add_reader() and friends refuse an fd a live transport uses, with
+    asyncio's message; once the transport closes, the fd is free."""
+    async def main():
+        server = await loop.create_server(asyncio.Protocol, '127.0.0.1', 0)
+        port = server.sockets[0].getsockname()[1]
+        tr, _ = await loop.create_connection(asyncio.Protocol, '127.0.0.1',
+                                             port)
+        sock = tr.get_extra_info('socket')
+        for call in (lambda: loop.add_reader(sock, print),
+                     lambda: loop.add_writer(sock.fileno(), print),
+                     lambda: loop.remove_reader(sock),
+                     lambda: loop.remove_writer(sock.fileno())):
+            with pytest.raises(RuntimeError, match='is used by transport'):
+                call()
+        tr.close()
+        assert loop.remove_reader(sock.fileno()) is False
+        await asyncio.sleep(0)
+        server.close()
+        await server.wait_closed()
+    loop.run_until_complete(main())

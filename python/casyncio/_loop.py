@@ -66,6 +66,7 @@ class Loop(SockMixin, NetMixin, _core.Loop, events.AbstractEventLoop):
         self._clock_resolution = time.get_clock_info('monotonic').resolution
         self._current_handle = None
         self._signal_handlers = {}
+        self._transports = weakref.WeakValueDictionary()    # fd -> transport
         self._ssock = self._csock = None    # made by the first signal handler
         self.set_debug(coroutines._is_debug_mode())
 
@@ -205,20 +206,44 @@ class Loop(SockMixin, NetMixin, _core.Loop, events.AbstractEventLoop):
 
     # ---- file descriptors ----
 
+    def _ensure_fd_no_transport(self, fd):
+        """An fd that a live transport of this loop reads or writes is not
+        for add_reader() and friends (asyncio's message)."""
+        fileno = fd
+        if not isinstance(fileno, int):
+            try:
+                fileno = int(fileno.fileno())
+            except (AttributeError, TypeError, ValueError):
+                # This code matches selectors._fileobj_to_fd function.
+                raise ValueError(f"Invalid file object: {fd!r}") from None
+        try:
+            transport = self._transports[fileno]
+        except KeyError:
+            pass
+        else:
+            if not transport.is_closing():
+                raise RuntimeError(
+                    f'File descriptor {fd!r} is used by transport '
+                    f'{transport!r}')
+
     def add_reader(self, fd, callback, *args):
         """Start watching the file descriptor for read availability."""
+        self._ensure_fd_no_transport(fd)
         self._add_reader(fd, callback, *args)
 
     def remove_reader(self, fd):
         """Stop watching the file descriptor for read availability."""
+        self._ensure_fd_no_transport(fd)
         return self._remove_reader(fd)
 
     def add_writer(self, fd, callback, *args):
         """Start watching the file descriptor for write availability."""
+        self._ensure_fd_no_transport(fd)
         self._add_writer(fd, callback, *args)
 
     def remove_writer(self, fd):
         """Stop watching the file descriptor for write availability."""
+        self._ensure_fd_no_transport(fd)
         return self._remove_writer(fd)
 
     # ---- signals ----

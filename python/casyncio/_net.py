@@ -95,6 +95,7 @@ class NetMixin:
             except socket.error:
                 extra['peername'] = None
         transport = _SocketTransport(self, sock, protocol, extra, server)
+        self._transports[sock.fileno()] = transport
         if server is not None:
             server._attach()
         base_events._set_nodelay(sock)
