@@ -750,6 +750,41 @@ error:
     return NULL;
 }
 
+/* __class__ is asyncio.Future for an exact Future and asyncio.Task for an
+ * exact Task, so that isinstance(fut, asyncio.Future) is true for ours as
+ * for stock ones: isinstance() falls back to obj.__class__ when the real
+ * type is not a subclass (our types cannot derive from asyncio's C types).
+ * tornado's is_future() and anyio's cancel-scope checks rely on it.  type()
+ * is unchanged, and a subclass of ours reports itself.  Assignment goes to
+ * object's own __class__ setter, with its checks. */
+static PyObject *
+Future_get_class(FutureObject *self, void *Py_UNUSED(closure))
+{
+    cx_state *st = self->fut_st;
+    PyTypeObject *tp = Py_TYPE(self);
+    if (tp == st->FutureType) {
+        return Py_NewRef(st->asyncio_Future);
+    }
+    if (tp == st->TaskType) {
+        return Py_NewRef(st->asyncio_Task);
+    }
+    return Py_NewRef(tp);
+}
+
+static int
+Future_set_class(FutureObject *self, PyObject *value,
+                 void *Py_UNUSED(closure))
+{
+    /* borrowed: object's own getset descriptor */
+    PyObject *descr = PyDict_GetItemString(PyBaseObject_Type.tp_dict,
+                                           "__class__");
+    if (descr == NULL || Py_TYPE(descr)->tp_descr_set == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "__class__");
+        return -1;
+    }
+    return Py_TYPE(descr)->tp_descr_set(descr, (PyObject *)self, value);
+}
+
 static PyObject *
 Future_get_state(FutureObject *self, void *Py_UNUSED(closure))
 {
@@ -954,6 +989,8 @@ static PyGetSetDef future_getsets[] = {
     {"_cancel_message", (getter)Future_get_cancel_message,
      (setter)Future_set_cancel_message, NULL, NULL},
     {"_state", (getter)Future_get_state, NULL, NULL, NULL},
+    {"__class__", (getter)Future_get_class, (setter)Future_set_class, NULL,
+     NULL},
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL,
      NULL},
     {NULL},

@@ -6,6 +6,7 @@
     X(LoopType) X(HandleType) X(TimerHandleType) X(FutureType) \
     X(FutureIterType) X(TaskType) \
     X(asyncio_CancelledError) X(asyncio_InvalidStateError) \
+    X(asyncio_Future) X(asyncio_Task) \
     X(asyncio_get_running_loop) X(asyncio_set_running_loop) \
     X(asyncio_get_event_loop) X(asyncio_iscoroutine) \
     X(asyncio_future_repr) X(asyncio_future_repr_info) \
@@ -77,6 +78,8 @@ module_exec(PyObject *mod)
     IMPORT(asyncio_CancelledError, "asyncio.exceptions", "CancelledError")
     IMPORT(asyncio_InvalidStateError, "asyncio.exceptions",
            "InvalidStateError")
+    IMPORT(asyncio_Future, "asyncio.futures", "Future")
+    IMPORT(asyncio_Task, "asyncio.tasks", "Task")
     IMPORT(asyncio_get_running_loop, "asyncio.events", "_get_running_loop")
     IMPORT(asyncio_set_running_loop, "asyncio.events", "_set_running_loop")
     IMPORT(asyncio_get_event_loop, "asyncio.events", "get_event_loop")

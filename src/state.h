@@ -21,6 +21,8 @@ typedef struct {
     /* asyncio, imported once at module exec */
     PyObject *asyncio_CancelledError;
     PyObject *asyncio_InvalidStateError;
+    PyObject *asyncio_Future;              /* futures.Future: our __class__ */
+    PyObject *asyncio_Task;                /* tasks.Task: likewise */
     PyObject *asyncio_get_running_loop;    /* events._get_running_loop */
     PyObject *asyncio_set_running_loop;    /* events._set_running_loop */
     PyObject *asyncio_get_event_loop;      /* events.get_event_loop */
