@@ -16,7 +16,9 @@
 #include "task.h"
 #include "gather.h"
 #include "sock.h"
+#include "transport.h"
 #include "stream.h"
+#include "dgram.h"
 
 /* The current exception as one object (3.12's PyErr_GetRaisedException),
  * and back.  cx_err_fetch returns a new reference or NULL; cx_err_restore

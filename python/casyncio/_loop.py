@@ -24,6 +24,7 @@ from asyncio.log import logger
 from . import _core
 from ._sock import SockMixin
 from ._net import NetMixin
+from ._udp import UDPMixin
 
 __all__ = ('Loop',)
 
@@ -53,7 +54,7 @@ def _format_handle(handle):
     return str(handle)
 
 
-class Loop(SockMixin, NetMixin, _core.Loop, events.AbstractEventLoop):
+class Loop(SockMixin, NetMixin, UDPMixin, _core.Loop, events.AbstractEventLoop):
     """An asyncio event loop whose core is written in C."""
 
     def __init__(self):
