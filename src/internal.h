@@ -10,6 +10,7 @@
 #include "heap.h"
 #include "poller.h"
 #include "wakeup.h"
+#include "signal.h"
 #include "handle.h"
 #include "loop.h"
 #include "future.h"
