@@ -33,6 +33,19 @@ dgram_direct_family(int family)
     return family == AF_INET || family == AF_INET6 || family == AF_UNIX;
 }
 
+/* After a socket method of Python failed: 0 (cleared) if it would
+ * block, else -1 with the exception kept. */
+static int
+dgram_py_failed(void)
+{
+    if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
+        || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+}
+
 /* protocol.error_received(exc) for the current exception (an OSError).
  * 0 or -1 (what error_received raised). */
 static int
@@ -64,12 +77,7 @@ dgram_recvfrom(cx_transport *tr, PyObject **data, PyObject **addr)
         PyObject *r = PyObject_CallMethod(tr->tr_sock, "recvfrom", "i",
                                           CX_TRANSPORT_MAX_SIZE);
         if (r == NULL) {
-            if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
-                || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
-                PyErr_Clear();
-                return 0;
-            }
-            return -1;
+            return dgram_py_failed();
         }
         if (!PyArg_ParseTuple(r, "OO", data, addr)) {
             Py_DECREF(r);
@@ -167,12 +175,7 @@ dgram_send(cx_transport *tr, PyObject *data, PyObject *addr)
         PyObject *r = PyObject_CallMethod(tr->tr_sock, "sendto", "OO", data,
                                           addr);
         if (r == NULL) {
-            if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
-                || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
-                PyErr_Clear();
-                return 0;
-            }
-            return -1;
+            return dgram_py_failed();
         }
         Py_DECREF(r);
         return 1;

@@ -75,6 +75,23 @@ cx_transport_clear_wbuf(cx_transport *tr)
 
 /* ---- exceptions and connection_lost ---- */
 
+/* The end of a call made for logging or reporting: r (stolen) NULL is
+ * written as unraisable, unless it must leave the loop.  0, or -1 for
+ * SystemExit/KeyboardInterrupt. */
+static int
+transport_done(cx_transport *tr, PyObject *r)
+{
+    if (r == NULL) {
+        if (cx_is_exit_exception()) {
+            return -1;
+        }
+        PyErr_WriteUnraisable((PyObject *)tr);
+        return 0;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
 /* logger.<level>(fmt, *args), for debug messages; errors are swallowed
  * unless they must leave the loop.  0 or -1. */
 int
@@ -88,15 +105,7 @@ cx_transport_log(cx_transport *tr, const char *level, PyObject *args,
     PyObject *r = meth ? PyObject_Call(meth, args, kwargs) : NULL;
     Py_XDECREF(meth);
     Py_DECREF(args);
-    if (r == NULL) {
-        if (cx_is_exit_exception()) {
-            return -1;
-        }
-        PyErr_WriteUnraisable((PyObject *)tr);
-        return 0;
-    }
-    Py_DECREF(r);
-    return 0;
+    return transport_done(tr, r);
 }
 
 /* loop.call_exception_handler({'message', 'exception', 'transport',
@@ -115,15 +124,7 @@ cx_transport_report(cx_transport *tr, const char *message, PyObject *exc)
     PyObject *r = ctx ? PyObject_CallMethodOneArg(
         (PyObject *)tr->tr_loop, st->str_call_exception_handler, ctx) : NULL;
     Py_XDECREF(ctx);
-    if (r == NULL) {
-        if (cx_is_exit_exception()) {
-            return -1;
-        }
-        PyErr_WriteUnraisable((PyObject *)tr);
-        return 0;
-    }
-    Py_DECREF(r);
-    return 0;
+    return transport_done(tr, r);
 }
 
 
