@@ -10,13 +10,16 @@
 #include "heap.h"
 #include "poller.h"
 #include "wakeup.h"
+#include "signal.h"
 #include "handle.h"
 #include "loop.h"
 #include "future.h"
 #include "task.h"
 #include "gather.h"
 #include "sock.h"
+#include "transport.h"
 #include "stream.h"
+#include "dgram.h"
 
 /* The current exception as one object (3.12's PyErr_GetRaisedException),
  * and back.  cx_err_fetch returns a new reference or NULL; cx_err_restore

@@ -474,6 +474,12 @@ loop_poll_io(LoopObject *lp)
             cx_wakeup_drain(lp->loop_wakeup_fd);
             continue;
         }
+        if (fd == lp->loop_signal_rfd) {
+            if (cx_signal_dispatch(lp) < 0) {
+                return -1;
+            }
+            continue;
+        }
         /* As selectors.EpollSelector: errors and hang-ups wake both. */
         if ((ev & ~EPOLLOUT) && loop_queue_watcher(lp, fd, 0) < 0) {
             return -1;
@@ -779,6 +785,7 @@ loop_release(LoopObject *lp)
     cx_queue_free(&lp->loop_ready);
     loop_clear_timers(lp);
     cx_heap_free(&lp->loop_timers);
+    cx_signal_close(lp);
     cx_poller_close(&lp->loop_poller);
     if (lp->loop_wakeup_fd >= 0) {
         close(lp->loop_wakeup_fd);
@@ -827,6 +834,14 @@ Loop__add_callback(LoopObject *lp, PyObject *handle)
         loop_wakeup(lp);
     }
     Py_RETURN_NONE;
+}
+
+/* _signal_wakeup_fd(): the fd for signal.set_wakeup_fd() (signal.c). */
+static PyObject *
+Loop__signal_wakeup_fd(LoopObject *lp, PyObject *Py_UNUSED(ignored))
+{
+    int fd = cx_signal_wakeup_fd(lp);
+    return fd < 0 ? NULL : PyLong_FromLong(fd);
 }
 
 static PyObject *
@@ -1189,6 +1204,26 @@ Loop_set_exception_handler_attr(LoopObject *lp, PyObject *v, void *c)
 }
 
 static PyObject *
+Loop_get_signal_handlers(LoopObject *lp, void *c)
+{
+    if (lp->loop_signal_handlers == NULL) {
+        lp->loop_signal_handlers = PyDict_New();
+    }
+    return Py_XNewRef(lp->loop_signal_handlers);
+}
+
+static int
+Loop_set_signal_handlers(LoopObject *lp, PyObject *v, void *c)
+{
+    if (v == NULL || !PyDict_Check(v)) {
+        PyErr_SetString(PyExc_TypeError, "_signal_handlers must be a dict");
+        return -1;
+    }
+    Py_XSETREF(lp->loop_signal_handlers, Py_NewRef(v));
+    return 0;
+}
+
+static PyObject *
 Loop_get_ready_count(LoopObject *lp, void *c)
 {
     return PyLong_FromSsize_t(cx_queue_len(&lp->loop_ready));
@@ -1215,7 +1250,13 @@ Loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     }
     lp->st = st;
     lp->loop_wakeup_fd = -1;
+    lp->loop_signal_rfd = lp->loop_signal_wfd = -1;
     lp->loop_poller.epfd = -1;
+    lp->loop_signal_handlers = PyDict_New();
+    if (lp->loop_signal_handlers == NULL) {
+        Py_DECREF(lp);
+        return NULL;
+    }
     lp->loop_slow_callback_duration = 0.1;
     int rc = cx_poller_init(&lp->loop_poller);
     if (rc < 0) {
@@ -1260,6 +1301,7 @@ Loop_traverse(LoopObject *lp, visitproc visit, void *arg)
     }
     Py_VISIT(lp->loop_task_factory);
     Py_VISIT(lp->loop_exception_handler);
+    Py_VISIT(lp->loop_signal_handlers);
     return 0;
 }
 
@@ -1275,6 +1317,7 @@ Loop_clear(LoopObject *lp)
     }
     Py_CLEAR(lp->loop_task_factory);
     Py_CLEAR(lp->loop_exception_handler);
+    Py_CLEAR(lp->loop_signal_handlers);
     return 0;
 }
 
@@ -1328,6 +1371,8 @@ static PyMethodDef Loop_methods[] = {
     {"_add_callback", (PyCFunction)Loop__add_callback, METH_O, NULL},
     {"_timer_handle_cancelled", (PyCFunction)Loop__timer_handle_cancelled,
      METH_O, NULL},
+    {"_signal_wakeup_fd", (PyCFunction)Loop__signal_wakeup_fd, METH_NOARGS,
+     NULL},
     {NULL, NULL},
 };
 
@@ -1342,6 +1387,8 @@ static PyGetSetDef Loop_getset[] = {
     {"_exception_handler", (getter)Loop_get_exception_handler_attr,
      (setter)Loop_set_exception_handler_attr, NULL, NULL},
     {"_ready_count", (getter)Loop_get_ready_count, NULL, NULL, NULL},
+    {"_signal_handlers", (getter)Loop_get_signal_handlers,
+     (setter)Loop_set_signal_handlers, NULL, NULL},
     {"_timer_count", (getter)Loop_get_timer_count, NULL, NULL, NULL},
     {NULL},
 };

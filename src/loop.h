@@ -17,6 +17,10 @@ typedef struct {
     Py_ssize_t loop_timers_cancelled; /* cancelled ones still in the heap */
     cx_poller loop_poller;          /* epoll and fd -> reader/writer */
     int loop_wakeup_fd;             /* eventfd, -1 once closed */
+    int loop_signal_rfd;            /* signal pipe (signal.c), or -1 */
+    int loop_signal_wfd;
+    PyObject *loop_signal_handlers; /* dict: signal number -> Handle,
+                                       asyncio's _signal_handlers */
     int loop_polling;               /* in epoll_wait with the GIL released */
     int loop_stopping;
     int loop_running;

@@ -22,7 +22,8 @@
     X(str_get_loop) X(all_tasks_data) X(all_tasks_discard) \
     X(context_kwnames) X(asyncio_enter_task) X(asyncio_leave_task) \
     X(SockOpType) X(socket_socket) \
-    X(SocketTransportType) X(asyncio_BufferedProtocol) \
+    X(TransportType) X(SocketTransportType) X(DatagramTransportType) \
+    X(asyncio_BufferedProtocol) X(str_datagram_received) X(str_error_received) \
     X(str_connection_made) X(str_connection_lost) X(str_data_received) \
     X(str_eof_received) X(str_get_buffer) X(str_buffer_updated) \
     X(str_pause_writing) X(str_resume_writing) X(str_close) \
@@ -52,7 +53,7 @@ static void
 module_free(void *mod)
 {
     module_clear((PyObject *)mod);
-    cx_stream_free_state(PyModule_GetState((PyObject *)mod));
+    cx_transport_free_state(PyModule_GetState((PyObject *)mod));
 }
 
 /* Set *slot to getattr(import(modname), attr).  0 or -1. */
@@ -156,7 +157,8 @@ module_exec(PyObject *mod)
     if (cx_handle_setup(mod) < 0 || cx_loop_setup(mod) < 0
         || cx_future_setup(mod) < 0 || cx_task_setup(mod) < 0
         || cx_gather_setup(mod) < 0 || cx_sock_setup(mod) < 0
-        || cx_stream_setup(mod) < 0) {
+        || cx_transport_setup(mod) < 0 || cx_stream_setup(mod) < 0
+        || cx_dgram_setup(mod) < 0) {
         return -1;
     }
     return 0;

@@ -22,7 +22,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 /* The head of CPython's socket object (Modules/socketmodule.h,
  * PySocketSockObject, the same from 3.7 through 3.13).  It is private:
@@ -296,10 +298,8 @@ sock_is_inet(PyObject *sock)
     return f == AF_INET || f == AF_INET6;
 }
 
-/* The address recvfrom() returns: (host, port) or (host, port, flowinfo,
- * scope_id), None for an empty one.  New reference or NULL. */
-static PyObject *
-sock_addr_to_py(const struct sockaddr_storage *ss, socklen_t len)
+PyObject *
+cx_sock_addr_to_py(const struct sockaddr_storage *ss, socklen_t len)
 {
     char host[INET6_ADDRSTRLEN];
     if (len == 0) {
@@ -317,18 +317,54 @@ sock_addr_to_py(const struct sockaddr_storage *ss, socklen_t len)
                              (unsigned int)ntohl(a->sin6_flowinfo),
                              (unsigned int)a->sin6_scope_id);
     }
+    if (ss->ss_family == AF_UNIX) {
+        /* As the socket module: an unnamed peer is None, an abstract name
+         * bytes, a path a str. */
+        const struct sockaddr_un *a = (const struct sockaddr_un *)ss;
+        size_t n = len - offsetof(struct sockaddr_un, sun_path);
+        if (len <= offsetof(struct sockaddr_un, sun_path)) {
+            Py_RETURN_NONE;
+        }
+        if (a->sun_path[0] == 0) {
+            return PyBytes_FromStringAndSize(a->sun_path, (Py_ssize_t)n);
+        }
+        return PyUnicode_DecodeFSDefaultAndSize(
+            a->sun_path, (Py_ssize_t)strnlen(a->sun_path, n));
+    }
     errno = EAFNOSUPPORT;
     return PyErr_SetFromErrno(PyExc_OSError);
 }
 
-/* A (numeric host, port) tuple as a sockaddr of the socket's family: 1, or
- * 0 (nothing set) when the socket module must parse it (a name, a zone
- * index, flowinfo, a bad port: its errors and resolution). */
-static int
-sock_addr_from_py(PyObject *sock, PyObject *addr,
-                  struct sockaddr_storage *ss, socklen_t *len)
+int
+cx_sock_addr_from_py(int family, PyObject *addr,
+                     struct sockaddr_storage *ss, socklen_t *len)
 {
-    if (!PyTuple_CheckExact(addr) || PyTuple_GET_SIZE(addr) != 2) {
+    if (family == AF_UNIX) {
+        /* A str or bytes path, as the socket module's getsockaddrarg. */
+        PyObject *path = PyUnicode_Check(addr)
+            ? PyUnicode_EncodeFSDefault(addr)
+            : PyBytes_CheckExact(addr) ? Py_NewRef(addr) : NULL;
+        if (path == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        struct sockaddr_un *a = (struct sockaddr_un *)ss;
+        Py_ssize_t n = PyBytes_GET_SIZE(path);
+        const char *p = PyBytes_AS_STRING(path);
+        if (n == 0 || (size_t)n >= sizeof(a->sun_path)
+            || (p[0] != 0 && memchr(p, 0, (size_t)n) != NULL)) {
+            Py_DECREF(path);
+            return 0;
+        }
+        memset(ss, 0, sizeof(*ss));
+        a->sun_family = AF_UNIX;
+        memcpy(a->sun_path, p, (size_t)n);
+        *len = (socklen_t)(n + offsetof(struct sockaddr_un, sun_path));
+        Py_DECREF(path);
+        return 1;
+    }
+    if ((family != AF_INET && family != AF_INET6)
+        || !PyTuple_CheckExact(addr) || PyTuple_GET_SIZE(addr) != 2) {
         return 0;
     }
     PyObject *h = PyTuple_GET_ITEM(addr, 0);
@@ -343,7 +379,7 @@ sock_addr_from_py(PyObject *sock, PyObject *addr,
         return 0;
     }
     memset(ss, 0, sizeof(*ss));
-    if (((cx_pysock *)sock)->sock_family == AF_INET) {
+    if (family == AF_INET) {
         struct sockaddr_in *a = (struct sockaddr_in *)ss;
         if (inet_pton(AF_INET, host, &a->sin_addr) != 1) {
             return 0;
@@ -422,7 +458,7 @@ sock_recvfrom_direct(int fd, PyObject *into, PyObject *nobj,
         Py_XDECREF(bytes);
         return rc;
     }
-    PyObject *addr = sock_addr_to_py(&ss, len);
+    PyObject *addr = cx_sock_addr_to_py(&ss, len);
     if (addr == NULL) {
         Py_XDECREF(bytes);
         return -1;
@@ -451,7 +487,8 @@ sock_sendto_direct(int fd, PyObject *sock, PyObject *data, PyObject *addr,
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    if (!sock_addr_from_py(sock, addr, &ss, &len)) {
+    if (!cx_sock_addr_from_py(((cx_pysock *)sock)->sock_family, addr,
+                              &ss, &len)) {
         return -2;
     }
     Py_buffer v;

@@ -16,7 +16,9 @@ typedef struct {
     PyTypeObject *FutureType;
     PyTypeObject *FutureIterType;
     PyTypeObject *TaskType;
+    PyTypeObject *TransportType;           /* transport.c */
     PyTypeObject *SocketTransportType;     /* stream.c */
+    PyTypeObject *DatagramTransportType;   /* dgram.c */
 
     /* asyncio, imported once at module exec */
     PyObject *asyncio_CancelledError;
@@ -89,10 +91,11 @@ typedef struct {
     PyObject *str_close;
     PyObject *str_transport;
     PyObject *str_protocol;
-    /* The receive buffer every stream transport of this interpreter reads
-     * into: the bytes are copied out before any Python code runs, so one
-     * buffer serves all (NULL until the first read). */
-    char *stream_rbuf;
+    PyObject *str_datagram_received;
+    PyObject *str_error_received;
+    /* cx_transport_rbuf(): the receive buffer of every transport of this
+     * interpreter (NULL until the first read). */
+    char *transport_rbuf;
 } cx_state;
 
 extern PyModuleDef cx_module_def;

@@ -1,5 +1,6 @@
 /* SocketTransport (stream.c): asyncio's _SelectorSocketTransport in C, for
- * connected stream sockets (TCP, Unix).  Cold paths (repr, __del__,
+ * connected stream sockets (TCP, Unix), a subclass of _Transport
+ * (transport.h).  Cold paths (repr, __del__,
  * set_write_buffer_limits, writelines) live in a Python subclass,
  * casyncio._net._SocketTransport.  The type derives from
  * asyncio.Transport (whose only field is BaseTransport's `_extra` slot), so
@@ -12,8 +13,5 @@
 #include "state.h"
 
 int cx_stream_setup(PyObject *module);
-
-/* Free the module's shared receive buffer (module_free). */
-void cx_stream_free_state(cx_state *st);
 
 #endif /* CX_STREAM_H */

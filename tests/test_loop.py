@@ -578,52 +578,7 @@ def test_close_from_a_callback_of_run_once(cloop):
     assert cloop.is_closed() and out == []
 
 
-# --- signal handlers (main thread only, as asyncio) ---
-
-def test_signal_handler_runs_in_the_loop(loop):
-    got = []
-    loop.add_signal_handler(signal.SIGUSR1, lambda *a: (got.append(a),
-                                                        loop.stop()), 'x')
-    try:
-        loop.call_later(0.05, os.kill, os.getpid(), signal.SIGUSR1)
-        loop.call_later(5, loop.stop)
-        loop.run_forever()
-        assert got == [('x',)]
-    finally:
-        assert loop.remove_signal_handler(signal.SIGUSR1) is True
-    assert loop.remove_signal_handler(signal.SIGUSR1) is False
-    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
-
-
-def test_signal_handler_errors(loop):
-    with pytest.raises(TypeError, match='sig must be an int'):
-        loop.add_signal_handler('x', print)
-    with pytest.raises(ValueError, match='invalid signal number'):
-        loop.add_signal_handler(10000, print)
-    with pytest.raises(RuntimeError, match='cannot be caught'):
-        loop.add_signal_handler(signal.SIGKILL, print)
-
-    async def coro():
-        pass
-    with pytest.raises(TypeError, match='coroutines cannot be used'):
-        loop.add_signal_handler(signal.SIGUSR1, coro)
-    errors = []
-
-    def off_main_thread():
-        try:
-            loop.add_signal_handler(signal.SIGUSR2, print)
-        except RuntimeError as e:
-            errors.append(str(e))
-    t = threading.Thread(target=off_main_thread)
-    t.start()
-    t.join()
-    assert len(errors) == 1 and 'main thread' in errors[0]
-
-
-def test_close_removes_signal_handlers(loop):
-    loop.add_signal_handler(signal.SIGINT, print)
-    loop.close()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+# Signal handlers: tests/test_signals.py.
 
 
 def test_debug_thread_check_on_future_callbacks(loop):

@@ -9,7 +9,6 @@ messages follow asyncio.base_events of the running Python.
 import concurrent.futures
 import errno
 import signal
-import socket
 import sys
 import threading
 import time
@@ -24,6 +23,7 @@ from asyncio.log import logger
 from . import _core
 from ._sock import SockMixin
 from ._net import NetMixin
+from ._udp import UDPMixin
 
 __all__ = ('Loop',)
 
@@ -53,7 +53,7 @@ def _format_handle(handle):
     return str(handle)
 
 
-class Loop(SockMixin, NetMixin, _core.Loop, events.AbstractEventLoop):
+class Loop(SockMixin, NetMixin, UDPMixin, _core.Loop, events.AbstractEventLoop):
     """An asyncio event loop whose core is written in C."""
 
     def __init__(self):
@@ -65,9 +65,7 @@ class Loop(SockMixin, NetMixin, _core.Loop, events.AbstractEventLoop):
         self._coroutine_origin_tracking_saved_depth = None
         self._clock_resolution = time.get_clock_info('monotonic').resolution
         self._current_handle = None
-        self._signal_handlers = {}
         self._transports = weakref.WeakValueDictionary()    # fd -> transport
-        self._ssock = self._csock = None    # made by the first signal handler
         self.set_debug(coroutines._is_debug_mode())
 
     def __repr__(self):
@@ -173,8 +171,8 @@ class Loop(SockMixin, NetMixin, _core.Loop, events.AbstractEventLoop):
             return
         if self.get_debug():
             logger.debug("Close %r", self)
-        self._close_core()
         self._close_signals()
+        self._close_core()     # closes the signal pipe too
         self._executor_shutdown_called = True
         executor = self._default_executor
         if executor is not None:
@@ -247,45 +245,17 @@ class Loop(SockMixin, NetMixin, _core.Loop, events.AbstractEventLoop):
         return self._remove_writer(fd)
 
     # ---- signals ----
-    # As asyncio's unix_events: Python's C-level handler writes the signal
-    # number to a socketpair (signal.set_wakeup_fd), whose reader queues the
-    # registered Handle.  Signals are rare: this stays in Python for now.
+    # As asyncio's unix_events, with the loop's own pipe: its write end is
+    # the signal wake-up fd (Python's C-level handler writes the signal
+    # number to it), its read end is read in C in the poll phase, which
+    # queues the Handle of self._signal_handlers (a dict the C loop owns).
+    # Here: the checks, signal.signal() and set_wakeup_fd().
 
     def _check_signal(self, sig):
         if not isinstance(sig, int):
             raise TypeError(f'sig must be an int, not {sig!r}')
         if sig not in signal.valid_signals():
             raise ValueError(f'invalid signal number {sig}')
-
-    def _open_signal_socket(self):
-        if self._ssock is None:
-            self._ssock, self._csock = socket.socketpair()
-            self._ssock.setblocking(False)
-            self._csock.setblocking(False)
-            self._add_reader(self._ssock.fileno(), self._read_signals)
-
-    def _read_signals(self):
-        while True:
-            try:
-                data = self._ssock.recv(4096)
-            except InterruptedError:
-                continue
-            except BlockingIOError:
-                return
-            if not data:
-                return
-            for signum in data:
-                if signum:
-                    self._handle_signal(signum)
-
-    def _handle_signal(self, sig):
-        handle = self._signal_handlers.get(sig)
-        if handle is None:
-            return  # Assume it's some race condition.
-        if handle.cancelled():
-            self.remove_signal_handler(sig)  # Remove it properly.
-        else:
-            self._add_callback(handle)
 
     def add_signal_handler(self, sig, callback, *args):
         """Add a handler for a signal.  UNIX only.
@@ -299,11 +269,10 @@ class Loop(SockMixin, NetMixin, _core.Loop, events.AbstractEventLoop):
                             "with add_signal_handler()")
         self._check_signal(sig)
         self._check_closed()
-        self._open_signal_socket()
         try:
             # set_wakeup_fd() raises ValueError off the main thread: a
             # loop running in another thread cannot add a signal handler.
-            signal.set_wakeup_fd(self._csock.fileno())
+            signal.set_wakeup_fd(self._signal_wakeup_fd())
         except (ValueError, OSError) as exc:
             raise RuntimeError(str(exc))
 
@@ -365,10 +334,6 @@ class Loop(SockMixin, NetMixin, _core.Loop, events.AbstractEventLoop):
                           ResourceWarning,
                           source=self)
             self._signal_handlers.clear()
-        if self._ssock is not None:
-            self._ssock.close()
-            self._csock.close()
-            self._ssock = self._csock = None
 
     # ---- async generators ----
 

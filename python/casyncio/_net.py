@@ -29,11 +29,10 @@ def _no_ssl(ssl):
         raise NotImplementedError(_SSL_MSG)
 
 
-class _SocketTransport(_core.SocketTransport):
-    """A stream transport over a connected socket: asyncio's
-    _SelectorSocketTransport, its hot paths in C."""
-
-    _start_tls_compatible = False
+class _TransportCommon:
+    """What casyncio's socket transports (stream, datagram) share in
+    Python: asyncio's _SelectorTransport repr and __del__, and
+    _FlowControlMixin.set_write_buffer_limits."""
 
     def __repr__(self):
         info = [self.__class__.__name__]
@@ -56,10 +55,6 @@ class _SocketTransport(_core.SocketTransport):
                   source=self)
             self._sock.close()
 
-    def writelines(self, list_of_data):
-        data = b''.join(list_of_data)
-        self.write(data)
-
     def set_write_buffer_limits(self, high=None, low=None):
         if high is None:
             if low is None:
@@ -74,6 +69,34 @@ class _SocketTransport(_core.SocketTransport):
         self._set_limits(high, low)
 
 
+def _transport_extra(sock, extra):
+    """The extra info asyncio's _SelectorTransport.__init__ adds: socket,
+    sockname, peername."""
+    if extra is None:
+        extra = {}
+    extra['socket'] = trsock.TransportSocket(sock)
+    try:
+        extra['sockname'] = sock.getsockname()
+    except OSError:
+        extra['sockname'] = None
+    if 'peername' not in extra:
+        try:
+            extra['peername'] = sock.getpeername()
+        except socket.error:
+            extra['peername'] = None
+    return extra
+
+
+class _SocketTransport(_TransportCommon, _core.SocketTransport):
+    """A stream transport over a connected socket: asyncio's
+    _SelectorSocketTransport, its hot paths in C."""
+
+    _start_tls_compatible = False
+
+    def writelines(self, list_of_data):
+        data = b''.join(list_of_data)
+        self.write(data)
+
 
 class NetMixin:
     """create_connection, create_server and friends for casyncio.Loop."""
@@ -82,18 +105,7 @@ class NetMixin:
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *,
                                extra=None, server=None):
-        if extra is None:
-            extra = {}
-        extra['socket'] = trsock.TransportSocket(sock)
-        try:
-            extra['sockname'] = sock.getsockname()
-        except OSError:
-            extra['sockname'] = None
-        if 'peername' not in extra:
-            try:
-                extra['peername'] = sock.getpeername()
-            except socket.error:
-                extra['peername'] = None
+        extra = _transport_extra(sock, extra)
         transport = _SocketTransport(self, sock, protocol, extra, server)
         self._transports[sock.fileno()] = transport
         if server is not None:

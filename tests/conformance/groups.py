@@ -63,9 +63,7 @@ TYPES_STOCK = [CPY + 'test_futures:' + c for c in (
 
 TLS = ('TLS transports are not implemented yet (ssl= raises '
        'NotImplementedError)', 'issue #5 (processes, signals, TLS)')
-DATAGRAM = ('datagram transports are not implemented yet',
-            'issue #4 (networking)')
-EVENTS_XFAIL = {'*datagram*': DATAGRAM}
+EVENTS_XFAIL = {}
 EVENTS_XFAIL.update({p: TLS for p in (
     'test_create_*ssl*', 'test_ssl_connect_accepted_socket')})
 EVENTS_XFAIL.update({p: PROCESS for p in (

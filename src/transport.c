@@ -1,0 +1,886 @@
+/* _Transport: the common part of the socket transports, see transport.h.
+ * asyncio.selector_events._SelectorTransport (3.11) in C.
+ *
+ * Its reader and writer are two Handles made once per transport (callback:
+ * the bound _read_ready / _write_ready of the subclass) and put into and
+ * out of the loop's poller directly; they are never cancelled, so a queued
+ * one that fires after its removal checks tr_reader_on / tr_writer_on and
+ * does nothing (asyncio cancels the Handle instead).  Protocol callbacks
+ * scheduled for later (connection_made, connection_lost) are
+ * CX_ENTRY_CFUNC entries: no Handle, no bound method.  Messages and call
+ * order follow asyncio. */
+#include "internal.h"
+#include "structmember.h"
+#include <sys/socket.h>
+
+/* ---- the reader and writer in the loop's poller ---- */
+
+/* Put our reader (which=0) or writer Handle into the poller, or take it
+ * out (on=0).  A foreign Handle replaced or removed is cancelled, as
+ * loop._add_reader would.  0 or -1. */
+int
+cx_transport_watch(cx_transport *tr, int which, int on)
+{
+    LoopObject *lp = tr->tr_loop;
+    char *flag = which ? &tr->tr_writer_on : &tr->tr_reader_on;
+    PyObject *ours = which ? tr->tr_write_handle : tr->tr_read_handle;
+    if (lp == NULL || ours == NULL) {
+        *flag = 0;
+        return 0;
+    }
+    if (lp->loop_closed) {
+        *flag = 0;
+        if (on) {
+            PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+            return -1;
+        }
+        return 0;
+    }
+    if (!on && !*flag) {
+        return 0;
+    }
+    PyObject *old;
+    int rc = cx_poller_set(&lp->loop_poller, tr->tr_fd, which,
+                           on ? ours : NULL, &old);
+    if (rc < 0) {
+        errno = -rc;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    *flag = (char)on;
+    if (old != NULL && old != ours) {
+        PyObject *r = PyObject_CallMethodNoArgs(old, tr->tr_st->str_cancel);
+        Py_DECREF(old);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+        return 0;
+    }
+    Py_XDECREF(old);
+    return 0;
+}
+
+void
+cx_transport_clear_wbuf(cx_transport *tr)
+{
+    if (tr->tr_wbuf != NULL && PyList_GET_SIZE(tr->tr_wbuf)) {
+        (void)PyList_SetSlice(tr->tr_wbuf, 0, PyList_GET_SIZE(tr->tr_wbuf),
+                              NULL);
+    }
+    tr->tr_wbuf_head = 0;
+    tr->tr_wbuf_off = 0;
+    tr->tr_wbuf_size = 0;
+}
+
+/* ---- exceptions and connection_lost ---- */
+
+/* The end of a call made for logging or reporting: r (stolen) NULL is
+ * written as unraisable, unless it must leave the loop.  0, or -1 for
+ * SystemExit/KeyboardInterrupt. */
+static int
+transport_done(cx_transport *tr, PyObject *r)
+{
+    if (r == NULL) {
+        if (cx_is_exit_exception()) {
+            return -1;
+        }
+        PyErr_WriteUnraisable((PyObject *)tr);
+        return 0;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* logger.<level>(fmt, *args), for debug messages; errors are swallowed
+ * unless they must leave the loop.  0 or -1. */
+int
+cx_transport_log(cx_transport *tr, const char *level, PyObject *args,
+              PyObject *kwargs)
+{
+    if (args == NULL) {
+        return cx_is_exit_exception() ? -1 : (PyErr_Clear(), 0);
+    }
+    PyObject *meth = PyObject_GetAttrString(tr->tr_st->asyncio_logger, level);
+    PyObject *r = meth ? PyObject_Call(meth, args, kwargs) : NULL;
+    Py_XDECREF(meth);
+    Py_DECREF(args);
+    return transport_done(tr, r);
+}
+
+/* loop.call_exception_handler({'message', 'exception', 'transport',
+ * 'protocol'}).  Borrows exc.  0, or -1 for SystemExit/KeyboardInterrupt. */
+int
+cx_transport_report(cx_transport *tr, const char *message, PyObject *exc)
+{
+    cx_state *st = tr->tr_st;
+    if (tr->tr_loop == NULL) {
+        return 0;
+    }
+    PyObject *ctx = Py_BuildValue(
+        "{OsOOOOOO}", st->str_message, message, st->str_exception, exc,
+        st->str_transport, (PyObject *)tr, st->str_protocol,
+        tr->tr_protocol ? tr->tr_protocol : Py_None);
+    PyObject *r = ctx ? PyObject_CallMethodOneArg(
+        (PyObject *)tr->tr_loop, st->str_call_exception_handler, ctx) : NULL;
+    Py_XDECREF(ctx);
+    return transport_done(tr, r);
+}
+
+
+/* _force_close(exc): exc borrowed (NULL: None).  0 or -1. */
+int
+cx_transport_force_close(cx_transport *tr, PyObject *exc)
+{
+    if (tr->tr_conn_lost) {
+        return 0;
+    }
+    if (tr->tr_wbuf_size) {
+        cx_transport_clear_wbuf(tr);
+        if (cx_transport_watch(tr, 1, 0) < 0) {
+            return -1;
+        }
+    }
+    if (!tr->tr_closing) {
+        tr->tr_closing = 1;
+        if (cx_transport_watch(tr, 0, 0) < 0) {
+            return -1;
+        }
+    }
+    tr->tr_conn_lost++;
+    if (tr->tr_loop == NULL) {
+        return 0;
+    }
+    return cx_loop_push_cfunc(tr->tr_loop, cx_transport_call_connection_lost,
+                              (PyObject *)tr, exc ? exc : Py_None);
+}
+
+/* _fatal_error(exc, message) for the current exception: OSErrors are only
+ * logged in debug mode, anything else goes to the exception handler; then
+ * _force_close(exc).  0, or -1 when the exception must leave the loop
+ * (SystemExit, KeyboardInterrupt: left set). */
+int
+cx_transport_fatal_error(cx_transport *tr, const char *message)
+{
+    if (cx_is_exit_exception()) {
+        return -1;
+    }
+    PyObject *exc = cx_err_fetch();
+    int rc = 0;
+    if (PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_OSError)) {
+        if (cx_transport_debug(tr)) {
+            PyObject *kw = Py_BuildValue("{sO}", "exc_info", exc);
+            if (kw == NULL) {
+                rc = -1;
+            }
+            else {
+                rc = cx_transport_log(tr, "debug",
+                                   Py_BuildValue("(sOs)", "%r: %s", tr,
+                                                 message), kw);
+                Py_DECREF(kw);
+            }
+        }
+    }
+    else {
+        rc = cx_transport_report(tr, message, exc);
+    }
+    if (rc == 0) {
+        rc = cx_transport_force_close(tr, exc);
+    }
+    Py_DECREF(exc);
+    return rc;
+}
+
+/* _call_connection_lost(exc), a CX_ENTRY_CFUNC (or called directly):
+ * protocol.connection_lost(exc), then close the socket and drop the loop,
+ * the protocol and the server, whatever connection_lost did. */
+int
+cx_transport_call_connection_lost(PyObject *self, PyObject *exc)
+{
+    cx_transport *tr = (cx_transport *)self;
+    cx_state *st = tr->tr_st;
+    int rc = 0;
+    Py_INCREF(tr);
+    if (tr->tr_protocol_connected && tr->tr_protocol != NULL) {
+        PyObject *proto = Py_NewRef(tr->tr_protocol);
+        PyObject *r = PyObject_CallMethodOneArg(proto,
+                                                st->str_connection_lost, exc);
+        Py_DECREF(proto);
+        if (r == NULL) {
+            rc = -1;
+        }
+        Py_XDECREF(r);
+    }
+    PyObject *pending = rc < 0 ? cx_err_fetch() : NULL;
+    /* finally: */
+    tr->tr_reader_on = tr->tr_writer_on = 0;
+    PyObject *sock = tr->tr_sock;
+    tr->tr_sock = NULL;
+    if (sock != NULL) {
+        PyObject *r = PyObject_CallMethodNoArgs(sock, st->str_close);
+        Py_DECREF(sock);
+        if (r == NULL) {
+            if (pending == NULL) {
+                pending = cx_err_fetch();
+                rc = -1;
+            }
+            else {
+                PyErr_Clear();
+            }
+        }
+        Py_XDECREF(r);
+    }
+    Py_CLEAR(tr->tr_protocol);
+    Py_CLEAR(tr->tr_loop);
+    Py_CLEAR(tr->tr_read_handle);
+    Py_CLEAR(tr->tr_write_handle);
+    PyObject *server = tr->tr_server;
+    tr->tr_server = NULL;
+    if (server != NULL) {
+        PyObject *r = PyObject_CallMethod(server, "_detach", NULL);
+        Py_DECREF(server);
+        if (r == NULL) {
+            if (pending == NULL) {
+                pending = cx_err_fetch();
+                rc = -1;
+            }
+            else {
+                PyErr_Clear();
+            }
+        }
+        Py_XDECREF(r);
+    }
+    cx_err_restore(pending);
+    Py_DECREF(tr);
+    return rc;
+}
+
+/* ---- flow control ---- */
+
+/* protocol.pause_writing() / resume_writing(): a failure is reported as
+ * asyncio does ("protocol.pause_writing() failed"); -1 only for
+ * SystemExit / KeyboardInterrupt. */
+static int
+transport_call_flow(cx_transport *tr, PyObject *method, const char *msg)
+{
+    if (tr->tr_protocol == NULL) {
+        return 0;
+    }
+    PyObject *proto = Py_NewRef(tr->tr_protocol);
+    PyObject *r = PyObject_CallMethodNoArgs(proto, method);
+    Py_DECREF(proto);
+    if (r != NULL) {
+        Py_DECREF(r);
+        return 0;
+    }
+    if (cx_is_exit_exception()) {
+        return -1;
+    }
+    PyObject *exc = cx_err_fetch();
+    int rc = cx_transport_report(tr, msg, exc);
+    Py_DECREF(exc);
+    return rc;
+}
+
+int
+cx_transport_maybe_pause(cx_transport *tr)
+{
+    if (tr->tr_wbuf_size <= tr->tr_high_water || tr->tr_protocol_paused) {
+        return 0;
+    }
+    tr->tr_protocol_paused = 1;
+    return transport_call_flow(tr, tr->tr_st->str_pause_writing,
+                               "protocol.pause_writing() failed");
+}
+
+int
+cx_transport_maybe_resume(cx_transport *tr)
+{
+    if (!tr->tr_protocol_paused || tr->tr_wbuf_size > tr->tr_low_water) {
+        return 0;
+    }
+    tr->tr_protocol_paused = 0;
+    return transport_call_flow(tr, tr->tr_st->str_resume_writing,
+                               "protocol.resume_writing() failed");
+}
+
+/* ---- closing ---- */
+
+PyObject *
+cx_transport_close(cx_transport *tr)
+{
+    if (tr->tr_closing) {
+        Py_RETURN_NONE;
+    }
+    tr->tr_closing = 1;
+    if (cx_transport_watch(tr, 0, 0) < 0) {
+        return NULL;
+    }
+    if (tr->tr_wbuf_size == 0) {
+        tr->tr_conn_lost++;
+        if (cx_transport_watch(tr, 1, 0) < 0) {
+            return NULL;
+        }
+        if (tr->tr_loop != NULL
+            && cx_loop_push_cfunc(tr->tr_loop, cx_transport_call_connection_lost,
+                                  (PyObject *)tr, Py_None) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Transport_close(cx_transport *tr, PyObject *Py_UNUSED(ignored))
+{
+    return cx_transport_close(tr);
+}
+
+static PyObject *
+Transport_abort(cx_transport *tr, PyObject *Py_UNUSED(ignored))
+{
+    if (cx_transport_force_close(tr, NULL) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Transport__force_close(cx_transport *tr, PyObject *exc)
+{
+    if (cx_transport_force_close(tr, exc == Py_None ? NULL : exc) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Transport__fatal_error(cx_transport *tr, PyObject *args)
+{
+    PyObject *exc;
+    const char *message = "Fatal error on transport";
+    if (!PyArg_ParseTuple(args, "O|s:_fatal_error", &exc, &message)) {
+        return NULL;
+    }
+    if (!PyExceptionInstance_Check(exc)) {
+        PyErr_SetString(PyExc_TypeError, "exc must be an exception");
+        return NULL;
+    }
+    cx_err_restore(Py_NewRef(exc));
+    if (cx_transport_fatal_error(tr, message) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Transport_is_closing(cx_transport *tr, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(tr->tr_closing);
+}
+
+/* ---- reading control ---- */
+
+static int
+transport_is_reading(cx_transport *tr)
+{
+    return !tr->tr_closing && !tr->tr_paused;
+}
+
+static PyObject *
+Transport_is_reading(cx_transport *tr, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(transport_is_reading(tr));
+}
+
+static PyObject *
+Transport_pause_reading(cx_transport *tr, PyObject *Py_UNUSED(ignored))
+{
+    if (!transport_is_reading(tr)) {
+        Py_RETURN_NONE;
+    }
+    tr->tr_paused = 1;
+    if (cx_transport_watch(tr, 0, 0) < 0) {
+        return NULL;
+    }
+    if (cx_transport_debug(tr)
+        && cx_transport_log(tr, "debug",
+                         Py_BuildValue("(sO)", "%r pauses reading", tr),
+                         NULL) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Transport_resume_reading(cx_transport *tr, PyObject *Py_UNUSED(ignored))
+{
+    if (tr->tr_closing || !tr->tr_paused) {
+        Py_RETURN_NONE;
+    }
+    tr->tr_paused = 0;
+    if (transport_is_reading(tr) && cx_transport_watch(tr, 0, 1) < 0) {
+        return NULL;
+    }
+    if (cx_transport_debug(tr)
+        && cx_transport_log(tr, "debug",
+                         Py_BuildValue("(sO)", "%r resumes reading", tr),
+                         NULL) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- start-up ---- */
+
+static int
+transport_connection_made_cb(PyObject *self, PyObject *protocol)
+{
+    cx_transport *tr = (cx_transport *)self;
+    PyObject *r = PyObject_CallMethodOneArg(
+        protocol, tr->tr_st->str_connection_made, self);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+static int
+transport_add_reader_cb(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    cx_transport *tr = (cx_transport *)self;
+    if (!transport_is_reading(tr)) {
+        return 0;
+    }
+    return cx_transport_watch(tr, 0, 1);
+}
+
+static int
+transport_set_waiter_cb(PyObject *waiter, PyObject *Py_UNUSED(arg))
+{
+    /* futures._set_result_unless_cancelled(waiter, None) */
+    PyObject *r = PyObject_CallMethod(waiter, "cancelled", NULL);
+    if (r == NULL) {
+        return -1;
+    }
+    int cancelled = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    if (cancelled) {
+        return cancelled < 0 ? -1 : 0;
+    }
+    r = PyObject_CallMethod(waiter, "set_result", "O", Py_None);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* _start(waiter): schedule connection_made(self), then the reader, then
+ * the waiter's result, in that order (asyncio's three call_soon). */
+static PyObject *
+Transport__start(cx_transport *tr, PyObject *waiter)
+{
+    if (tr->tr_loop == NULL || tr->tr_protocol == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "transport is closed");
+        return NULL;
+    }
+    if (cx_loop_push_cfunc(tr->tr_loop, transport_connection_made_cb,
+                           (PyObject *)tr, tr->tr_protocol) < 0
+        || cx_loop_push_cfunc(tr->tr_loop, transport_add_reader_cb,
+                              (PyObject *)tr, NULL) < 0) {
+        return NULL;
+    }
+    if (waiter != Py_None
+        && cx_loop_push_cfunc(tr->tr_loop, transport_set_waiter_cb, waiter,
+                              NULL) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- protocol, extra info, limits ---- */
+
+static int
+transport_set_protocol(cx_transport *tr, PyObject *protocol)
+{
+    int b = PyObject_IsInstance(protocol,
+                                tr->tr_st->asyncio_BufferedProtocol);
+    if (b < 0) {
+        return -1;
+    }
+    tr->tr_buffered = (char)b;
+    Py_XSETREF(tr->tr_protocol, Py_NewRef(protocol));
+    tr->tr_protocol_connected = 1;
+    return 0;
+}
+
+static PyObject *
+Transport_set_protocol(cx_transport *tr, PyObject *protocol)
+{
+    if (transport_set_protocol(tr, protocol) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Transport_get_protocol(cx_transport *tr, PyObject *Py_UNUSED(ignored))
+{
+    return Py_NewRef(tr->tr_protocol ? tr->tr_protocol : Py_None);
+}
+
+static PyObject *
+Transport_get_extra_info(cx_transport *tr, PyObject *const *args,
+                         Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError,
+                        "get_extra_info() takes 1 or 2 arguments");
+        return NULL;
+    }
+    PyObject *v = PyDict_GetItemWithError(tr->tr_extra, args[0]);
+    if (v == NULL && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (v == NULL) {
+        v = nargs == 2 ? args[1] : Py_None;
+    }
+    return Py_NewRef(v);
+}
+
+static PyObject *
+Transport_get_write_buffer_size(cx_transport *tr,
+                                PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSsize_t(tr->tr_wbuf_size);
+}
+
+static PyObject *
+Transport_get_write_buffer_limits(cx_transport *tr,
+                                  PyObject *Py_UNUSED(ignored))
+{
+    return Py_BuildValue("(nn)", tr->tr_low_water, tr->tr_high_water);
+}
+
+/* _set_limits(high, low): the checked values; then _maybe_pause_protocol
+ * (set_write_buffer_limits in Python normalises the arguments). */
+static PyObject *
+Transport__set_limits(cx_transport *tr, PyObject *args)
+{
+    Py_ssize_t high, low;
+    if (!PyArg_ParseTuple(args, "nn:_set_limits", &high, &low)) {
+        return NULL;
+    }
+    tr->tr_high_water = high;
+    tr->tr_low_water = low;
+    if (cx_transport_maybe_pause(tr) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- the shared receive buffer ---- */
+
+char *
+cx_transport_rbuf(cx_state *st)
+{
+    if (st->transport_rbuf == NULL) {
+        st->transport_rbuf = PyMem_Malloc(CX_TRANSPORT_MAX_SIZE);
+        if (st->transport_rbuf == NULL) {
+            PyErr_NoMemory();
+        }
+    }
+    return st->transport_rbuf;
+}
+
+void
+cx_transport_free_state(cx_state *st)
+{
+    PyMem_Free(st->transport_rbuf);
+    st->transport_rbuf = NULL;
+}
+
+/* ---- the type ---- */
+
+int
+cx_transport_init(cx_transport *tr, PyObject *loop, PyObject *sock,
+                  PyObject *protocol, PyObject *extra, PyObject *server)
+{
+    cx_state *st = cx_state_from_type(Py_TYPE(tr));
+    if (st == NULL) {
+        return -1;
+    }
+    if (!PyObject_TypeCheck(loop, st->LoopType)) {
+        PyErr_Format(PyExc_TypeError, "%.100s needs a casyncio loop",
+                     Py_TYPE(tr)->tp_name);
+        return -1;
+    }
+    PyObject *fdobj = PyObject_CallMethod(sock, "fileno", NULL);
+    if (fdobj == NULL) {
+        return -1;
+    }
+    int fd = _PyLong_AsInt(fdobj);
+    Py_DECREF(fdobj);
+    if (fd == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (fd < 0) {
+        PyErr_SetString(PyExc_ValueError, "the socket is closed");
+        return -1;
+    }
+    tr->tr_st = st;
+    tr->tr_fd = fd;
+    tr->tr_high_water = 64 * 1024;
+    tr->tr_low_water = 16 * 1024;
+    tr->tr_loop = (LoopObject *)Py_NewRef(loop);
+    tr->tr_sock = Py_NewRef(sock);
+    tr->tr_extra = extra == Py_None ? PyDict_New() : Py_NewRef(extra);
+    if (tr->tr_extra == NULL) {
+        return -1;
+    }
+    if (!PyDict_Check(tr->tr_extra)) {
+        PyErr_SetString(PyExc_TypeError, "extra must be a dict");
+        return -1;
+    }
+    tr->tr_server = server == Py_None ? NULL : Py_NewRef(server);
+    if (transport_set_protocol(tr, protocol) < 0) {
+        return -1;
+    }
+    PyObject *empty = PyTuple_New(0);
+    if (empty == NULL) {
+        return -1;
+    }
+    for (int which = 0; which < 2; which++) {
+        PyObject *cb = PyObject_GetAttrString(
+            (PyObject *)tr, which ? "_write_ready" : "_read_ready");
+        PyObject *h = cb ? cx_handle_new(st, cb, empty, loop, NULL) : NULL;
+        Py_XDECREF(cb);
+        if (h == NULL) {
+            Py_DECREF(empty);
+            return -1;
+        }
+        if (which) {
+            tr->tr_write_handle = h;
+        }
+        else {
+            tr->tr_read_handle = h;
+        }
+    }
+    Py_DECREF(empty);
+    return 0;
+}
+
+int
+cx_transport_traverse(cx_transport *tr, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(tr));
+    Py_VISIT(tr->tr_loop);
+    Py_VISIT(tr->tr_sock);
+    Py_VISIT(tr->tr_protocol);
+    Py_VISIT(tr->tr_extra);
+    Py_VISIT(tr->tr_server);
+    Py_VISIT(tr->tr_read_handle);
+    Py_VISIT(tr->tr_write_handle);
+    Py_VISIT(tr->tr_wbuf);
+    Py_VISIT(tr->tr_dict);
+    return 0;
+}
+
+int
+cx_transport_clear(cx_transport *tr)
+{
+    Py_CLEAR(tr->tr_loop);
+    Py_CLEAR(tr->tr_sock);
+    Py_CLEAR(tr->tr_protocol);
+    Py_CLEAR(tr->tr_extra);
+    Py_CLEAR(tr->tr_server);
+    Py_CLEAR(tr->tr_read_handle);
+    Py_CLEAR(tr->tr_write_handle);
+    Py_CLEAR(tr->tr_wbuf);
+    Py_CLEAR(tr->tr_dict);
+    return 0;
+}
+
+/* The subclasses' dealloc: tp_clear (theirs) then free. */
+static void
+Transport_dealloc(cx_transport *tr)
+{
+    PyTypeObject *tp = Py_TYPE(tr);
+    PyObject_GC_UnTrack(tr);
+    if (PyObject_CallFinalizerFromDealloc((PyObject *)tr) < 0) {
+        return;     /* resurrected */
+    }
+    if (tr->weakreflist != NULL) {
+        PyObject_ClearWeakRefs((PyObject *)tr);
+    }
+    (void)tp->tp_clear((PyObject *)tr);
+    tp->tp_free(tr);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+Transport_get_sock(cx_transport *tr, void *c)
+{
+    return Py_NewRef(tr->tr_sock ? tr->tr_sock : Py_None);
+}
+
+static PyObject *
+Transport_get_loop(cx_transport *tr, void *c)
+{
+    return Py_NewRef(tr->tr_loop ? (PyObject *)tr->tr_loop : Py_None);
+}
+
+static PyObject *
+Transport_get_protocol_attr(cx_transport *tr, void *c)
+{
+    return Transport_get_protocol(tr, NULL);
+}
+
+static PyObject *
+Transport_get_server(cx_transport *tr, void *c)
+{
+    return Py_NewRef(tr->tr_server ? tr->tr_server : Py_None);
+}
+
+#define FASTCALL(f) (PyCFunction)(void (*)(void))(f)
+static PyMethodDef Transport_methods[] = {
+    {"close", (PyCFunction)Transport_close, METH_NOARGS, NULL},
+    {"abort", (PyCFunction)Transport_abort, METH_NOARGS, NULL},
+    {"is_closing", (PyCFunction)Transport_is_closing, METH_NOARGS, NULL},
+    {"is_reading", (PyCFunction)Transport_is_reading, METH_NOARGS, NULL},
+    {"pause_reading", (PyCFunction)Transport_pause_reading, METH_NOARGS,
+     NULL},
+    {"resume_reading", (PyCFunction)Transport_resume_reading, METH_NOARGS,
+     NULL},
+    {"set_protocol", (PyCFunction)Transport_set_protocol, METH_O, NULL},
+    {"get_protocol", (PyCFunction)Transport_get_protocol, METH_NOARGS, NULL},
+    {"get_extra_info", FASTCALL(Transport_get_extra_info), METH_FASTCALL,
+     NULL},
+    {"get_write_buffer_size", (PyCFunction)Transport_get_write_buffer_size,
+     METH_NOARGS, NULL},
+    {"get_write_buffer_limits",
+     (PyCFunction)Transport_get_write_buffer_limits, METH_NOARGS, NULL},
+    {"_set_limits", (PyCFunction)Transport__set_limits, METH_VARARGS, NULL},
+    {"_start", (PyCFunction)Transport__start, METH_O, NULL},
+    {"_force_close", (PyCFunction)Transport__force_close, METH_O, NULL},
+    {"_fatal_error", (PyCFunction)Transport__fatal_error, METH_VARARGS,
+     NULL},
+    {NULL, NULL},
+};
+
+static PyGetSetDef Transport_getset[] = {
+    {"_sock", (getter)Transport_get_sock, NULL, NULL, NULL},
+    {"_loop", (getter)Transport_get_loop, NULL, NULL, NULL},
+    {"_protocol", (getter)Transport_get_protocol_attr, NULL, NULL, NULL},
+    {"_server", (getter)Transport_get_server, NULL, NULL, NULL},
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL,
+     NULL},
+    {NULL},
+};
+
+static PyMemberDef Transport_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(cx_transport, weakreflist),
+     READONLY, NULL},
+    {"__dictoffset__", T_PYSSIZET, offsetof(cx_transport, tr_dict),
+     READONLY, NULL},
+    {"_sock_fd", T_INT, offsetof(cx_transport, tr_fd), READONLY, NULL},
+    {"_conn_lost", T_INT, offsetof(cx_transport, tr_conn_lost), READONLY,
+     NULL},
+    {"_closing", T_BOOL, offsetof(cx_transport, tr_closing), READONLY,
+     NULL},
+    {"_paused", T_BOOL, offsetof(cx_transport, tr_paused), READONLY, NULL},
+    {"_eof", T_BOOL, offsetof(cx_transport, tr_eof), READONLY, NULL},
+    {"_protocol_paused", T_BOOL,
+     offsetof(cx_transport, tr_protocol_paused), READONLY, NULL},
+    {"_reader_on", T_BOOL, offsetof(cx_transport, tr_reader_on), READONLY,
+     NULL},
+    {"_writer_on", T_BOOL, offsetof(cx_transport, tr_writer_on), READONLY,
+     NULL},
+    {"_high_water", T_PYSSIZET, offsetof(cx_transport, tr_high_water),
+     READONLY, NULL},
+    {"_low_water", T_PYSSIZET, offsetof(cx_transport, tr_low_water),
+     READONLY, NULL},
+    {NULL},
+};
+
+static int
+Transport_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    return 0;   /* all done in tp_new; not BaseTransport.__init__ */
+}
+
+static PyType_Slot Transport_slots[] = {
+    {Py_tp_init, Transport_init},
+    {Py_tp_dealloc, Transport_dealloc},
+    {Py_tp_traverse, cx_transport_traverse},
+    {Py_tp_clear, cx_transport_clear},
+    {Py_tp_methods, Transport_methods},
+    {Py_tp_getset, Transport_getset},
+    {Py_tp_members, Transport_members},
+    {Py_tp_doc, "The common part of casyncio's socket transports "
+                "(asyncio's _SelectorTransport)."},
+    {0, NULL},
+};
+
+static PyType_Spec Transport_spec = {
+    .name = "casyncio._core._Transport",
+    .basicsize = sizeof(cx_transport),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC
+             | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = Transport_slots,
+};
+
+int
+cx_transport_setup(PyObject *module)
+{
+    cx_state *st = PyModule_GetState(module);
+#define INTERN(slot, text) \
+    if ((st->slot = PyUnicode_InternFromString(text)) == NULL) { return -1; }
+    INTERN(str_connection_made, "connection_made")
+    INTERN(str_connection_lost, "connection_lost")
+    INTERN(str_data_received, "data_received")
+    INTERN(str_eof_received, "eof_received")
+    INTERN(str_get_buffer, "get_buffer")
+    INTERN(str_buffer_updated, "buffer_updated")
+    INTERN(str_pause_writing, "pause_writing")
+    INTERN(str_resume_writing, "resume_writing")
+    INTERN(str_close, "close")
+    INTERN(str_transport, "transport")
+    INTERN(str_protocol, "protocol")
+#undef INTERN
+    PyObject *base;
+    PyObject *mod = PyImport_ImportModule("asyncio.transports");
+    if (mod == NULL) {
+        return -1;
+    }
+    base = PyObject_GetAttrString(mod, "Transport");
+    Py_DECREF(mod);
+    if (base == NULL) {
+        return -1;
+    }
+    /* BaseTransport.__slots__ = ('_extra',): one pointer after the head. */
+    if (((PyTypeObject *)base)->tp_basicsize
+        != (Py_ssize_t)(offsetof(cx_transport, tr_extra)
+                        + sizeof(PyObject *))) {
+        Py_DECREF(base);
+        PyErr_SetString(PyExc_ImportError,
+                        "asyncio.Transport's layout is not the expected one");
+        return -1;
+    }
+    mod = PyImport_ImportModule("asyncio.protocols");
+    if (mod == NULL) {
+        Py_DECREF(base);
+        return -1;
+    }
+    st->asyncio_BufferedProtocol = PyObject_GetAttrString(mod,
+                                                          "BufferedProtocol");
+    Py_DECREF(mod);
+    if (st->asyncio_BufferedProtocol == NULL) {
+        Py_DECREF(base);
+        return -1;
+    }
+    st->transport_rbuf = NULL;
+    st->TransportType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &Transport_spec, base);
+    Py_DECREF(base);
+    if (st->TransportType == NULL) {
+        return -1;
+    }
+    return PyModule_AddType(module, st->TransportType);
+}

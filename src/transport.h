@@ -1,0 +1,108 @@
+/* The socket transports' common part (transport.c): asyncio's
+ * selector_events._SelectorTransport in C, as the base type
+ * casyncio._core._Transport (deriving from asyncio.Transport, not
+ * instantiable).  Its subclasses add reading and writing: SocketTransport
+ * (stream.c) for stream sockets, DatagramTransport (dgram.c) for datagram
+ * sockets.  They reuse its fields, closing, flow control, protocol
+ * callbacks, extra info and the methods the base type defines. */
+#ifndef CX_TRANSPORT_H
+#define CX_TRANSPORT_H
+
+#include "Python.h"
+#include <errno.h>
+#include "state.h"
+#include "loop.h"
+
+#define CX_LOG_THRESHOLD_FOR_CONNLOST_WRITES 5
+#define CX_TRANSPORT_MAX_SIZE (256 * 1024)   /* asyncio's max_size */
+
+/* asyncio.Transport's only field is BaseTransport's slot `_extra`:
+ * tr_extra must come first to be that slot (so BaseTransport's `_extra`
+ * descriptor reads it).  A subclass's struct starts with this one. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *tr_extra;           /* dict; asyncio's _extra slot */
+    cx_state *tr_st;
+    LoopObject *tr_loop;          /* NULL after connection_lost */
+    PyObject *tr_sock;            /* NULL after connection_lost */
+    PyObject *tr_protocol;
+    PyObject *tr_server;          /* or NULL */
+    PyObject *tr_read_handle;     /* Handle(self._read_ready) */
+    PyObject *tr_write_handle;    /* Handle(self._write_ready) */
+    PyObject *tr_wbuf;            /* list of queued items; those before
+                                     wbuf_head are sent */
+    Py_ssize_t tr_wbuf_head;
+    Py_ssize_t tr_wbuf_off;       /* stream: bytes of wbuf[head] sent */
+    Py_ssize_t tr_wbuf_size;      /* bytes queued, not yet sent */
+    Py_ssize_t tr_high_water;
+    Py_ssize_t tr_low_water;
+    PyObject *weakreflist;
+    PyObject *tr_dict;
+    int tr_fd;
+    int tr_conn_lost;
+    char tr_closing;
+    char tr_paused;               /* reading paused */
+    char tr_eof;                  /* write_eof() called */
+    char tr_protocol_paused;      /* pause_writing() called */
+    char tr_protocol_connected;
+    char tr_buffered;             /* protocol is a BufferedProtocol */
+    char tr_reader_on;            /* read_handle is in the poller */
+    char tr_writer_on;
+} cx_transport;
+
+int cx_transport_setup(PyObject *module);
+
+/* The receive buffer (CX_TRANSPORT_MAX_SIZE bytes) every transport of this
+ * interpreter reads into: the bytes are copied out before any Python code
+ * runs, so one buffer serves all.  Made on first use; NULL with
+ * MemoryError.  Freed by cx_transport_free_state (module_free). */
+char *cx_transport_rbuf(cx_state *st);
+void cx_transport_free_state(cx_state *st);
+
+/* The common part of a subclass's tp_new: tr is freshly allocated; sets
+ * the fields from the arguments (extra: a dict or None; server: or None)
+ * and makes the reader and writer Handles of self._read_ready and
+ * self._write_ready.  0 or -1 (the caller drops tr). */
+int cx_transport_init(cx_transport *tr, PyObject *loop, PyObject *sock,
+                      PyObject *protocol, PyObject *extra, PyObject *server);
+int cx_transport_traverse(cx_transport *tr, visitproc visit, void *arg);
+int cx_transport_clear(cx_transport *tr);
+
+static inline int
+cx_errno_would_block(int e)
+{
+    return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
+}
+
+static inline int
+cx_transport_debug(cx_transport *tr)
+{
+    return tr->tr_loop != NULL && tr->tr_loop->loop_debug;
+}
+
+/* Put the reader (which=0) or writer Handle into the poller, or take it
+ * out (on=0).  0 or -1. */
+int cx_transport_watch(cx_transport *tr, int which, int on);
+/* Empty the write queue. */
+void cx_transport_clear_wbuf(cx_transport *tr);
+/* logger.<level>(*args, **kwargs); steals args (NULL: the error of
+ * building them).  0, or -1 for SystemExit/KeyboardInterrupt. */
+int cx_transport_log(cx_transport *tr, const char *level, PyObject *args,
+                     PyObject *kwargs);
+/* loop.call_exception_handler() with message, exc (borrowed), transport
+ * and protocol.  0, or -1 for SystemExit/KeyboardInterrupt. */
+int cx_transport_report(cx_transport *tr, const char *message,
+                        PyObject *exc);
+/* asyncio's _force_close(exc) (exc borrowed, NULL: None) and
+ * _fatal_error(current exception, message).  0 or -1. */
+int cx_transport_force_close(cx_transport *tr, PyObject *exc);
+int cx_transport_fatal_error(cx_transport *tr, const char *message);
+/* _call_connection_lost(exc), also a CX_ENTRY_CFUNC. */
+int cx_transport_call_connection_lost(PyObject *self, PyObject *exc);
+/* _maybe_pause_protocol / _maybe_resume_protocol.  0 or -1. */
+int cx_transport_maybe_pause(cx_transport *tr);
+int cx_transport_maybe_resume(cx_transport *tr);
+/* close().  New reference to None, or NULL. */
+PyObject *cx_transport_close(cx_transport *tr);
+
+#endif /* CX_TRANSPORT_H */
