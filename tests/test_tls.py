@@ -21,7 +21,7 @@ import threading
 
 import pytest
 
-HOST = '127.0.0.1'
+from test_tcp import HOST, Recorder, nfds
 
 
 # ---- certificates, made once per session ----
@@ -98,34 +98,6 @@ def client_ctx(certs):
     return ssl.create_default_context(cafile=certs['ca'])
 
 
-class Recorder(asyncio.Protocol):
-    def __init__(self, loop, echo=False):
-        self.echo = echo
-        self.events = []
-        self.data = bytearray()
-        self.transport = None
-        self.made = loop.create_future()
-        self.lost = loop.create_future()
-
-    def connection_made(self, transport):
-        self.transport = transport
-        self.events.append('made')
-        self.made.set_result(None)
-
-    def data_received(self, data):
-        assert type(data) is bytes
-        self.data += data
-        if self.echo:
-            self.transport.write(data)
-
-    def eof_received(self):
-        self.events.append('eof')
-
-    def connection_lost(self, exc):
-        self.events.append('lost')
-        self.lost.set_result(exc)
-
-
 async def wait_for_data(pr, n):
     while len(pr.data) < n:
         await asyncio.sleep(0.001)
@@ -138,10 +110,6 @@ async def closed(srv):
         await asyncio.sleep(0.005)
     srv.close()
     await srv.wait_closed()
-
-
-def nfds():
-    return len(os.listdir('/proc/self/fd'))
 
 
 def check_ssl_extra(transport, ctx, *, server_side):
@@ -192,8 +160,9 @@ def test_tls_echo_protocol(loop, server_ctx, client_ctx):
         assert tr.is_closing()
         assert await pr.lost is None
         assert await sp.lost is None
-        assert pr.events == ['made', 'eof', 'lost']
-        assert sp.events == ['made', 'eof', 'lost']
+        lost = ('lost', type(None))
+        assert pr.events == ['made', 'eof', lost]
+        assert sp.events == ['made', 'eof', lost]
         srv.close()
         await srv.wait_closed()
     loop.run_until_complete(main())
@@ -462,8 +431,11 @@ def test_shutdown_timeout(loop, server_ctx, client_ctx):
         b.close()
 
 
-def test_reset_during_handshake(loop, client_ctx):
-    """The peer reads the ClientHello and resets the connection."""
+@pytest.mark.parametrize('reset', [True, False], ids=['rst', 'eof'])
+def test_peer_gone_during_handshake(loop, client_ctx, reset):
+    """The peer reads the ClientHello, then resets the connection or closes
+    it cleanly (asyncio's SSLProtocol turns that EOF into
+    ConnectionResetError too)."""
     async def main():
         lsock, port = _raw_listener()
         connect = asyncio.ensure_future(loop.create_connection(
@@ -472,25 +444,9 @@ def test_reset_during_handshake(loop, client_ctx):
         conn, _ = await loop.sock_accept(lsock)
         lsock.close()
         assert await loop.sock_recv(conn, 1024)       # the ClientHello
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                        struct.pack('ii', 1, 0))
-        conn.close()                                  # RST
-        with pytest.raises(ConnectionResetError):
-            await connect
-    loop.run_until_complete(main())
-
-
-def test_eof_during_handshake(loop, client_ctx):
-    """The peer reads the ClientHello and closes cleanly: asyncio's
-    SSLProtocol turns the EOF into ConnectionResetError."""
-    async def main():
-        lsock, port = _raw_listener()
-        connect = asyncio.ensure_future(loop.create_connection(
-            asyncio.Protocol, HOST, port, ssl=client_ctx,
-            server_hostname='localhost'))
-        conn, _ = await loop.sock_accept(lsock)
-        lsock.close()
-        assert await loop.sock_recv(conn, 1024)
+        if reset:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack('ii', 1, 0))
         conn.close()
         with pytest.raises(ConnectionResetError):
             await connect
