@@ -87,7 +87,7 @@ class SockMixin:
         """Receive up to n bytes from sock (non-blocking)."""
         _check(self, sock)
         r = _recv(self, sock, n)
-        if r.__class__ is _Future:
+        if type(r) is _Future:
             return await r
         return r
 
@@ -95,7 +95,7 @@ class SockMixin:
         """Receive data from sock into buf; return the number of bytes."""
         _check(self, sock)
         r = _recv_into(self, sock, buf)
-        if r.__class__ is _Future:
+        if type(r) is _Future:
             return await r
         return r
 
@@ -103,7 +103,7 @@ class SockMixin:
         """Receive a datagram: (bytes, address)."""
         _check(self, sock)
         r = _recvfrom(self, sock, bufsize)
-        if r.__class__ is _Future:
+        if type(r) is _Future:
             return await r
         return r
 
@@ -113,7 +113,7 @@ class SockMixin:
         if not nbytes:
             nbytes = len(buf)
         r = _recvfrom_into(self, sock, buf, nbytes)
-        if r.__class__ is _Future:
+        if type(r) is _Future:
             return await r
         return r
 
@@ -121,7 +121,7 @@ class SockMixin:
         """Send all of data to sock."""
         _check(self, sock)
         r = _sendall(self, sock, data)
-        if r.__class__ is _Future:
+        if type(r) is _Future:
             return await r
         return r
 
@@ -129,7 +129,7 @@ class SockMixin:
         """Send a datagram to address; return the number of bytes sent."""
         _check(self, sock)
         r = _sendto(self, sock, data, address)
-        if r.__class__ is _Future:
+        if type(r) is _Future:
             return await r
         return r
 
@@ -144,7 +144,7 @@ class SockMixin:
             )
             _, _, _, _, address = resolved[0]
         r = _connect(self, sock, address)
-        if r.__class__ is _Future:
+        if type(r) is _Future:
             try:
                 return await r
             finally:
@@ -156,7 +156,7 @@ class SockMixin:
         """Accept a connection: (conn, address), conn non-blocking."""
         _check(self, sock)
         r = _accept(self, sock)
-        if r.__class__ is _Future:
+        if type(r) is _Future:
             return await r
         return r
 
