@@ -402,17 +402,6 @@ def test_server_api(loop):
     loop.run_until_complete(main())
 
 
-def test_ssl_not_supported(cloop):
-    async def main():
-        with pytest.raises(NotImplementedError, match='ssl'):
-            await cloop.create_connection(asyncio.Protocol, HOST, 1,
-                                          ssl=object())
-        with pytest.raises(NotImplementedError, match='ssl'):
-            await cloop.create_server(asyncio.Protocol, HOST, 0,
-                                      ssl=object())
-    cloop.run_until_complete(main())
-
-
 def test_streams_echo(loop):
     async def main():
         async def handle(reader, writer):

@@ -9,25 +9,15 @@ the accept callbacks), NetMixin reuses it as is, so the behaviour and the
 messages are asyncio's by construction.  Resolution and connecting use the
 loop's own getaddrinfo / _ensure_resolved / sock_connect (_sock.py).
 """
-import os
 import socket
 import warnings
 
-from asyncio import base_events, selector_events
+from asyncio import base_events, constants, selector_events, sslproto
 from asyncio import trsock, unix_events
 
 from . import _core
 
 __all__ = ('NetMixin',)
-
-_SSL_MSG = ('casyncio does not support ssl= yet (TLS transports are a '
-            'later issue); use the stock asyncio event loop for TLS')
-
-
-def _no_ssl(ssl):
-    if ssl:
-        raise NotImplementedError(_SSL_MSG)
-
 
 class _TransportCommon:
     """What casyncio's socket transports (stream, datagram) share in
@@ -91,7 +81,7 @@ class _SocketTransport(_TransportCommon, _core.SocketTransport):
     """A stream transport over a connected socket: asyncio's
     _SelectorSocketTransport, its hot paths in C."""
 
-    _start_tls_compatible = False
+    _start_tls_compatible = True
 
     def writelines(self, list_of_data):
         data = b''.join(list_of_data)
@@ -114,8 +104,27 @@ class NetMixin:
         transport._start(waiter)
         return transport
 
-    def _make_ssl_transport(self, *args, **kwargs):
-        raise NotImplementedError(_SSL_MSG)
+    def _make_ssl_transport(
+            self, rawsock, protocol, sslcontext, waiter=None,
+            *, server_side=False, server_hostname=None,
+            extra=None, server=None,
+            ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
+            ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT,
+    ):
+        """TLS over our C stream transport: asyncio's own SSLProtocol
+        between the socket transport and the application's protocol, as
+        selector_events does."""
+        ssl_protocol = sslproto.SSLProtocol(
+            self, protocol, sslcontext, waiter,
+            server_side, server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout
+        )
+        self._make_socket_transport(rawsock, ssl_protocol,
+                                    extra=extra, server=server)
+        return ssl_protocol._app_transport
+
+    start_tls = base_events.BaseEventLoop.start_tls
 
     _create_server_getaddrinfo = \
         base_events.BaseEventLoop._create_server_getaddrinfo
@@ -172,31 +181,12 @@ class NetMixin:
     _create_connection_transport = \
         base_events.BaseEventLoop._create_connection_transport
 
-    async def create_connection(self, protocol_factory, host=None, port=None,
-                                *, ssl=None, **kwargs):
-        """Connect to a TCP server (asyncio's create_connection; ssl= is
-        not supported yet)."""
-        _no_ssl(ssl)
-        return await base_events.BaseEventLoop.create_connection(
-            self, protocol_factory, host, port, ssl=ssl, **kwargs)
-
-    async def connect_accepted_socket(self, protocol_factory, sock, *,
-                                      ssl=None, **kwargs):
-        _no_ssl(ssl)
-        return await base_events.BaseEventLoop.connect_accepted_socket(
-            self, protocol_factory, sock, ssl=ssl, **kwargs)
+    create_connection = base_events.BaseEventLoop.create_connection
+    connect_accepted_socket = base_events.BaseEventLoop.connect_accepted_socket
 
     # ---- servers: asyncio's Server, its accept loop on our reader ----
 
-    async def create_server(self, protocol_factory, host=None, port=None,
-                            *, ssl=None, **kwargs):
-        """Create a TCP server (asyncio's create_server, returning an
-        asyncio.base_events.Server; ssl= is not supported yet)."""
-        if isinstance(ssl, bool):
-            raise TypeError('ssl argument must be an SSLContext or None')
-        _no_ssl(ssl)
-        return await base_events.BaseEventLoop.create_server(
-            self, protocol_factory, host, port, ssl=ssl, **kwargs)
+    create_server = base_events.BaseEventLoop.create_server
 
     _start_serving = selector_events.BaseSelectorEventLoop._start_serving
     _accept_connection = \
@@ -207,62 +197,6 @@ class NetMixin:
 
     # ---- Unix sockets ----
 
-    async def create_unix_connection(
-            self, protocol_factory, path=None, *,
-            ssl=None, sock=None,
-            server_hostname=None,
-            ssl_handshake_timeout=None,
-            ssl_shutdown_timeout=None):
-        assert server_hostname is None or isinstance(server_hostname, str)
-        if ssl:
-            if server_hostname is None:
-                raise ValueError(
-                    'you have to pass server_hostname when using ssl')
-            _no_ssl(ssl)
-        else:
-            if server_hostname is not None:
-                raise ValueError(
-                    'server_hostname is only meaningful with ssl')
-            if ssl_handshake_timeout is not None:
-                raise ValueError(
-                    'ssl_handshake_timeout is only meaningful with ssl')
-            if ssl_shutdown_timeout is not None:
-                raise ValueError(
-                    'ssl_shutdown_timeout is only meaningful with ssl')
-
-        if path is not None:
-            if sock is not None:
-                raise ValueError(
-                    'path and sock can not be specified at the same time')
-
-            path = os.fspath(path)
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0)
-            try:
-                sock.setblocking(False)
-                await self.sock_connect(sock, path)
-            except:
-                sock.close()
-                raise
-
-        else:
-            if sock is None:
-                raise ValueError('no path and sock were specified')
-            if (sock.family != socket.AF_UNIX or
-                    sock.type != socket.SOCK_STREAM):
-                raise ValueError(
-                    f'A UNIX Domain Stream Socket was expected, got {sock!r}')
-            sock.setblocking(False)
-
-        transport, protocol = await self._create_connection_transport(
-            sock, protocol_factory, ssl, server_hostname,
-            ssl_handshake_timeout=ssl_handshake_timeout,
-            ssl_shutdown_timeout=ssl_shutdown_timeout)
-        return transport, protocol
-
-    async def create_unix_server(self, protocol_factory, path=None, *,
-                                 ssl=None, **kwargs):
-        if isinstance(ssl, bool):
-            raise TypeError('ssl argument must be an SSLContext or None')
-        _no_ssl(ssl)
-        return await unix_events._UnixSelectorEventLoop.create_unix_server(
-            self, protocol_factory, path, ssl=ssl, **kwargs)
+    create_unix_connection = \
+        unix_events._UnixSelectorEventLoop.create_unix_connection
+    create_unix_server = unix_events._UnixSelectorEventLoop.create_unix_server

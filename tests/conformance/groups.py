@@ -61,13 +61,8 @@ TYPES_STOCK = [CPY + 'test_futures:' + c for c in (
         'CTask_PyFuture_Tests', 'PyTask_CFuture_Tests',
         'CCurrentLoopTests')]
 
-TLS = ('TLS transports are not implemented yet (ssl= raises '
-       'NotImplementedError)', 'issue #5 (processes, signals, TLS)')
-EVENTS_XFAIL = {}
-EVENTS_XFAIL.update({p: TLS for p in (
-    'test_create_*ssl*', 'test_ssl_connect_accepted_socket')})
-EVENTS_XFAIL.update({p: PROCESS for p in (
-    '*pipe*', '*pty*', 'test_subprocess*')})
+EVENTS_XFAIL = {p: PROCESS for p in (
+    '*pipe*', '*pty*', 'test_subprocess*')}
 
 GROUPS = {g.name: g for g in [
     Group('types', ['conformance.bind_types'], TYPES_STOCK,
@@ -106,13 +101,13 @@ GROUPS = {g.name: g for g in [
           [CPY + 'test_server:SelectorStartServerTests']),
     Group('bufproto', ['conformance.bind_tcp:CasyncioBufferedProtocolTests'],
           [CPY + 'test_buffered_proto:BufferedProtocolSelectorTests']),
+    Group('sslproto', ['conformance.bind_ssl:CasyncioStartTLSTests'],
+          [CPY + 'test_sslproto:SelectorStartTLSTests']),
+    _module_group('ssl'),
     _module_group('streams', xfail={
-        'test_open_connection_no_loop_ssl': TLS,
-        'test_open_unix_connection_no_loop_ssl': TLS,
-        'test_start_tls': TLS,
         'test_unclosed_resource_warnings': (
-            'the transport test_start_tls leaves behind (it fails: no TLS) '
-            'is collected inside this test\'s assertWarns; passes alone',
-            TLS[1]),
+            'the pipe file test_read_all_from_pipe_reader leaves behind (it '
+            'fails: no pipe transports) is collected inside this test\'s '
+            'assertWarns; passes alone', PROCESS[1]),
         'test_read_all_from_pipe_reader': PROCESS}),
 ]}
