@@ -11,8 +11,7 @@
 #include "internal.h"
 #include <sys/socket.h>
 #include <sys/uio.h>
-
-#define STREAM_IOV_MAX 512
+#include <unistd.h>
 
 /* ---- reading ---- */
 
@@ -200,6 +199,51 @@ transport_append(cx_transport *tr, PyObject *data, const char *buf,
     return rc;
 }
 
+/* write()'s common part once its checks are done, for a stream socket
+ * (sock=1: send()) or a write pipe (sock=0: write()): when nothing is
+ * queued, write at once; queue what is left (registering the writer when
+ * the queue was empty), then _maybe_pause_protocol.  0; 1 when the
+ * immediate write failed (OSError set, nothing queued: the caller's fatal
+ * error); -1 on error.  Inlined into Transport_write (sock a constant). */
+static inline int
+stream_write_or_queue(cx_transport *tr, PyObject *data, Py_buffer *view,
+                      int sock)
+{
+    Py_ssize_t sent = 0;
+    if (tr->tr_wbuf_size == 0) {
+        /* Optimization: try to send now. */
+        ssize_t n = sock ? send(tr->tr_fd, view->buf, view->len, MSG_NOSIGNAL)
+                         : write(tr->tr_fd, view->buf, view->len);
+        if (n < 0) {
+            if (!cx_errno_would_block(errno)) {
+                PyErr_SetFromErrno(PyExc_OSError);
+                return 1;
+            }
+        }
+        else {
+            sent = n;
+            if (sent == view->len) {
+                return 0;
+            }
+        }
+        /* Not all was written; register write handler. */
+        if (cx_transport_watch(tr, 1, 1) < 0) {
+            return -1;
+        }
+    }
+    if (transport_append(tr, sent ? NULL : data, (char *)view->buf + sent,
+                         view->len - sent) < 0) {
+        return -1;
+    }
+    return cx_transport_maybe_pause(tr);
+}
+
+int
+cx_stream_write_or_queue(cx_transport *tr, PyObject *data, Py_buffer *view)
+{
+    return stream_write_or_queue(tr, data, view, 0);
+}
+
 static PyObject *
 Transport_write(cx_transport *tr, PyObject *data)
 {
@@ -233,34 +277,12 @@ Transport_write(cx_transport *tr, PyObject *data)
         tr->tr_conn_lost++;
         goto done;
     }
-    Py_ssize_t sent = 0;
-    if (tr->tr_wbuf_size == 0) {
-        /* Optimization: try to send now. */
-        ssize_t n = send(tr->tr_fd, view.buf, view.len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (!cx_errno_would_block(errno)) {
-                PyErr_SetFromErrno(PyExc_OSError);
-                if (cx_transport_fatal_error(
-                        tr, "Fatal write error on socket transport") < 0) {
-                    goto error;
-                }
-                goto done;
-            }
-        }
-        else {
-            sent = n;
-            if (sent == view.len) {
-                goto done;
-            }
-        }
-        /* Not all was written; register write handler. */
-        if (cx_transport_watch(tr, 1, 1) < 0) {
-            goto error;
-        }
+    int rc = stream_write_or_queue(tr, data, &view, 1);
+    if (rc > 0) {
+        rc = cx_transport_fatal_error(tr,
+                                      "Fatal write error on socket transport");
     }
-    if (transport_append(tr, sent ? NULL : data, (char *)view.buf + sent,
-                         view.len - sent) < 0
-        || cx_transport_maybe_pause(tr) < 0) {
+    if (rc < 0) {
         goto error;
     }
 done:
@@ -270,33 +292,6 @@ error:
     return res;
 }
 
-/* Drop n sent bytes from the front of the queue. */
-static void
-transport_consume(cx_transport *tr, Py_ssize_t n)
-{
-    PyObject *list = tr->tr_wbuf;
-    tr->tr_wbuf_size -= n;
-    while (n > 0) {
-        PyObject *item = PyList_GET_ITEM(list, tr->tr_wbuf_head);
-        Py_ssize_t left = PyBytes_GET_SIZE(item) - tr->tr_wbuf_off;
-        if (n < left) {
-            tr->tr_wbuf_off += n;
-            break;
-        }
-        n -= left;
-        tr->tr_wbuf_off = 0;
-        tr->tr_wbuf_head++;
-    }
-    if (tr->tr_wbuf_head == PyList_GET_SIZE(list)) {
-        cx_transport_clear_wbuf(tr);
-    }
-    else if (tr->tr_wbuf_head >= 64
-             && tr->tr_wbuf_head * 2 >= PyList_GET_SIZE(list)) {
-        (void)PyList_SetSlice(list, 0, tr->tr_wbuf_head, NULL);
-        tr->tr_wbuf_head = 0;
-    }
-}
-
 /* The writer Handle's callback: flush what the queue holds. */
 static PyObject *
 Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
@@ -304,16 +299,8 @@ Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
     if (!tr->tr_writer_on || tr->tr_conn_lost || tr->tr_wbuf_size == 0) {
         Py_RETURN_NONE;
     }
-    struct iovec iov[STREAM_IOV_MAX];
-    PyObject *list = tr->tr_wbuf;
-    Py_ssize_t cnt = 0;
-    for (Py_ssize_t i = tr->tr_wbuf_head;
-         i < PyList_GET_SIZE(list) && cnt < STREAM_IOV_MAX; i++, cnt++) {
-        PyObject *item = PyList_GET_ITEM(list, i);
-        Py_ssize_t off = i == tr->tr_wbuf_head ? tr->tr_wbuf_off : 0;
-        iov[cnt].iov_base = PyBytes_AS_STRING(item) + off;
-        iov[cnt].iov_len = (size_t)(PyBytes_GET_SIZE(item) - off);
-    }
+    struct iovec iov[CX_STREAM_IOV_MAX];
+    int cnt = cx_stream_fill_iov(tr, iov);
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
     ssize_t n = sendmsg(tr->tr_fd, &msg, MSG_NOSIGNAL);
     Py_INCREF(tr);
@@ -337,7 +324,7 @@ Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
         }
         goto done;
     }
-    transport_consume(tr, n);
+    cx_stream_consume(tr, n);
     if (cx_transport_maybe_resume(tr) < 0) {  /* May append. */
         goto error;
     }
@@ -395,19 +382,12 @@ Stream_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
                                      &server)) {
         return NULL;
     }
-    cx_transport *tr = (cx_transport *)tp->tp_alloc(tp, 0);
-    if (tr == NULL) {
-        return NULL;
-    }
-    if (cx_transport_init(tr, loop, sock, protocol, extra, server) < 0) {
-        Py_DECREF(tr);
-        return NULL;
-    }
-    return (PyObject *)tr;
+    return (PyObject *)cx_transport_new(tp, loop, sock, protocol, extra,
+                                        server);
 }
 
-static PyObject *
-Transport_get_buffer_attr(cx_transport *tr, void *c)
+PyObject *
+cx_stream_get_buffer(cx_transport *tr, void *c)
 {
     /* A copy of what is queued, for introspection (asyncio's _buffer). */
     PyObject *out = PyByteArray_FromStringAndSize(NULL, 0);
@@ -440,7 +420,7 @@ static PyMethodDef Stream_methods[] = {
 };
 
 static PyGetSetDef Stream_getset[] = {
-    {"_buffer", (getter)Transport_get_buffer_attr, NULL, NULL, NULL},
+    {"_buffer", (getter)cx_stream_get_buffer, NULL, NULL, NULL},
     {NULL},
 };
 

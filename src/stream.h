@@ -11,7 +11,71 @@
 
 #include "Python.h"
 #include "state.h"
+#include "transport.h"
+#include <sys/uio.h>
 
 int cx_stream_setup(PyObject *module);
+
+/* ---- the write queue, shared with the write pipe (pipe.c) ---- */
+
+#define CX_STREAM_IOV_MAX 512
+
+/* tr_wbuf is a list of bytes, those before tr_wbuf_head sent, tr_wbuf_off
+ * bytes of tr_wbuf[head] sent.  The inline functions below are on the
+ * stream's hot path (its _write_ready).
+ *
+ * write()'s common part once its checks are done, with write(): when
+ * nothing is queued, write view at once; queue what is left (data itself
+ * if exact bytes and nothing was written), registering the writer when the
+ * queue was empty; then _maybe_pause_protocol.  0; 1 when the immediate
+ * write failed (OSError set: the caller's fatal error); -1 on error. */
+int cx_stream_write_or_queue(cx_transport *tr, PyObject *data,
+                             Py_buffer *view);
+
+/* Drop n sent bytes from the front of the queue. */
+static inline void
+cx_stream_consume(cx_transport *tr, Py_ssize_t n)
+{
+    PyObject *list = tr->tr_wbuf;
+    tr->tr_wbuf_size -= n;
+    while (n > 0) {
+        PyObject *item = PyList_GET_ITEM(list, tr->tr_wbuf_head);
+        Py_ssize_t left = PyBytes_GET_SIZE(item) - tr->tr_wbuf_off;
+        if (n < left) {
+            tr->tr_wbuf_off += n;
+            break;
+        }
+        n -= left;
+        tr->tr_wbuf_off = 0;
+        tr->tr_wbuf_head++;
+    }
+    if (tr->tr_wbuf_head == PyList_GET_SIZE(list)) {
+        cx_transport_clear_wbuf(tr);
+    }
+    else if (tr->tr_wbuf_head >= 64
+             && tr->tr_wbuf_head * 2 >= PyList_GET_SIZE(list)) {
+        (void)PyList_SetSlice(list, 0, tr->tr_wbuf_head, NULL);
+        tr->tr_wbuf_head = 0;
+    }
+}
+
+/* Point iov (CX_STREAM_IOV_MAX entries) at the unsent queue; the count. */
+static inline int
+cx_stream_fill_iov(cx_transport *tr, struct iovec *iov)
+{
+    PyObject *list = tr->tr_wbuf;
+    int cnt = 0;
+    for (Py_ssize_t i = tr->tr_wbuf_head;
+         i < PyList_GET_SIZE(list) && cnt < CX_STREAM_IOV_MAX; i++, cnt++) {
+        PyObject *item = PyList_GET_ITEM(list, i);
+        Py_ssize_t off = i == tr->tr_wbuf_head ? tr->tr_wbuf_off : 0;
+        iov[cnt].iov_base = PyBytes_AS_STRING(item) + off;
+        iov[cnt].iov_len = (size_t)(PyBytes_GET_SIZE(item) - off);
+    }
+    return cnt;
+}
+
+/* The `_buffer` getter: a bytearray copy of what is queued. */
+PyObject *cx_stream_get_buffer(cx_transport *tr, void *c);
 
 #endif /* CX_STREAM_H */

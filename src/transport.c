@@ -155,6 +155,30 @@ cx_transport_force_close(cx_transport *tr, PyObject *exc)
                               (PyObject *)tr, exc ? exc : Py_None);
 }
 
+/* The report half of _fatal_error: exc (borrowed) logged with message at
+ * debug level in debug mode if quiet, else given to the exception handler.
+ * 0, or -1 for SystemExit / KeyboardInterrupt. */
+int
+cx_transport_report_fatal(cx_transport *tr, const char *message,
+                          PyObject *exc, int quiet)
+{
+    if (!quiet) {
+        return cx_transport_report(tr, message, exc);
+    }
+    if (!cx_transport_debug(tr)) {
+        return 0;
+    }
+    PyObject *kw = Py_BuildValue("{sO}", "exc_info", exc);
+    if (kw == NULL) {
+        return -1;
+    }
+    int rc = cx_transport_log(tr, "debug",
+                              Py_BuildValue("(sOs)", "%r: %s", tr, message),
+                              kw);
+    Py_DECREF(kw);
+    return rc;
+}
+
 /* _fatal_error(exc, message) for the current exception: OSErrors are only
  * logged in debug mode, anything else goes to the exception handler; then
  * _force_close(exc).  0, or -1 when the exception must leave the loop
@@ -166,24 +190,9 @@ cx_transport_fatal_error(cx_transport *tr, const char *message)
         return -1;
     }
     PyObject *exc = cx_err_fetch();
-    int rc = 0;
-    if (PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_OSError)) {
-        if (cx_transport_debug(tr)) {
-            PyObject *kw = Py_BuildValue("{sO}", "exc_info", exc);
-            if (kw == NULL) {
-                rc = -1;
-            }
-            else {
-                rc = cx_transport_log(tr, "debug",
-                                   Py_BuildValue("(sOs)", "%r: %s", tr,
-                                                 message), kw);
-                Py_DECREF(kw);
-            }
-        }
-    }
-    else {
-        rc = cx_transport_report(tr, message, exc);
-    }
+    int rc = cx_transport_report_fatal(
+        tr, message, exc,
+        PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_OSError));
     if (rc == 0) {
         rc = cx_transport_force_close(tr, exc);
     }
@@ -471,19 +480,31 @@ transport_set_waiter_cb(PyObject *waiter, PyObject *Py_UNUSED(arg))
     return r ? 0 : -1;
 }
 
-/* _start(waiter): schedule connection_made(self), then the reader, then
- * the waiter's result, in that order (asyncio's three call_soon). */
+/* _start(waiter, add_reader=True): schedule connection_made(self), then
+ * the reader (unless add_reader is false: a write pipe whose reader would
+ * not see the other end close), then the waiter's result (waiter may be
+ * None), in that order (asyncio's call_soon calls). */
 static PyObject *
-Transport__start(cx_transport *tr, PyObject *waiter)
+Transport__start(cx_transport *tr, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "_start() takes 1 or 2 arguments");
+        return NULL;
+    }
+    PyObject *waiter = args[0];
+    int add_reader = nargs < 2 ? 1 : PyObject_IsTrue(args[1]);
+    if (add_reader < 0) {
+        return NULL;
+    }
     if (tr->tr_loop == NULL || tr->tr_protocol == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "transport is closed");
         return NULL;
     }
     if (cx_loop_push_cfunc(tr->tr_loop, transport_connection_made_cb,
                            (PyObject *)tr, tr->tr_protocol) < 0
-        || cx_loop_push_cfunc(tr->tr_loop, transport_add_reader_cb,
-                              (PyObject *)tr, NULL) < 0) {
+        || (add_reader
+            && cx_loop_push_cfunc(tr->tr_loop, transport_add_reader_cb,
+                                  (PyObject *)tr, NULL) < 0)) {
         return NULL;
     }
     if (waiter != Py_None
@@ -666,6 +687,18 @@ cx_transport_init(cx_transport *tr, PyObject *loop, PyObject *sock,
     return 0;
 }
 
+cx_transport *
+cx_transport_new(PyTypeObject *tp, PyObject *loop, PyObject *sock,
+                 PyObject *protocol, PyObject *extra, PyObject *server)
+{
+    cx_transport *tr = (cx_transport *)tp->tp_alloc(tp, 0);
+    if (tr != NULL
+        && cx_transport_init(tr, loop, sock, protocol, extra, server) < 0) {
+        Py_CLEAR(tr);
+    }
+    return tr;
+}
+
 int
 cx_transport_traverse(cx_transport *tr, visitproc visit, void *arg)
 {
@@ -757,7 +790,7 @@ static PyMethodDef Transport_methods[] = {
     {"get_write_buffer_limits",
      (PyCFunction)Transport_get_write_buffer_limits, METH_NOARGS, NULL},
     {"_set_limits", (PyCFunction)Transport__set_limits, METH_VARARGS, NULL},
-    {"_start", (PyCFunction)Transport__start, METH_O, NULL},
+    {"_start", FASTCALL(Transport__start), METH_FASTCALL, NULL},
     {"_force_close", (PyCFunction)Transport__force_close, METH_O, NULL},
     {"_fatal_error", (PyCFunction)Transport__fatal_error, METH_VARARGS,
      NULL},

@@ -1,10 +1,12 @@
-/* The socket transports' common part (transport.c): asyncio's
+/* The fd transports' common part (transport.c): asyncio's
  * selector_events._SelectorTransport in C, as the base type
  * casyncio._core._Transport (deriving from asyncio.Transport, not
  * instantiable).  Its subclasses add reading and writing: SocketTransport
  * (stream.c) for stream sockets, DatagramTransport (dgram.c) for datagram
- * sockets.  They reuse its fields, closing, flow control, protocol
- * callbacks, extra info and the methods the base type defines. */
+ * sockets, ReadPipeTransport and WritePipeTransport (pipe.c) for pipes
+ * (tr_sock is then the pipe's file object).  They reuse its fields,
+ * closing, flow control, protocol callbacks, extra info and the methods
+ * the base type defines. */
 #ifndef CX_TRANSPORT_H
 #define CX_TRANSPORT_H
 
@@ -65,6 +67,11 @@ void cx_transport_free_state(cx_state *st);
  * self._write_ready.  0 or -1 (the caller drops tr). */
 int cx_transport_init(cx_transport *tr, PyObject *loop, PyObject *sock,
                       PyObject *protocol, PyObject *extra, PyObject *server);
+/* tp_alloc then cx_transport_init: a new transport of type tp with no
+ * fields of its own, or NULL. */
+cx_transport *cx_transport_new(PyTypeObject *tp, PyObject *loop,
+                               PyObject *sock, PyObject *protocol,
+                               PyObject *extra, PyObject *server);
 int cx_transport_traverse(cx_transport *tr, visitproc visit, void *arg);
 int cx_transport_clear(cx_transport *tr);
 
@@ -93,6 +100,11 @@ int cx_transport_log(cx_transport *tr, const char *level, PyObject *args,
  * and protocol.  0, or -1 for SystemExit/KeyboardInterrupt. */
 int cx_transport_report(cx_transport *tr, const char *message,
                         PyObject *exc);
+/* _fatal_error's report: exc (borrowed) logged in debug mode if quiet,
+ * else given to the exception handler.  0, or -1 for SystemExit /
+ * KeyboardInterrupt. */
+int cx_transport_report_fatal(cx_transport *tr, const char *message,
+                              PyObject *exc, int quiet);
 /* asyncio's _force_close(exc) (exc borrowed, NULL: None) and
  * _fatal_error(current exception, message).  0 or -1. */
 int cx_transport_force_close(cx_transport *tr, PyObject *exc);
