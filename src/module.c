@@ -23,6 +23,7 @@
     X(context_kwnames) X(asyncio_enter_task) X(asyncio_leave_task) \
     X(SockOpType) X(socket_socket) \
     X(TransportType) X(SocketTransportType) X(DatagramTransportType) \
+    X(ReadPipeTransportType) X(WritePipeTransportType) \
     X(asyncio_BufferedProtocol) X(str_datagram_received) X(str_error_received) \
     X(str_connection_made) X(str_connection_lost) X(str_data_received) \
     X(str_eof_received) X(str_get_buffer) X(str_buffer_updated) \
@@ -158,7 +159,7 @@ module_exec(PyObject *mod)
         || cx_future_setup(mod) < 0 || cx_task_setup(mod) < 0
         || cx_gather_setup(mod) < 0 || cx_sock_setup(mod) < 0
         || cx_transport_setup(mod) < 0 || cx_stream_setup(mod) < 0
-        || cx_dgram_setup(mod) < 0) {
+        || cx_dgram_setup(mod) < 0 || cx_pipe_setup(mod) < 0) {
         return -1;
     }
     return 0;

@@ -19,6 +19,8 @@ typedef struct {
     PyTypeObject *TransportType;           /* transport.c */
     PyTypeObject *SocketTransportType;     /* stream.c */
     PyTypeObject *DatagramTransportType;   /* dgram.c */
+    PyTypeObject *ReadPipeTransportType;   /* pipe.c */
+    PyTypeObject *WritePipeTransportType;  /* pipe.c */
 
     /* asyncio, imported once at module exec */
     PyObject *asyncio_CancelledError;

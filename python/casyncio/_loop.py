@@ -24,6 +24,7 @@ from . import _core
 from ._sock import SockMixin
 from ._net import NetMixin
 from ._udp import UDPMixin
+from ._unix import UnixMixin
 
 __all__ = ('Loop',)
 
@@ -53,7 +54,8 @@ def _format_handle(handle):
     return str(handle)
 
 
-class Loop(SockMixin, NetMixin, UDPMixin, _core.Loop, events.AbstractEventLoop):
+class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
+           events.AbstractEventLoop):
     """An asyncio event loop whose core is written in C."""
 
     def __init__(self):
@@ -66,6 +68,7 @@ class Loop(SockMixin, NetMixin, UDPMixin, _core.Loop, events.AbstractEventLoop):
         self._clock_resolution = time.get_clock_info('monotonic').resolution
         self._current_handle = None
         self._transports = weakref.WeakValueDictionary()    # fd -> transport
+        self._children = {}     # pid -> _unix._Child, reaped by the loop
         self.set_debug(coroutines._is_debug_mode())
 
     def __repr__(self):
@@ -171,6 +174,7 @@ class Loop(SockMixin, NetMixin, UDPMixin, _core.Loop, events.AbstractEventLoop):
             return
         if self.get_debug():
             logger.debug("Close %r", self)
+        self._close_children()
         self._close_signals()
         self._close_core()     # closes the signal pipe too
         self._executor_shutdown_called = True

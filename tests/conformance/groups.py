@@ -13,8 +13,6 @@ import fnmatch
 
 NETWORK = ('sockets, transports and servers are not implemented yet',
            'issue #4 (networking)')
-PROCESS = ('pipes, PTYs and subprocesses are not implemented yet',
-           'issue #5 (processes, signals, TLS)')
 
 CPY = 'test.test_asyncio.'
 
@@ -61,9 +59,6 @@ TYPES_STOCK = [CPY + 'test_futures:' + c for c in (
         'CTask_PyFuture_Tests', 'PyTask_CFuture_Tests',
         'CCurrentLoopTests')]
 
-EVENTS_XFAIL = {p: PROCESS for p in (
-    '*pipe*', '*pty*', 'test_subprocess*')}
-
 GROUPS = {g.name: g for g in [
     Group('types', ['conformance.bind_types'], TYPES_STOCK,
           note='our Future and Task on CPython\'s test loops'),
@@ -77,8 +72,7 @@ GROUPS = {g.name: g for g in [
                   'white-box: patches BaseEventLoop._run_once to count '
                   'iterations; ours run in C (timer rounding: '
                   'tests/test_loop.py)',
-          },
-          xfail=EVENTS_XFAIL),
+          }),
     Group('gather', ['conformance.bind_gather'],
           [CPY + 'test_tasks:FutureGatherTests',
            CPY + 'test_tasks:CoroutineGatherTests'],
@@ -104,10 +98,9 @@ GROUPS = {g.name: g for g in [
     Group('sslproto', ['conformance.bind_ssl:CasyncioStartTLSTests'],
           [CPY + 'test_sslproto:SelectorStartTLSTests']),
     _module_group('ssl'),
-    _module_group('streams', xfail={
-        'test_unclosed_resource_warnings': (
-            'the pipe file test_read_all_from_pipe_reader leaves behind (it '
-            'fails: no pipe transports) is collected inside this test\'s '
-            'assertWarns; passes alone', PROCESS[1]),
-        'test_read_all_from_pipe_reader': PROCESS}),
+    _module_group('streams'),
+    Group('subprocess', ['conformance.bind_subprocess'],
+          [CPY + 'test_subprocess:SubprocessThreadedWatcherTests'],
+          note='no child watcher: the loop reaps its children (pidfd); '
+               'stock: 3.11\'s default ThreadedChildWatcher'),
 ]}
