@@ -104,6 +104,8 @@ GROUPS = {g.name: g for g in [
     Group('sslproto', ['conformance.bind_ssl:CasyncioStartTLSTests'],
           [CPY + 'test_sslproto:SelectorStartTLSTests']),
     _module_group('ssl'),
+    Group('sendfile', ['conformance.bind_sendfile'],
+          [CPY + 'test_sendfile:EPollEventLoopTests']),
     _module_group('streams', xfail={
         'test_unclosed_resource_warnings': (
             'the pipe file test_read_all_from_pipe_reader leaves behind (it '
