@@ -13,6 +13,8 @@ import struct
 
 import pytest
 
+from test_tcp import Recorder as Client
+
 HOST = '127.0.0.1'
 RESPONSE = b'r' * (512 * 1024)
 LINGER_0 = struct.pack('ii', 1, 0)      # SO_LINGER 0: close() sends a RST
@@ -45,32 +47,6 @@ class Server(asyncio.Protocol):
 
     def connection_lost(self, exc):
         self.stats['lost'].append(exc)
-
-
-class Client(asyncio.Protocol):
-    def __init__(self, loop):
-        self.events = []
-        self.data = bytearray()
-        self.lost = loop.create_future()
-
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def data_received(self, data):
-        self.data += data
-
-    def eof_received(self):
-        self.events.append('eof')
-
-    def pause_writing(self):
-        self.events.append('pause')
-
-    def resume_writing(self):
-        self.events.append('resume')
-
-    def connection_lost(self, exc):
-        self.events.append(('lost', type(exc)))
-        self.lost.set_result(exc)
 
 
 async def accepted_peer(loop, lsock):
@@ -198,7 +174,7 @@ def test_epipe_on_write_after_peer_close(loop):
         assert tr.is_closing()
         exc = await asyncio.wait_for(cl.lost, 5)
         assert type(exc) is BrokenPipeError and exc.errno == errno.EPIPE
-        assert cl.events == [('lost', BrokenPipeError)]
+        assert cl.events == ['made', ('lost', BrokenPipeError)]
         tr.write(b'more')
         tr.write(b'more')
         assert tr._conn_lost == 3
@@ -226,13 +202,14 @@ def test_peer_gone_with_big_queued_buffer(loop, reading):
             tr.pause_reading()
         tr.write(b'y' * (8 * 1024 * 1024))
         assert tr.get_write_buffer_size() > 0
-        assert cl.events == ['pause']
+        assert cl.events == ['made', 'pause']
         peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_0)
         peer.close()
         exc = await asyncio.wait_for(cl.lost, 5)
         assert type(exc) is ConnectionResetError
         assert exc.errno == errno.ECONNRESET
-        assert cl.events == ['pause', ('lost', ConnectionResetError)]
+        assert cl.events == ['made', 'pause',
+                             ('lost', ConnectionResetError)]
         assert tr.get_write_buffer_size() == 0
         assert not errors
         lsock.close()
