@@ -92,7 +92,6 @@ def test_server_survives_1000_resets(loop):
             await asyncio.sleep(0.005)
 
     async def main():
-        before = nfds()
         srv = await loop.create_server(lambda: Server(stats), HOST, 0,
                                        backlog=batch)
         port = srv.sockets[0].getsockname()[1]
@@ -114,9 +113,10 @@ def test_server_survives_1000_resets(loop):
         assert await cl.lost is None
         srv.close()
         await srv.wait_closed()
-        return before
 
-    before = loop.run_until_complete(main())
+    gc.collect()            # what earlier tests left behind
+    before = nfds()
+    loop.run_until_complete(main())
     assert stats['made'] == total + 1
     assert stats['queued'] == total        # reset mid-transfer every time
     reset, last = stats['lost'][:total], stats['lost'][total]
@@ -137,7 +137,6 @@ def test_refused_connect(loop):
     s.close()
 
     async def main():
-        before = nfds()
         with pytest.raises(ConnectionRefusedError) as info:
             await loop.create_connection(asyncio.Protocol, HOST, port)
         assert info.value.errno == errno.ECONNREFUSED
@@ -151,10 +150,12 @@ def test_refused_connect(loop):
             assert str(info.value) == \
                 f"[Errno {errno.ECONNREFUSED}] Connect call failed " \
                 f"('{HOST}', {port})"
-        info = None
-        gc.collect()
-        assert nfds() == before
+
+    gc.collect()
+    before = nfds()
     loop.run_until_complete(main())
+    gc.collect()
+    assert nfds() == before
 
 
 def test_epipe_on_write_after_peer_close(loop):
