@@ -21,7 +21,8 @@
     X(str_handle) X(str_source_traceback) X(str_asyncio_future_blocking) \
     X(str_get_loop) X(all_tasks_data) X(all_tasks_discard) \
     X(context_kwnames) X(asyncio_enter_task) X(asyncio_leave_task) \
-    X(SockOpType) X(socket_socket) \
+    X(SockOpType) X(socket_socket) X(str_transports) X(str_data) \
+    X(str_ensure_fd_no_transport) \
     X(TransportType) X(SocketTransportType) X(DatagramTransportType) \
     X(ReadPipeTransportType) X(WritePipeTransportType) \
     X(asyncio_BufferedProtocol) X(str_datagram_received) X(str_error_received) \

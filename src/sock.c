@@ -781,6 +781,51 @@ sock_fileno(cx_state *st, PyObject *sock)
     return (int)fd;
 }
 
+/* asyncio's loop._ensure_fd_no_transport(fd), on the would-block path as
+ * there: an fd that a live transport of the loop uses is refused
+ * (RuntimeError, from the Python method).  The registry loop._transports
+ * (a WeakValueDictionary, _loop.py) is looked up in its `data` dict first,
+ * so an fd without a transport costs one dict lookup; on a hit, or with a
+ * registry of another kind, the Python method decides.  A loop without the
+ * registry (a bare _core.Loop) has no transports.  0 or -1. */
+static int
+sock_ensure_no_transport(cx_state *st, LoopObject *lp, int fd)
+{
+    PyObject *reg = PyObject_GetAttr((PyObject *)lp, st->str_transports);
+    if (reg == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *key = PyLong_FromLong(fd);
+    PyObject *data = key ? PyObject_GetAttr(reg, st->str_data) : NULL;
+    Py_DECREF(reg);
+    int hit = 1;
+    if (data != NULL && PyDict_CheckExact(data)) {
+        hit = PyDict_Contains(data, key);
+    }
+    else if (key != NULL) {
+        PyErr_Clear();              /* not a WeakValueDictionary: ask */
+    }
+    Py_XDECREF(data);
+    if (key == NULL || hit < 0) {
+        Py_XDECREF(key);
+        return -1;
+    }
+    PyObject *r = hit ? PyObject_CallMethodOneArg(
+        (PyObject *)lp, st->str_ensure_fd_no_transport, key) : Py_None;
+    Py_DECREF(key);
+    if (r == NULL) {
+        return -1;
+    }
+    if (hit) {
+        Py_DECREF(r);
+    }
+    return 0;
+}
+
 /* The operation would block: watch the fd with a SockOp and return a new
  * pending Future.  Takes new references to what *r holds and steals
  * r->view. */
@@ -789,6 +834,9 @@ sock_wait(cx_state *st, LoopObject *lp, sock_req *r, int which)
 {
     int fd = sock_fileno(st, r->sock);
     if (fd == -1 && PyErr_Occurred()) {
+        goto error;
+    }
+    if (sock_ensure_no_transport(st, lp, fd) < 0) {
         goto error;
     }
     if (lp->loop_closed) {
@@ -1044,6 +1092,13 @@ cx_sock_setup(PyObject *module)
     st->SockOpType = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &SockOp_spec, NULL);
     if (st->SockOpType == NULL) {
+        return -1;
+    }
+    if ((st->str_transports = PyUnicode_InternFromString("_transports"))
+            == NULL
+        || (st->str_data = PyUnicode_InternFromString("data")) == NULL
+        || (st->str_ensure_fd_no_transport = PyUnicode_InternFromString(
+                "_ensure_fd_no_transport")) == NULL) {
         return -1;
     }
     PyObject *socket = PyImport_ImportModule("socket");

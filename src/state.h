@@ -80,6 +80,9 @@ typedef struct {
     PyObject *socket_socket;               /* socket.socket */
     int sock_layout_ok;                    /* its C layout is as sock.c
                                               expects: direct syscalls */
+    PyObject *str_transports;              /* "_transports" */
+    PyObject *str_data;                    /* "data" */
+    PyObject *str_ensure_fd_no_transport;
     /* stream transports (stream.c) */
     PyObject *asyncio_BufferedProtocol;    /* protocols.BufferedProtocol */
     PyObject *str_connection_made;

@@ -7,11 +7,93 @@
  * The transport reads and writes the socket's fd itself: recv() into the
  * interpreter's shared receive buffer (the bytes handed to data_received()
  * are copied out of it first), send() at once when nothing is queued, and
- * the queue (a list of bytes) flushed with sendmsg() when writable. */
+ * the queue (a list of bytes) flushed with sendmsg() when writable.
+ * For loop.sendfile() it has asyncio's _empty_waiter: a Future resolved
+ * when the queue drains, or with the error when the write or the
+ * connection fails. */
 #include "internal.h"
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+typedef struct {
+    cx_transport st_tr;
+    PyObject *st_empty_waiter;    /* Future or NULL: asyncio's
+                                     _empty_waiter, set while
+                                     loop.sendfile() runs */
+} StreamObject;
+
+#define STREAM(tr) ((StreamObject *)(tr))
+
+/* ---- the empty waiter (loop.sendfile) ---- */
+
+/* The write queue drained (exc NULL: set_result(None)) or the write
+ * failed (set_exception(exc)): resolve _empty_waiter, which must be set.
+ * 0 or -1 (InvalidStateError when it is done already, as in asyncio). */
+static int
+stream_resolve_empty_waiter(cx_transport *tr, PyObject *exc)
+{
+    FutureObject *waiter =
+        (FutureObject *)Py_NewRef(STREAM(tr)->st_empty_waiter);
+    PyObject *r = exc ? cx_future_set_exception(waiter, exc)
+                      : cx_future_set_result(waiter, Py_None);
+    Py_DECREF(waiter);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* tr_on_lost: _SelectorSocketTransport._call_connection_lost's addition. */
+static int
+stream_on_lost(cx_transport *tr)
+{
+    if (STREAM(tr)->st_empty_waiter == NULL) {
+        return 0;
+    }
+    PyObject *err = PyObject_CallFunction(PyExc_ConnectionError, "s",
+                                          "Connection is closed by peer");
+    int rc = err ? stream_resolve_empty_waiter(tr, err) : -1;
+    Py_XDECREF(err);
+    return rc;
+}
+
+/* _make_empty_waiter(): a Future done when the write queue is empty, for
+ * loop.sendfile(); write() refuses data until _reset_empty_waiter(). */
+static PyObject *
+Stream__make_empty_waiter(cx_transport *tr, PyObject *Py_UNUSED(ignored))
+{
+    StreamObject *so = STREAM(tr);
+    if (so->st_empty_waiter != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Empty waiter is already set");
+        return NULL;
+    }
+    if (tr->tr_loop == NULL) {
+        PyErr_SetString(PyExc_AttributeError,
+                        "'NoneType' object has no attribute 'create_future'");
+        return NULL;
+    }
+    so->st_empty_waiter = cx_future_new(tr->tr_st, (PyObject *)tr->tr_loop);
+    if (so->st_empty_waiter == NULL) {
+        return NULL;
+    }
+    if (tr->tr_wbuf_size == 0 && stream_resolve_empty_waiter(tr, NULL) < 0) {
+        return NULL;
+    }
+    return Py_NewRef(so->st_empty_waiter);
+}
+
+static PyObject *
+Stream__reset_empty_waiter(cx_transport *tr, PyObject *Py_UNUSED(ignored))
+{
+    Py_CLEAR(STREAM(tr)->st_empty_waiter);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Stream_get_empty_waiter(cx_transport *tr, void *c)
+{
+    PyObject *w = STREAM(tr)->st_empty_waiter;
+    return Py_NewRef(w ? w : Py_None);
+}
 
 /* ---- reading ---- */
 
@@ -244,6 +326,75 @@ cx_stream_write_or_queue(cx_transport *tr, PyObject *data, Py_buffer *view)
     return stream_write_or_queue(tr, data, view, 0);
 }
 
+/* write() after the connection was lost: count it, and warn from the
+ * fifth on (asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES).  0 or -1. */
+static int
+transport_write_lost(cx_transport *tr)
+{
+    if (tr->tr_conn_lost >= CX_LOG_THRESHOLD_FOR_CONNLOST_WRITES
+        && cx_transport_log(tr, "warning",
+                            Py_BuildValue("(s)",
+                                          "socket.send() raised exception."),
+                            NULL) < 0) {
+        return -1;
+    }
+    tr->tr_conn_lost++;
+    return 0;
+}
+
+/* write(memoryview) that is not a flat byte buffer (not C-contiguous, or
+ * not one-dimensional), as asyncio 3.11 handles it, passing the view on as
+ * is: `if not data` is the view's truth; a non-contiguous view fails in
+ * sock.send() -- BufferError, a fatal write error that closes the
+ * transport -- or, with data queued, in bytearray.extend() -- TypeError,
+ * raised; a 0-d view sent at once fails in `data[n:]` (TypeError, raised
+ * after the send).  Other views go on as their bytes.  None (done), NULL
+ * with an exception, or NULL without one: go on. */
+static PyObject *
+transport_write_odd_view(cx_transport *tr, PyObject *data)
+{
+    int truth = PyObject_IsTrue(data);
+    if (truth <= 0) {
+        return truth < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    Py_buffer *vb = PyMemoryView_GET_BUFFER(data);
+    int contiguous = PyBuffer_IsContiguous(vb, 'C');
+    if (tr->tr_conn_lost) {
+        return transport_write_lost(tr) < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    if (contiguous && vb->ndim != 0) {
+        return NULL;
+    }
+    if (tr->tr_wbuf_size) {
+        if (contiguous) {
+            return NULL;
+        }
+        PyErr_SetString(PyExc_TypeError,
+                        "can't set bytearray slice from memoryview");
+        return NULL;
+    }
+    if (contiguous) {
+        /* 0-d, nothing queued: the optimistic send() */
+        if (send(tr->tr_fd, vb->buf, vb->len, MSG_NOSIGNAL) < 0) {
+            if (cx_errno_would_block(errno)) {
+                return NULL;
+            }
+            PyErr_SetFromErrno(PyExc_OSError);
+            goto fatal;
+        }
+        PyErr_SetString(PyExc_TypeError, "invalid indexing of 0-dim memory");
+        return NULL;
+    }
+    PyErr_SetString(PyExc_BufferError,
+                    "memoryview: underlying buffer is not C-contiguous");
+fatal:
+    if (cx_transport_fatal_error(
+            tr, "Fatal write error on socket transport") < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 Transport_write(cx_transport *tr, PyObject *data)
 {
@@ -258,6 +409,20 @@ Transport_write(cx_transport *tr, PyObject *data)
                         "Cannot call write() after write_eof()");
         return NULL;
     }
+    if (STREAM(tr)->st_empty_waiter != NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "unable to write; sendfile is in progress");
+        return NULL;
+    }
+    Py_buffer *vb = PyMemoryView_Check(data)
+        ? PyMemoryView_GET_BUFFER(data) : NULL;
+    if (vb != NULL && (vb->ndim != 1 || (vb->strides != NULL
+                                         && vb->strides[0] != vb->itemsize))) {
+        PyObject *r = transport_write_odd_view(tr, data);
+        if (r != NULL || PyErr_Occurred()) {
+            return r;
+        }
+    }
     Py_buffer view;
     if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
         return NULL;
@@ -267,14 +432,9 @@ Transport_write(cx_transport *tr, PyObject *data)
         goto done;
     }
     if (tr->tr_conn_lost) {
-        if (tr->tr_conn_lost >= CX_LOG_THRESHOLD_FOR_CONNLOST_WRITES
-            && cx_transport_log(tr, "warning",
-                             Py_BuildValue("(s)",
-                                           "socket.send() raised exception."),
-                             NULL) < 0) {
+        if (transport_write_lost(tr) < 0) {
             goto error;
         }
-        tr->tr_conn_lost++;
         goto done;
     }
     int rc = stream_write_or_queue(tr, data, &view, 1);
@@ -317,9 +477,14 @@ Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
             Py_DECREF(exc);
             goto error;
         }
-        cx_err_restore(exc);
-        if (cx_transport_fatal_error(
-                tr, "Fatal write error on socket transport") < 0) {
+        cx_err_restore(Py_NewRef(exc));
+        rc = cx_transport_fatal_error(tr,
+                                      "Fatal write error on socket transport");
+        if (rc == 0 && STREAM(tr)->st_empty_waiter != NULL) {
+            rc = stream_resolve_empty_waiter(tr, exc);
+        }
+        Py_DECREF(exc);
+        if (rc < 0) {
             goto error;
         }
         goto done;
@@ -330,6 +495,10 @@ Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
     }
     if (tr->tr_wbuf_size == 0) {
         if (cx_transport_watch(tr, 1, 0) < 0) {
+            goto error;
+        }
+        if (STREAM(tr)->st_empty_waiter != NULL
+            && stream_resolve_empty_waiter(tr, NULL) < 0) {
             goto error;
         }
         if (tr->tr_closing) {
@@ -382,8 +551,26 @@ Stream_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
                                      &server)) {
         return NULL;
     }
-    return (PyObject *)cx_transport_new(tp, loop, sock, protocol, extra,
+    cx_transport *tr = cx_transport_new(tp, loop, sock, protocol, extra,
                                         server);
+    if (tr != NULL) {
+        tr->tr_on_lost = stream_on_lost;
+    }
+    return (PyObject *)tr;
+}
+
+static int
+Stream_traverse(cx_transport *tr, visitproc visit, void *arg)
+{
+    Py_VISIT(STREAM(tr)->st_empty_waiter);
+    return cx_transport_traverse(tr, visit, arg);
+}
+
+static int
+Stream_clear(cx_transport *tr)
+{
+    Py_CLEAR(STREAM(tr)->st_empty_waiter);
+    return cx_transport_clear(tr);
 }
 
 PyObject *
@@ -416,18 +603,23 @@ static PyMethodDef Stream_methods[] = {
      NULL},
     {"_read_ready", (PyCFunction)Transport__read_ready, METH_NOARGS, NULL},
     {"_write_ready", (PyCFunction)Transport__write_ready, METH_NOARGS, NULL},
+    {"_make_empty_waiter", (PyCFunction)Stream__make_empty_waiter,
+     METH_NOARGS, NULL},
+    {"_reset_empty_waiter", (PyCFunction)Stream__reset_empty_waiter,
+     METH_NOARGS, NULL},
     {NULL, NULL},
 };
 
 static PyGetSetDef Stream_getset[] = {
     {"_buffer", (getter)cx_stream_get_buffer, NULL, NULL, NULL},
+    {"_empty_waiter", (getter)Stream_get_empty_waiter, NULL, NULL, NULL},
     {NULL},
 };
 
 static PyType_Slot Stream_slots[] = {
     {Py_tp_new, Stream_new},
-    {Py_tp_traverse, cx_transport_traverse},
-    {Py_tp_clear, cx_transport_clear},
+    {Py_tp_traverse, Stream_traverse},
+    {Py_tp_clear, Stream_clear},
     {Py_tp_methods, Stream_methods},
     {Py_tp_getset, Stream_getset},
     {Py_tp_doc, "A stream transport over a connected socket (asyncio's "
@@ -437,7 +629,7 @@ static PyType_Slot Stream_slots[] = {
 
 static PyType_Spec Stream_spec = {
     .name = "casyncio._core.SocketTransport",
-    .basicsize = sizeof(cx_transport),
+    .basicsize = sizeof(StreamObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .slots = Stream_slots,
 };

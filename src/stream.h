@@ -2,10 +2,11 @@
  * connected stream sockets (TCP, Unix), a subclass of _Transport
  * (transport.h).  Cold paths (repr, __del__,
  * set_write_buffer_limits, writelines) live in a Python subclass,
- * casyncio._net._SocketTransport.  The type derives from
- * asyncio.Transport (whose only field is BaseTransport's `_extra` slot), so
- * isinstance(t, asyncio.Transport) holds: 3.11's Transport is no ABC, so
- * Transport.register() is not available. */
+ * casyncio._net._SocketTransport.  _Transport derives from
+ * asyncio.transports._FlowControlMixin, as asyncio's _SelectorTransport,
+ * so isinstance(t, asyncio.Transport) holds and loop.sendfile()'s
+ * fallback takes it: 3.11's Transport is no ABC, so Transport.register()
+ * is not available. */
 #ifndef CX_STREAM_H
 #define CX_STREAM_H
 

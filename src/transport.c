@@ -202,7 +202,8 @@ cx_transport_fatal_error(cx_transport *tr, const char *message)
 
 /* _call_connection_lost(exc), a CX_ENTRY_CFUNC (or called directly):
  * protocol.connection_lost(exc), then close the socket and drop the loop,
- * the protocol and the server, whatever connection_lost did. */
+ * the protocol and the server, whatever connection_lost did; then the
+ * subclass's tr_on_lost. */
 int
 cx_transport_call_connection_lost(PyObject *self, PyObject *exc)
 {
@@ -258,6 +259,9 @@ cx_transport_call_connection_lost(PyObject *self, PyObject *exc)
             }
         }
         Py_XDECREF(r);
+    }
+    if (rc == 0 && tr->tr_on_lost != NULL) {
+        rc = tr->tr_on_lost(tr);
     }
     cx_err_restore(pending);
     Py_DECREF(tr);
@@ -712,6 +716,9 @@ cx_transport_traverse(cx_transport *tr, visitproc visit, void *arg)
     Py_VISIT(tr->tr_write_handle);
     Py_VISIT(tr->tr_wbuf);
     Py_VISIT(tr->tr_dict);
+    for (int i = 0; i < CX_TRANSPORT_MIXIN_SLOTS; i++) {
+        Py_VISIT(tr->tr_mixin_slots[i]);
+    }
     return 0;
 }
 
@@ -727,6 +734,9 @@ cx_transport_clear(cx_transport *tr)
     Py_CLEAR(tr->tr_write_handle);
     Py_CLEAR(tr->tr_wbuf);
     Py_CLEAR(tr->tr_dict);
+    for (int i = 0; i < CX_TRANSPORT_MIXIN_SLOTS; i++) {
+        Py_CLEAR(tr->tr_mixin_slots[i]);
+    }
     return 0;
 }
 
@@ -882,18 +892,20 @@ cx_transport_setup(PyObject *module)
     if (mod == NULL) {
         return -1;
     }
-    base = PyObject_GetAttrString(mod, "Transport");
+    base = PyObject_GetAttrString(mod, "_FlowControlMixin");
     Py_DECREF(mod);
     if (base == NULL) {
         return -1;
     }
-    /* BaseTransport.__slots__ = ('_extra',): one pointer after the head. */
+    /* BaseTransport.__slots__ = ('_extra',) and _FlowControlMixin's four:
+     * five pointers after the head. */
     if (((PyTypeObject *)base)->tp_basicsize
-        != (Py_ssize_t)(offsetof(cx_transport, tr_extra)
-                        + sizeof(PyObject *))) {
+        != (Py_ssize_t)(offsetof(cx_transport, tr_mixin_slots)
+                        + CX_TRANSPORT_MIXIN_SLOTS * sizeof(PyObject *))) {
         Py_DECREF(base);
         PyErr_SetString(PyExc_ImportError,
-                        "asyncio.Transport's layout is not the expected one");
+                        "asyncio's _FlowControlMixin layout is not the "
+                        "expected one");
         return -1;
     }
     mod = PyImport_ImportModule("asyncio.protocols");

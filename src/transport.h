@@ -1,7 +1,8 @@
 /* The fd transports' common part (transport.c): asyncio's
  * selector_events._SelectorTransport in C, as the base type
- * casyncio._core._Transport (deriving from asyncio.Transport, not
- * instantiable).  Its subclasses add reading and writing: SocketTransport
+ * casyncio._core._Transport (deriving from asyncio's _FlowControlMixin, as
+ * _SelectorTransport does, so isinstance(t, asyncio.Transport) holds and
+ * loop.sendfile()'s fallback takes our transports; not instantiable).  Its subclasses add reading and writing: SocketTransport
  * (stream.c) for stream sockets, DatagramTransport (dgram.c) for datagram
  * sockets, ReadPipeTransport and WritePipeTransport (pipe.c) for pipes
  * (tr_sock is then the pipe's file object).  They reuse its fields,
@@ -18,13 +19,23 @@
 #define CX_LOG_THRESHOLD_FOR_CONNLOST_WRITES 5
 #define CX_TRANSPORT_MAX_SIZE (256 * 1024)   /* asyncio's max_size */
 
-/* asyncio.Transport's only field is BaseTransport's slot `_extra`:
- * tr_extra must come first to be that slot (so BaseTransport's `_extra`
- * descriptor reads it).  A subclass's struct starts with this one. */
-typedef struct {
+/* _FlowControlMixin's fields are BaseTransport's slot `_extra` then the
+ * mixin's four slots: tr_extra must come first to be that slot (so
+ * BaseTransport's `_extra` descriptor reads it), then room for the four,
+ * which our own descriptors of the same names (_loop, _protocol_paused,
+ * _high_water, _low_water) shadow.  A subclass's struct starts with this
+ * one. */
+#define CX_TRANSPORT_MIXIN_SLOTS 4
+typedef struct cx_transport cx_transport;
+struct cx_transport {
     PyObject_HEAD
     PyObject *tr_extra;           /* dict; asyncio's _extra slot */
+    PyObject *tr_mixin_slots[CX_TRANSPORT_MIXIN_SLOTS];  /* unused, NULL */
     cx_state *tr_st;
+    /* A subclass's addition to _call_connection_lost, run after it
+     * succeeded (asyncio's override in _SelectorSocketTransport), or
+     * NULL.  0 or -1. */
+    int (*tr_on_lost)(cx_transport *tr);
     LoopObject *tr_loop;          /* NULL after connection_lost */
     PyObject *tr_sock;            /* NULL after connection_lost */
     PyObject *tr_protocol;
@@ -50,7 +61,7 @@ typedef struct {
     char tr_buffered;             /* protocol is a BufferedProtocol */
     char tr_reader_on;            /* read_handle is in the poller */
     char tr_writer_on;
-} cx_transport;
+};
 
 int cx_transport_setup(PyObject *module);
 

@@ -630,3 +630,48 @@ def test_udp_connected_recv_send(loop):
             await loop.sock_sendall(s, b'conn')
             return await t
         assert run(loop, main()) == (b'conn', s.getsockname())
+
+
+# ---- an fd that a transport uses ----
+
+def test_sock_methods_refuse_transport_fd(loop):
+    """sock_*() refuse the socket of a live transport, with asyncio's
+    message, when they would block (_ensure_fd_no_transport): what
+    completes at once is not checked, as in asyncio, and the transport
+    keeps its reader."""
+    async def main():
+        got = bytearray()
+        lost = loop.create_future()
+
+        class Proto(asyncio.Protocol):
+            def data_received(self, data):
+                got.extend(data)
+
+            def connection_lost(self, exc):
+                lost.set_result(exc)
+
+        server = await loop.create_server(Proto, '127.0.0.1', 0)
+        port = server.sockets[0].getsockname()[1]
+        tr, _ = await loop.create_connection(asyncio.Protocol, '127.0.0.1',
+                                             port)
+        sock = tr.get_extra_info('socket')._sock
+        fd = sock.fileno()
+        msg = f'File descriptor {fd} is used by transport'
+        with pytest.raises(RuntimeError, match=msg):
+            await loop.sock_recv(sock, 10)
+        with pytest.raises(RuntimeError, match=msg):
+            await loop.sock_recv_into(sock, bytearray(10))
+        # sent at once: no check (asyncio's order)
+        await loop.sock_sendall(sock, b'now')
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        with pytest.raises(RuntimeError, match=msg):
+            await loop.sock_sendall(sock, b'x' * (16 * 1024 * 1024))
+        # the transport still reads its fd and writes it
+        assert tr.is_reading()
+        tr.write(b'!')
+        tr.close()
+        assert await lost is None
+        server.close()
+        await server.wait_closed()
+        assert got.startswith(b'nowx') and got.endswith(b'x!')
+    loop.run_until_complete(asyncio.wait_for(main(), 10))

@@ -616,3 +616,58 @@ def test_transport_fd_not_for_add_reader(loop):
         server.close()
         await server.wait_closed()
     loop.run_until_complete(main())
+
+
+def test_write_odd_memoryviews(loop):
+    """write(memoryview) that is not a flat byte buffer, as asyncio 3.11's
+    _SelectorSocketTransport.write (which passes the view on as is): a
+    contiguous view of any shape sends its bytes; a 0-d view is sent, then
+    fails in `data[n:]` (TypeError); a non-contiguous view fails in
+    sock.send()
+    -- BufferError, a fatal write error: reported, connection_lost(exc)
+    -- or, with data queued, in bytearray.extend() -- TypeError, raised;
+    an empty one is a no-op."""
+    async def main():
+        srv, port, protos = await echo_server(loop)
+        errors = []
+        loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        flat = memoryview(b'abcdefgh').cast('B', (2, 4))
+        tr.write(flat)
+        tr.write(memoryview(struct.pack('2i', 1, 2)).cast('i'))
+        with pytest.raises(TypeError,
+                           match='invalid indexing of 0-dim memory'):
+            tr.write(memoryview(b'wxyz').cast('i', ()))     # but sent
+        tr.write(memoryview(b'abcdefgh')[::2][:0])
+        while len(pr.data) < 20:
+            await asyncio.sleep(0.001)
+        assert pr.data == b'abcdefgh' + struct.pack('2i', 1, 2) + b'wxyz'
+        assert not errors
+
+        strided = memoryview(b'abcdefgh')[::2]
+        tr.pause_reading()
+        protos[-1].transport.pause_reading()
+        while not tr.get_write_buffer_size():
+            tr.write(b'q' * 65536)
+        with pytest.raises(TypeError,
+                           match="can't set bytearray slice from memoryview"):
+            tr.write(strided)
+        assert not tr.is_closing()
+        tr.abort()
+        assert await pr.lost is None
+
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        tr.write(strided)
+        exc = await asyncio.wait_for(pr.lost, 5)
+        assert type(exc) is BufferError
+        assert str(exc) == 'memoryview: underlying buffer is not C-contiguous'
+        assert errors[0]['message'] == 'Fatal write error on socket transport'
+        assert errors[0]['exception'] is exc
+        assert errors[0]['transport'] is tr
+        tr.write(strided)       # after connection_lost: ignored, as asyncio
+        tr.write(memoryview(b'abcd').cast('i', ()))
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())

@@ -82,6 +82,7 @@ class _SocketTransport(_TransportCommon, _core.SocketTransport):
     _SelectorSocketTransport, its hot paths in C."""
 
     _start_tls_compatible = True
+    _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
     def writelines(self, list_of_data):
         data = b''.join(list_of_data)
@@ -128,6 +129,15 @@ class NetMixin:
 
     _create_server_getaddrinfo = \
         base_events.BaseEventLoop._create_server_getaddrinfo
+
+    # ---- sendfile: asyncio's, the native path on os.sendfile() ----
+    # _sendfile_native takes the fd out of _transports, pauses reading,
+    # awaits the transport's _make_empty_waiter() (the write buffer drained,
+    # src/stream.c) and runs sock_sendfile(fallback=False) (_sock.py).
+
+    sendfile = base_events.BaseEventLoop.sendfile
+    _sendfile_native = selector_events.BaseSelectorEventLoop._sendfile_native
+    _sendfile_fallback = base_events.BaseEventLoop._sendfile_fallback
 
     # ---- create_connection ----
 

@@ -11,9 +11,6 @@ Patterns are fnmatch patterns over the test's method name.
 """
 import fnmatch
 
-NETWORK = ('sockets, transports and servers are not implemented yet',
-           'issue #4 (networking)')
-
 CPY = 'test.test_asyncio.'
 
 
@@ -98,6 +95,8 @@ GROUPS = {g.name: g for g in [
     Group('sslproto', ['conformance.bind_ssl:CasyncioStartTLSTests'],
           [CPY + 'test_sslproto:SelectorStartTLSTests']),
     _module_group('ssl'),
+    Group('sendfile', ['conformance.bind_sendfile'],
+          [CPY + 'test_sendfile:EPollEventLoopTests']),
     _module_group('streams'),
     Group('subprocess', ['conformance.bind_subprocess'],
           [CPY + 'test_subprocess:SubprocessThreadedWatcherTests'],
