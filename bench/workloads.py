@@ -328,6 +328,37 @@ async def async_tree_sleep0(lib, depth):
 
 
 # --------------------------------------------------------------------------
+# 7. subprocesses: spawn + communicate
+# --------------------------------------------------------------------------
+
+SUBPROCESS_PAYLOAD = bytes(range(256)) * 16   # 4 KiB
+SUBPROCESS_BATCH = 8
+
+
+async def _cat(payload):
+    proc = await asyncio.create_subprocess_exec(
+        "cat", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate(payload)
+    return out, proc.returncode
+
+
+async def subprocess_communicate(lib, n):
+    """op = one child: asyncio.create_subprocess_exec("cat") with stdin and
+    stdout pipes, communicate() with 4 KiB, the loop reaping the child;
+    SUBPROCESS_BATCH (8) children at a time, gathered."""
+    results = []
+    t0 = perf_counter()
+    for _ in range(0, n, SUBPROCESS_BATCH):
+        results += await lib.gather(
+            *[_cat(SUBPROCESS_PAYLOAD) for _ in range(SUBPROCESS_BATCH)])
+    t1 = perf_counter()
+    check(len(results) >= n, f"{len(results)} children, expected {n}")
+    check(all(r == (SUBPROCESS_PAYLOAD, 0) for r in results),
+          "a child's output or exit status was wrong")
+    return t1 - t0, len(results)
+
+
+# --------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------
 
@@ -367,6 +398,7 @@ WORKLOADS = [
     Workload("async_tree_none[native]", async_tree_none, 6, 5, "node", native=True,
              base="async_tree_none", size_is_depth=True),
     Workload("async_tree_sleep0", async_tree_sleep0, 6, 5, "node", size_is_depth=True),
+    Workload("subprocess", subprocess_communicate, 240, 40, "child"),
 ]
 
 BY_NAME = {w.name: w for w in WORKLOADS}
