@@ -34,27 +34,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import IMPLS, cpu_model, fmt_rate, summarize  # noqa: E402
+from run import IMPLS, child_env, cpu_model, fmt_rate, summarize  # noqa: E402
 
 ECHO_KINDS = ["protocol", "buffered", "streams", "sock"]
 FLOOR = "floor"
 
 
 # ---- processes ----
-
-def child_env(args):
-    env = dict(os.environ)
-    for var in ("PYTHONASYNCIODEBUG", "PYTHONDEVMODE", "PYTHONTRACEMALLOC",
-                "PYTHONMALLOC"):
-        env.pop(var, None)
-    env["PYTHONHASHSEED"] = "0"
-    if args.casyncio_path:
-        parts = [os.path.abspath(args.casyncio_path)]
-        if env.get("PYTHONPATH"):
-            parts.append(env["PYTHONPATH"])
-        env["PYTHONPATH"] = os.pathsep.join(parts)
-    return env
-
 
 def pinned(cpu):
     if cpu is None:
