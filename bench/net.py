@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import re
+import select
 import shutil
 import statistics
 import subprocess
@@ -66,15 +67,18 @@ class Server:
         self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True,
                                      preexec_fn=pinned(cpu))
-        line = self.proc.stdout.readline()  # blocks until PORT or exit
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else ""  # PORT or EOF
         if not line.startswith("PORT "):
             self.stop()
             err = self.proc.stderr.read().strip().splitlines()
-            raise RuntimeError("server did not start: "
-                               + (err[-1] if err else f"rc={self.proc.returncode}"))
+            raise RuntimeError("server did not start within "
+                               f"{timeout}s: " + (err[-1] if err else
+                                                 f"rc={self.proc.returncode}"))
         parts = line.split()
         self.port = int(parts[1])
-        self.loop_class = parts[2] if len(parts) > 2 else "C epoll"
+        self.loop_class = (f"{parts[2]} from {parts[3]}" if len(parts) > 3
+                           else "C epoll")
 
     def cpu(self):
         """user+sys CPU seconds so far."""

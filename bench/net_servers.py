@@ -4,7 +4,8 @@
 
 IMPL: asyncio, uvloop or casyncio (the loop factory, as in run.py).
 KIND: one of SERVERS below.  Listens on 127.0.0.1, a free port; prints
-"PORT <n> <loop class>" and serves until killed.
+"PORT <n> <loop class> <file of IMPL's module>" and serves until
+killed.
 """
 
 import asyncio
@@ -112,18 +113,18 @@ SERVERS = {
 }
 
 
-async def main(kind):
+async def main(kind, origin):
     loop = asyncio.get_running_loop()
     server = await SERVERS[kind](loop)
     sock = server if isinstance(server, socket.socket) else server.sockets[0]
     cls = type(loop)
-    print(f"PORT {sock.getsockname()[1]} {cls.__module__}.{cls.__qualname__}",
-          flush=True)
+    print(f"PORT {sock.getsockname()[1]} {cls.__module__}.{cls.__qualname__}"
+          f" {origin}", flush=True)
     await loop.create_future()
 
 
 if __name__ == "__main__":
     impl, kind = sys.argv[1:3]
-    _, factory, _ = load_impl(impl)
+    mod, factory, _ = load_impl(impl)
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(main(kind))
+        runner.run(main(kind, os.path.dirname(mod.__file__)))

@@ -28,7 +28,8 @@ def test_echo_servers_echo_correctly():
          "--server-cpu", "-1"],
         capture_output=True, text=True, timeout=300, env=env)
     assert p.returncode == 0, p.stdout + p.stderr[-2000:]
-    assert "casyncio=casyncio._loop.Loop" in p.stdout
+    assert ("casyncio=casyncio._loop.Loop from "
+            + os.path.join(PACKAGE_PARENT, "casyncio")) in p.stdout
     for kind in ("protocol", "buffered", "streams", "sock"):
         for size in (1, 100):
             row = [line for line in p.stdout.splitlines()
