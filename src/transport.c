@@ -606,7 +606,11 @@ char *
 cx_transport_rbuf(cx_state *st)
 {
     if (st->transport_rbuf == NULL) {
-        st->transport_rbuf = PyMem_Malloc(CX_TRANSPORT_MAX_SIZE);
+        /* Page-aligned: the kernel's copy into it (rep movsb) runs at half
+         * speed or worse on AMD Zen when the destination is not 64-byte
+         * aligned, as malloc's page + 16 was (2x the server CPU per
+         * 100 KiB echo).  CX_TRANSPORT_MAX_SIZE is a multiple of 4096. */
+        st->transport_rbuf = aligned_alloc(4096, CX_TRANSPORT_MAX_SIZE);
         if (st->transport_rbuf == NULL) {
             PyErr_NoMemory();
         }
@@ -617,7 +621,7 @@ cx_transport_rbuf(cx_state *st)
 void
 cx_transport_free_state(cx_state *st)
 {
-    PyMem_Free(st->transport_rbuf);
+    free(st->transport_rbuf);     /* aligned_alloc()'s */
     st->transport_rbuf = NULL;
 }
 
