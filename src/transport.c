@@ -200,6 +200,26 @@ cx_transport_fatal_error(cx_transport *tr, const char *message)
     return rc;
 }
 
+/* After one of the calls _call_connection_lost makes whatever happened
+ * before (its `finally:` blocks): r is the call's result, stolen; a failure
+ * becomes *pending (and *rc -1) if none is pending yet; later ones are
+ * dropped (asyncio would raise the last one, chained to the first;
+ * sock.close() and Server._detach() do not fail in practice). */
+static void
+keep_first_error(PyObject *r, PyObject **pending, int *rc)
+{
+    if (r == NULL) {
+        if (*pending == NULL) {
+            *pending = cx_err_fetch();
+            *rc = -1;
+        }
+        else {
+            PyErr_Clear();
+        }
+    }
+    Py_XDECREF(r);
+}
+
 /* _call_connection_lost(exc), a CX_ENTRY_CFUNC (or called directly):
  * protocol.connection_lost(exc), then close the socket and drop the loop,
  * the protocol and the server, whatever connection_lost did; then the
@@ -229,16 +249,7 @@ cx_transport_call_connection_lost(PyObject *self, PyObject *exc)
     if (sock != NULL) {
         PyObject *r = PyObject_CallMethodNoArgs(sock, st->str_close);
         Py_DECREF(sock);
-        if (r == NULL) {
-            if (pending == NULL) {
-                pending = cx_err_fetch();
-                rc = -1;
-            }
-            else {
-                PyErr_Clear();
-            }
-        }
-        Py_XDECREF(r);
+        keep_first_error(r, &pending, &rc);
     }
     Py_CLEAR(tr->tr_protocol);
     Py_CLEAR(tr->tr_loop);
@@ -249,16 +260,7 @@ cx_transport_call_connection_lost(PyObject *self, PyObject *exc)
     if (server != NULL) {
         PyObject *r = PyObject_CallMethod(server, "_detach", NULL);
         Py_DECREF(server);
-        if (r == NULL) {
-            if (pending == NULL) {
-                pending = cx_err_fetch();
-                rc = -1;
-            }
-            else {
-                PyErr_Clear();
-            }
-        }
-        Py_XDECREF(r);
+        keep_first_error(r, &pending, &rc);
     }
     if (rc == 0 && tr->tr_on_lost != NULL) {
         rc = tr->tr_on_lost(tr);
