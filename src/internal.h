@@ -21,6 +21,7 @@
 #include "stream.h"
 #include "dgram.h"
 #include "pipe.h"
+#include "tls.h"
 
 /* The current exception as one object (3.12's PyErr_GetRaisedException),
  * and back.  cx_err_fetch returns a new reference or NULL; cx_err_restore

@@ -29,7 +29,14 @@
     X(str_connection_made) X(str_connection_lost) X(str_data_received) \
     X(str_eof_received) X(str_get_buffer) X(str_buffer_updated) \
     X(str_pause_writing) X(str_resume_writing) X(str_close) \
-    X(str_transport) X(str_protocol)
+    X(str_transport) X(str_protocol) \
+    X(TLSProtocolType) X(tls_get_buffer) X(tls_buffer_updated) \
+    X(stream_write) X(tls_states) X(ssl_again_errors) X(ssl_SSLObject) \
+    X(str_read) X(str_write) X(str_pending) X(str_join) X(str_sslobj) \
+    X(str_loop) X(str_app_transport) X(str_max_size) X(str_pause_reading) \
+    X(str_resume_reading) X(str_fatal_error) X(str_do_handshake) \
+    X(str_do_flush) X(str_do_shutdown) X(str_call_eof_received) \
+    X(str_start_shutdown) X(str_write_closed) X(str_schedule_read)
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)
@@ -160,7 +167,8 @@ module_exec(PyObject *mod)
         || cx_future_setup(mod) < 0 || cx_task_setup(mod) < 0
         || cx_gather_setup(mod) < 0 || cx_sock_setup(mod) < 0
         || cx_transport_setup(mod) < 0 || cx_stream_setup(mod) < 0
-        || cx_dgram_setup(mod) < 0 || cx_pipe_setup(mod) < 0) {
+        || cx_dgram_setup(mod) < 0 || cx_pipe_setup(mod) < 0
+        || cx_tls_setup(mod) < 0) {
         return -1;
     }
     return 0;

@@ -101,6 +101,35 @@ typedef struct {
     /* cx_transport_rbuf(): the receive buffer of every transport of this
      * interpreter (NULL until the first read). */
     char *transport_rbuf;
+    /* TLS (tls.c) */
+    PyTypeObject *TLSProtocolType;         /* SSLProtocolBase */
+    PyObject *tls_get_buffer;              /* its get_buffer and */
+    PyObject *tls_buffer_updated;          /* buffer_updated descriptors */
+    PyObject *stream_write;                /* SocketTransport.write */
+    PyObject *tls_states;                  /* sslproto.SSLProtocolState's
+                                              members by value (lazy: set
+                                              by the first instance, as
+                                              the two below) */
+    PyObject *ssl_again_errors;            /* sslproto.SSLAgainErrors */
+    PyObject *ssl_SSLObject;               /* ssl.SSLObject */
+    PyObject *str_read;
+    PyObject *str_write;
+    PyObject *str_pending;
+    PyObject *str_join;
+    PyObject *str_sslobj;
+    PyObject *str_loop;
+    PyObject *str_app_transport;
+    PyObject *str_max_size;
+    PyObject *str_pause_reading;
+    PyObject *str_resume_reading;
+    PyObject *str_fatal_error;
+    PyObject *str_do_handshake;
+    PyObject *str_do_flush;
+    PyObject *str_do_shutdown;
+    PyObject *str_call_eof_received;
+    PyObject *str_start_shutdown;
+    PyObject *str_write_closed;
+    PyObject *str_schedule_read;
 } cx_state;
 
 extern PyModuleDef cx_module_def;

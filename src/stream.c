@@ -241,6 +241,39 @@ transport_read_buffered(cx_transport *tr)
     return 0;
 }
 
+/* The protocol is our SSLProtocol (tr_buffered == 2): what
+ * transport_read_buffered does with its get_buffer(-1) (a max_size buffer)
+ * and buffer_updated(n), the bytes received into the receive buffer and
+ * handed to it in C. */
+static int
+transport_read_tls(cx_transport *tr)
+{
+    char *rbuf = cx_transport_rbuf(tr->tr_st);
+    if (rbuf == NULL) {
+        return -1;
+    }
+    ssize_t n = recv(tr->tr_fd, rbuf, CX_TRANSPORT_MAX_SIZE, 0);
+    if (n < 0) {
+        if (cx_errno_would_block(errno)) {
+            return 0;
+        }
+        PyErr_SetFromErrno(PyExc_OSError);
+        return cx_transport_fatal_error(tr,
+                                     "Fatal read error on socket transport");
+    }
+    if (n == 0) {
+        return transport_on_eof(tr);
+    }
+    PyObject *proto = Py_NewRef(tr->tr_protocol);
+    int rc = cx_tls_feed(proto, rbuf, n);
+    Py_DECREF(proto);
+    if (rc < 0) {
+        return cx_transport_fatal_error(
+            tr, "Fatal error: protocol.buffer_updated() call failed.");
+    }
+    return 0;
+}
+
 /* The reader Handle's callback: the socket is readable. */
 static PyObject *
 Transport__read_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
@@ -249,8 +282,9 @@ Transport__read_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
         Py_RETURN_NONE;
     }
     Py_INCREF(tr);
-    int rc = tr->tr_buffered ? transport_read_buffered(tr)
-                             : transport_read_data(tr);
+    int rc = tr->tr_buffered == 2 ? transport_read_tls(tr)
+             : tr->tr_buffered ? transport_read_buffered(tr)
+             : transport_read_data(tr);
     Py_DECREF(tr);
     if (rc < 0) {
         return NULL;
@@ -450,6 +484,12 @@ done:
 error:
     PyBuffer_Release(&view);
     return res;
+}
+
+PyObject *
+cx_stream_write(cx_transport *tr, PyObject *data)
+{
+    return Transport_write(tr, data);
 }
 
 /* The writer Handle's callback: flush what the queue holds. */

@@ -76,6 +76,11 @@ cx_stream_fill_iov(cx_transport *tr, struct iovec *iov)
     return cnt;
 }
 
+/* SocketTransport.write(data), for a caller in C (tls.c) holding a
+ * SocketTransport whose write() is not overridden.  New reference to None,
+ * or NULL. */
+PyObject *cx_stream_write(cx_transport *tr, PyObject *data);
+
 /* The `_buffer` getter: a bytearray copy of what is queued. */
 PyObject *cx_stream_get_buffer(cx_transport *tr, void *c);
 

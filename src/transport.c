@@ -531,7 +531,9 @@ transport_set_protocol(cx_transport *tr, PyObject *protocol)
     if (b < 0) {
         return -1;
     }
-    tr->tr_buffered = (char)b;
+    /* 2: our SSLProtocol, fed in C (stream.c) */
+    tr->tr_buffered = (char)(b && cx_tls_is_fast(tr->tr_st, protocol)
+                             ? 2 : b);
     Py_XSETREF(tr->tr_protocol, Py_NewRef(protocol));
     tr->tr_protocol_connected = 1;
     return 0;

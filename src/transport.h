@@ -58,7 +58,8 @@ struct cx_transport {
     char tr_eof;                  /* write_eof() called */
     char tr_protocol_paused;      /* pause_writing() called */
     char tr_protocol_connected;
-    char tr_buffered;             /* protocol is a BufferedProtocol */
+    char tr_buffered;             /* protocol is a BufferedProtocol; 2:
+                                     our SSLProtocol (cx_tls_is_fast) */
     char tr_reader_on;            /* read_handle is in the poller */
     char tr_writer_on;
 };

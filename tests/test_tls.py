@@ -8,7 +8,10 @@ handshake or the shutdown, a reset during the handshake.  A CA and a server
 certificate (localhost, 127.0.0.1) are made at test time with
 `cryptography`.
 
-Each test runs on stock asyncio and on casyncio (the `loop` fixture)."""
+Each test runs on stock asyncio and on casyncio, the latter with its
+SSLProtocol's data path in C (casyncio._tls, the default) and with
+asyncio's pure-Python SSLProtocol (_tls.USE_C = False): the `loop` fixture
+below."""
 import asyncio
 import datetime
 import gc
@@ -21,7 +24,23 @@ import threading
 
 import pytest
 
+import casyncio
+from casyncio import _tls
 from test_tcp import HOST, Recorder, nfds
+
+
+@pytest.fixture(params=['asyncio', 'casyncio', 'casyncio-pytls'])
+def loop(request, monkeypatch):
+    """Stock asyncio; casyncio (TLS data path in C); casyncio with
+    asyncio's Python SSLProtocol."""
+    if request.param == 'asyncio':
+        lp = asyncio.new_event_loop()
+    else:
+        monkeypatch.setattr(_tls, 'USE_C', request.param == 'casyncio')
+        lp = casyncio.new_event_loop()
+    yield lp
+    if not lp.is_closed():
+        lp.close()
 
 
 # ---- certificates, made once per session ----
@@ -320,6 +339,256 @@ def test_ssl_argument_checks(loop, client_ctx):
         with pytest.raises(ValueError, match='you have to pass server_'):
             await loop.create_unix_connection(asyncio.Protocol, '/nonexist',
                                               ssl=client_ctx)
+    loop.run_until_complete(main())
+
+
+class BufferedClient(asyncio.BufferedProtocol):
+    """Reads into a memoryview of `size` bytes (a bytearray would meet
+    asyncio's slicing of it: buf[offset:] copies)."""
+
+    def __init__(self, loop, size):
+        self.view = memoryview(bytearray(size))
+        self.data = bytearray()
+        self.sizes = []
+        self.events = []
+        self.lost = loop.create_future()
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def get_buffer(self, sizehint):
+        return self.view
+
+    def buffer_updated(self, nbytes):
+        self.sizes.append(nbytes)
+        self.data += self.view[:nbytes]
+
+    def eof_received(self):
+        self.events.append('eof')
+
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+
+@pytest.mark.parametrize('size', [1000, 64 * 1024])
+def test_tls_buffered_app_protocol(loop, server_ctx, client_ctx, size):
+    """An app BufferedProtocol: records read into its buffer, several per
+    buffer when they fit, the rest on the next loop iteration when it is
+    full."""
+    payload = os.urandom(200_000)
+
+    async def main():
+        srv = await loop.create_server(lambda: Recorder(loop, echo=True),
+                                       HOST, 0, ssl=server_ctx)
+        port = srv.sockets[0].getsockname()[1]
+        tr, pr = await loop.create_connection(
+            lambda: BufferedClient(loop, size), HOST, port, ssl=client_ctx,
+            server_hostname='localhost')
+        for i in range(0, len(payload), 7000):
+            tr.write(payload[i:i + 7000])
+        while len(pr.data) < len(payload):
+            await asyncio.sleep(0.001)
+        assert bytes(pr.data) == payload
+        assert max(pr.sizes) <= size
+        if size == 1000:
+            assert max(pr.sizes) == size        # a full buffer
+        tr.close()
+        assert await pr.lost is None
+        assert pr.events == ['eof']
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_tls_app_write_flow_control(loop, server_ctx, client_ctx):
+    """Writing to a peer that does not read: pause_writing once the TLS
+    transport's buffer passes its high-water mark, resume_writing once the
+    peer reads again; nothing lost."""
+    chunk = os.urandom(64 * 1024)
+
+    async def main():
+        servers = []
+
+        def factory():
+            servers.append(Recorder(loop))
+            return servers[-1]
+        srv = await loop.create_server(factory, HOST, 0, ssl=server_ctx)
+        port = srv.sockets[0].getsockname()[1]
+        tr, pr = await loop.create_connection(
+            lambda: Recorder(loop), HOST, port, ssl=client_ctx,
+            server_hostname='localhost')
+        tr.set_write_buffer_limits(high=128 * 1024)
+        assert tr.get_write_buffer_limits() == (32 * 1024, 128 * 1024)
+        while not servers or servers[0].transport is None:
+            await asyncio.sleep(0.001)
+        sp = servers[0]
+        sp.transport.pause_reading()
+        assert not sp.transport.is_reading()
+        sent = 0
+        while 'pause' not in pr.events:
+            assert sent < 64 * 1024 * 1024
+            tr.write(chunk)
+            sent += len(chunk)
+            await asyncio.sleep(0)
+        assert tr.get_write_buffer_size() >= 128 * 1024
+        assert len(sp.data) < sent
+        sp.transport.resume_reading()
+        while len(sp.data) < sent:
+            await asyncio.sleep(0.001)
+        assert pr.events == ['made', 'pause', 'resume']
+        assert tr.get_write_buffer_size() <= 32 * 1024
+        assert bytes(sp.data) == chunk * (sent // len(chunk))
+        tr.close()
+        await pr.lost
+        await sp.lost
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_tls_app_pause_reading(loop, server_ctx, client_ctx):
+    async def main():
+        servers = []
+
+        def factory():
+            servers.append(Recorder(loop))
+            return servers[-1]
+        srv = await loop.create_server(factory, HOST, 0, ssl=server_ctx)
+        port = srv.sockets[0].getsockname()[1]
+        tr, pr = await loop.create_connection(
+            lambda: Recorder(loop), HOST, port, ssl=client_ctx,
+            server_hostname='localhost')
+        tr.write(b'first')
+        while not servers or len(servers[0].data) < 5:
+            await asyncio.sleep(0.001)
+        sp = servers[0]
+        sp.transport.pause_reading()
+        tr.write(b'second')
+        for _ in range(20):
+            await asyncio.sleep(0.001)
+        assert bytes(sp.data) == b'first'
+        assert sp.transport.get_read_buffer_size() > 0   # still in the BIO
+        sp.transport.resume_reading()
+        assert sp.transport.is_reading()
+        await wait_for_data(sp, 11)
+        assert bytes(sp.data) == b'firstsecond'
+        assert sp.transport.get_read_buffer_size() == 0
+        tr.close()
+        await pr.lost
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_tls_writelines_and_closed_writes(loop, server_ctx, client_ctx,
+                                          caplog):
+    """writelines() takes any iterable; writes after close() are dropped,
+    counted, and logged from the sixth on, as asyncio does."""
+    async def main():
+        srv = await loop.create_server(lambda: Recorder(loop, echo=True),
+                                       HOST, 0, ssl=server_ctx)
+        port = srv.sockets[0].getsockname()[1]
+        tr, pr = await loop.create_connection(
+            lambda: Recorder(loop), HOST, port, ssl=client_ctx,
+            server_hostname='localhost')
+        tr.writelines(bytes([65 + i]) * 3 for i in range(4))
+        tr.writelines([bytearray(b'-'), memoryview(b'!')])
+        await wait_for_data(pr, 14)
+        assert bytes(pr.data) == b'AAABBBCCCDDD-!'
+        tr.close()
+        with caplog.at_level('WARNING', logger='asyncio'):
+            for _ in range(7):
+                tr._ssl_protocol._write_appdata([b'late'])
+        warned = [r for r in caplog.records
+                  if r.getMessage() == 'SSL connection is closed']
+        assert len(warned) == 2
+        assert await pr.lost is None
+        assert bytes(pr.data) == b'AAABBBCCCDDD-!'
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+@pytest.mark.parametrize('where', ['data_received', 'pause_writing'])
+def test_tls_app_callback_error(loop, server_ctx, client_ctx, where):
+    """An app protocol's data_received() raising: asyncio's 'Fatal error
+    on SSL protocol', the connection closed with it; pause_writing()
+    raising: reported, the connection kept."""
+    async def main():
+        errors = []
+        loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
+
+        class Failing(Recorder):
+            def data_received(self, data):
+                super().data_received(data)
+                if where == 'data_received':
+                    raise ValueError('boom')
+
+            def pause_writing(self):
+                super().pause_writing()
+                raise ValueError('boom')
+        srv = await loop.create_server(lambda: Recorder(loop, echo=True),
+                                       HOST, 0, ssl=server_ctx)
+        port = srv.sockets[0].getsockname()[1]
+        tr, pr = await loop.create_connection(
+            lambda: Failing(loop), HOST, port, ssl=client_ctx,
+            server_hostname='localhost')
+        if where == 'pause_writing':
+            tr.set_write_buffer_limits(high=0)
+        tr.write(b'ping')
+        if where == 'data_received':
+            exc = await pr.lost
+            assert type(exc) is ValueError
+            [ctx] = errors
+            assert ctx['message'] == 'Fatal error on SSL protocol'
+            assert ctx['exception'] is exc
+            assert ctx['protocol'] is tr._ssl_protocol
+        else:
+            await wait_for_data(pr, 4)
+            # high=0: paused at once (set_write_buffer_limits), resumed
+            # by the write (nothing left buffered), paused again when the
+            # echo is read
+            assert pr.events == ['made', 'pause', 'resume', 'pause']
+            assert len(errors) == 2
+            for ctx in errors:
+                assert ctx['message'] == 'protocol.pause_writing() failed'
+                assert type(ctx['exception']) is ValueError
+                assert ctx['transport'] is tr
+                assert ctx['protocol'] is tr._ssl_protocol
+            tr.close()
+            assert await pr.lost is None
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_tls_protocol_class(loop, server_ctx, client_ctx):
+    """The SSLProtocol in use: casyncio's (C data path) unless USE_C is
+    off, asyncio's otherwise; either way an asyncio SSLProtocol."""
+    from asyncio import sslproto
+
+    async def main():
+        srv = await loop.create_server(lambda: Recorder(loop, echo=True),
+                                       HOST, 0, ssl=server_ctx)
+        port = srv.sockets[0].getsockname()[1]
+        tr, pr = await loop.create_connection(
+            lambda: Recorder(loop), HOST, port, ssl=client_ctx,
+            server_hostname='localhost')
+        proto = tr._ssl_protocol
+        assert isinstance(proto, sslproto.SSLProtocol)
+        c_path = isinstance(loop, casyncio.Loop) and _tls.USE_C
+        assert (type(proto) is _tls.SSLProtocol) is c_path
+        assert proto._state is sslproto.SSLProtocolState.WRAPPED
+        assert isinstance(proto._sslobj, ssl.SSLObject)
+        assert proto._get_write_buffer_size() == 0
+        tr.write(b'x')
+        await wait_for_data(pr, 1)
+        tr.close()
+        await pr.lost
+        assert proto._state is sslproto.SSLProtocolState.UNWRAPPED
+        assert proto._transport is None and proto._app_protocol is None
+        srv.close()
+        await srv.wait_closed()
     loop.run_until_complete(main())
 
 

@@ -10,12 +10,13 @@ messages are asyncio's by construction.  Resolution and connecting use the
 loop's own getaddrinfo / _ensure_resolved / sock_connect (_sock.py).
 """
 import socket
+import ssl
 import warnings
 
-from asyncio import base_events, constants, selector_events, sslproto
+from asyncio import base_events, constants, selector_events
 from asyncio import trsock, unix_events
 
-from . import _core
+from . import _core, _tls
 
 __all__ = ('NetMixin',)
 
@@ -112,10 +113,10 @@ class NetMixin:
             ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
             ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT,
     ):
-        """TLS over our C stream transport: asyncio's own SSLProtocol
-        between the socket transport and the application's protocol, as
-        selector_events does."""
-        ssl_protocol = sslproto.SSLProtocol(
+        """TLS over our C stream transport: an SSLProtocol (asyncio's,
+        its data path in C: _tls.py) between the socket transport and the
+        application's protocol, as selector_events does."""
+        ssl_protocol = _tls.new_ssl_protocol(
             self, protocol, sslcontext, waiter,
             server_side, server_hostname,
             ssl_handshake_timeout=ssl_handshake_timeout,
@@ -125,7 +126,51 @@ class NetMixin:
                                     extra=extra, server=server)
         return ssl_protocol._app_transport
 
-    start_tls = base_events.BaseEventLoop.start_tls
+    async def start_tls(self, transport, protocol, sslcontext, *,
+                        server_side=False,
+                        server_hostname=None,
+                        ssl_handshake_timeout=None,
+                        ssl_shutdown_timeout=None):
+        """Upgrade transport to TLS.
+
+        Return a new transport that *protocol* should start using
+        immediately.
+        """
+        # asyncio's BaseEventLoop.start_tls, with our SSLProtocol
+        if not isinstance(sslcontext, ssl.SSLContext):
+            raise TypeError(
+                f'sslcontext is expected to be an instance of ssl.SSLContext, '
+                f'got {sslcontext!r}')
+
+        if not getattr(transport, '_start_tls_compatible', False):
+            raise TypeError(
+                f'transport {transport!r} is not supported by start_tls()')
+
+        waiter = self.create_future()
+        ssl_protocol = _tls.new_ssl_protocol(
+            self, protocol, sslcontext, waiter,
+            server_side, server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+            call_connection_made=False)
+
+        # Pause early so that "ssl_protocol.data_received()" doesn't
+        # have a chance to get called before "ssl_protocol.connection_made()".
+        transport.pause_reading()
+
+        transport.set_protocol(ssl_protocol)
+        conmade_cb = self.call_soon(ssl_protocol.connection_made, transport)
+        resume_cb = self.call_soon(transport.resume_reading)
+
+        try:
+            await waiter
+        except BaseException:
+            transport.close()
+            conmade_cb.cancel()
+            resume_cb.cancel()
+            raise
+
+        return ssl_protocol._app_transport
 
     _create_server_getaddrinfo = \
         base_events.BaseEventLoop._create_server_getaddrinfo

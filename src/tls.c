@@ -1,0 +1,1111 @@
+/* SSLProtocolBase: the data path of asyncio.sslproto.SSLProtocol (3.11)
+ * in C, method for method (tls.h).  What asyncio does in Python is kept:
+ * the same calls in the same order, the same exceptions caught, the same
+ * messages; the C functions below carry the names of the methods they
+ * replace.  Two shortcuts, neither visible to a protocol:
+ *   - the stream transport hands received bytes straight to cx_tls_feed
+ *     (no get_buffer()/buffer_updated() round trip through Python);
+ *   - the read loops stop when the incoming BIO is empty and OpenSSL holds
+ *     no decrypted byte, where asyncio calls read() once more to get the
+ *     SSLWantReadError that ends its loop.
+ * _write_backlog is a list (asyncio: a deque); max_size is read from the
+ * class when the protocol is made. */
+#include "internal.h"
+#include "structmember.h"
+
+enum {
+    TLS_UNWRAPPED, TLS_DO_HANDSHAKE, TLS_WRAPPED, TLS_FLUSHING, TLS_SHUTDOWN,
+    TLS_NSTATES
+};
+
+typedef struct {
+    PyObject_HEAD
+    cx_state *tls_st;
+    PyObject *tls_sslobj;            /* _sslobj: the ssl.SSLObject */
+    PyObject *tls_sslsock;           /* its _ssl._SSLSocket when _sslobj is
+                                        an exact SSLObject, else NULL */
+    PyObject *tls_incoming;          /* _incoming: ssl.MemoryBIO */
+    PyObject *tls_outgoing;          /* _outgoing */
+    PyObject *tls_transport;         /* _transport */
+    PyObject *tls_app_protocol;      /* _app_protocol */
+    PyObject *tls_app_get_buffer;    /* _app_protocol_get_buffer */
+    PyObject *tls_app_buffer_updated;
+    PyObject *tls_write_backlog;     /* _write_backlog: a list */
+    PyObject *tls_ssl_buffer;        /* _ssl_buffer: bytearray */
+    PyObject *tls_ssl_buffer_view;   /* _ssl_buffer_view */
+    PyObject *tls_max_size;          /* the class's max_size (an int) */
+    Py_ssize_t tls_write_buffer_size;
+    Py_ssize_t tls_incoming_high_water;
+    Py_ssize_t tls_incoming_low_water;
+    Py_ssize_t tls_outgoing_high_water;
+    Py_ssize_t tls_outgoing_low_water;
+    int tls_state;
+    char tls_app_is_buffer;          /* _app_protocol_is_buffer */
+    char tls_ssl_writing_paused;
+    char tls_app_reading_paused;
+    char tls_ssl_reading_paused;
+    char tls_app_writing_paused;
+    char tls_transport_fast;         /* _transport is a SocketTransport
+                                        whose write() is the C one */
+} cx_tls;
+
+/* ---- small helpers ---- */
+
+/* obj.name(), its result dropped.  0 or -1. */
+static int
+call_method0(PyObject *obj, PyObject *name)
+{
+    PyObject *r = PyObject_CallMethodNoArgs(obj, name);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* bio.pending, or -1 with an exception. */
+static Py_ssize_t
+bio_pending(cx_tls *self, PyObject *bio)
+{
+    PyObject *p = PyObject_GetAttr(bio, self->tls_st->str_pending);
+    if (p == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PyLong_AsSsize_t(p);
+    Py_DECREF(p);
+    return n;
+}
+
+/* self._sslobj.read(n[, buf]) (SSLObject.read's own call when _sslobj is
+ * an exact SSLObject).  New reference or NULL. */
+static PyObject *
+tls_ssl_read(cx_tls *self, PyObject *n, PyObject *buf)
+{
+    PyObject *target = self->tls_sslsock ? self->tls_sslsock
+                                         : self->tls_sslobj;
+    PyObject *args[3] = {target ? target : Py_None, n, buf};
+    Py_INCREF(args[0]);
+    PyObject *r = PyObject_VectorcallMethod(self->tls_st->str_read, args,
+                                            buf ? 3 : 2, NULL);
+    Py_DECREF(args[0]);
+    return r;
+}
+
+/* self._sslobj.write(data).  New reference or NULL. */
+static PyObject *
+tls_ssl_write(cx_tls *self, PyObject *data)
+{
+    PyObject *target = self->tls_sslsock ? self->tls_sslsock
+                                         : self->tls_sslobj;
+    PyObject *args[2] = {target ? target : Py_None, data};
+    Py_INCREF(args[0]);
+    PyObject *r = PyObject_VectorcallMethod(self->tls_st->str_write, args, 2,
+                                            NULL);
+    Py_DECREF(args[0]);
+    return r;
+}
+
+/* Would the next read() raise SSLWantReadError: nothing left in the
+ * incoming BIO and no decrypted byte in OpenSSL?  Known only with an exact
+ * SSLObject (0 otherwise: read on).  0/1, -1 on error. */
+static int
+tls_drained(cx_tls *self)
+{
+    if (self->tls_sslsock == NULL) {
+        return 0;
+    }
+    Py_ssize_t n = bio_pending(self, self->tls_incoming);
+    if (n != 0) {
+        return n < 0 ? -1 : 0;
+    }
+    PyObject *p = PyObject_CallMethodNoArgs(self->tls_sslsock,
+                                            self->tls_st->str_pending);
+    if (p == NULL) {
+        return -1;
+    }
+    n = PyLong_AsSsize_t(p);
+    Py_DECREF(p);
+    return n < 0 ? -1 : n == 0;
+}
+
+/* Is the current exception one of SSLAgainErrors (then cleared)?  0/1. */
+static int
+tls_again(cx_tls *self)
+{
+    if (PyErr_ExceptionMatches(self->tls_st->ssl_again_errors)) {
+        PyErr_Clear();
+        return 1;
+    }
+    return 0;
+}
+
+/* `except Exception as ex: self._fatal_error(ex, message)` around a step
+ * that failed: other exceptions go on.  0 or -1. */
+static int
+tls_fatal_from_current(cx_tls *self, const char *message)
+{
+    if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+        return -1;
+    }
+    PyObject *exc = cx_err_fetch();
+    PyObject *msg = PyUnicode_FromString(message);
+    PyObject *r = NULL;
+    if (msg != NULL) {
+        PyObject *args[3] = {(PyObject *)self, exc, msg};
+        r = PyObject_VectorcallMethod(self->tls_st->str_fatal_error, args, 3,
+                                      NULL);
+        Py_DECREF(msg);
+    }
+    Py_DECREF(exc);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* ---- flow control ---- */
+
+/* _get_write_buffer_size(): outgoing.pending + _write_buffer_size. */
+static Py_ssize_t
+tls_write_buffer_size(cx_tls *self)
+{
+    Py_ssize_t n = bio_pending(self, self->tls_outgoing);
+    return n < 0 ? -1 : n + self->tls_write_buffer_size;
+}
+
+/* app_protocol.<name>() for _control_app_writing, a failure reported to
+ * the loop's exception handler.  0 or -1. */
+static int
+tls_call_app_writing(cx_tls *self, PyObject *name, const char *message)
+{
+    cx_state *st = self->tls_st;
+    PyObject *app = self->tls_app_protocol ? self->tls_app_protocol
+                                           : Py_None;
+    Py_INCREF(app);
+    int rc = call_method0(app, name);
+    Py_DECREF(app);
+    if (rc == 0) {
+        return 0;
+    }
+    if (cx_is_exit_exception()) {
+        return -1;
+    }
+    PyObject *exc = cx_err_fetch();
+    PyObject *loop = NULL, *ctx = NULL, *r = NULL;
+    PyObject *apptr = PyObject_GetAttr((PyObject *)self,
+                                       st->str_app_transport);
+    if (apptr == NULL) {
+        goto done;
+    }
+    ctx = Py_BuildValue("{sssOsOsO}", "message", message, "exception", exc,
+                        "transport", apptr, "protocol", self);
+    loop = ctx ? PyObject_GetAttr((PyObject *)self, st->str_loop) : NULL;
+    if (loop != NULL) {
+        r = PyObject_CallMethodOneArg(loop, st->str_call_exception_handler,
+                                      ctx);
+    }
+done:
+    Py_XDECREF(apptr);
+    Py_XDECREF(ctx);
+    Py_XDECREF(loop);
+    Py_DECREF(exc);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* _control_app_writing().  0 or -1. */
+static int
+tls_control_app_writing(cx_tls *self)
+{
+    Py_ssize_t size = tls_write_buffer_size(self);
+    if (size < 0) {
+        return -1;
+    }
+    if (size >= self->tls_outgoing_high_water
+        && !self->tls_app_writing_paused) {
+        self->tls_app_writing_paused = 1;
+        return tls_call_app_writing(self, self->tls_st->str_pause_writing,
+                                    "protocol.pause_writing() failed");
+    }
+    if (size <= self->tls_outgoing_low_water
+        && self->tls_app_writing_paused) {
+        self->tls_app_writing_paused = 0;
+        return tls_call_app_writing(self, self->tls_st->str_resume_writing,
+                                    "protocol.resume_writing() failed");
+    }
+    return 0;
+}
+
+/* _control_ssl_reading().  0 or -1. */
+static int
+tls_control_ssl_reading(cx_tls *self)
+{
+    Py_ssize_t size = bio_pending(self, self->tls_incoming);
+    if (size < 0) {
+        return -1;
+    }
+    PyObject *name;
+    if (size >= self->tls_incoming_high_water
+        && !self->tls_ssl_reading_paused) {
+        self->tls_ssl_reading_paused = 1;
+        name = self->tls_st->str_pause_reading;
+    }
+    else if (size <= self->tls_incoming_low_water
+             && self->tls_ssl_reading_paused) {
+        self->tls_ssl_reading_paused = 0;
+        name = self->tls_st->str_resume_reading;
+    }
+    else {
+        return 0;
+    }
+    PyObject *tr = Py_NewRef(self->tls_transport ? self->tls_transport
+                                                 : Py_None);
+    int rc = call_method0(tr, name);
+    Py_DECREF(tr);
+    return rc;
+}
+
+/* ---- outgoing flow ---- */
+
+/* _process_outgoing().  0 or -1. */
+static int
+tls_process_outgoing(cx_tls *self)
+{
+    cx_state *st = self->tls_st;
+    if (!self->tls_ssl_writing_paused) {
+        PyObject *data = PyObject_CallMethodNoArgs(self->tls_outgoing,
+                                                   st->str_read);
+        if (data == NULL) {
+            return -1;
+        }
+        Py_ssize_t n = PyObject_Size(data);
+        if (n < 0) {
+            Py_DECREF(data);
+            return -1;
+        }
+        if (n > 0) {
+            PyObject *tr = Py_NewRef(self->tls_transport
+                                     ? self->tls_transport : Py_None);
+            PyObject *r = self->tls_transport_fast
+                ? cx_stream_write((cx_transport *)tr, data)
+                : PyObject_CallMethodOneArg(tr, st->str_write, data);
+            Py_DECREF(tr);
+            Py_DECREF(data);
+            if (r == NULL) {
+                return -1;
+            }
+            Py_DECREF(r);
+        }
+        else {
+            Py_DECREF(data);
+        }
+    }
+    return tls_control_app_writing(self);
+}
+
+/* _do_write(): hand the backlog to SSLObject.write, then
+ * _process_outgoing().  0 or -1. */
+static int
+tls_do_write(cx_tls *self)
+{
+    for (;;) {
+        PyObject *backlog = self->tls_write_backlog;
+        if (backlog == NULL || PyList_GET_SIZE(backlog) == 0) {
+            break;
+        }
+        Py_INCREF(backlog);
+        PyObject *data = Py_NewRef(PyList_GET_ITEM(backlog, 0));
+        PyObject *cnt = tls_ssl_write(self, data);
+        if (cnt == NULL) {
+            Py_DECREF(data);
+            Py_DECREF(backlog);
+            if (tls_again(self)) {
+                break;
+            }
+            return -1;
+        }
+        Py_ssize_t count = PyLong_AsSsize_t(cnt);
+        Py_DECREF(cnt);
+        Py_ssize_t data_len = count == -1 && PyErr_Occurred()
+                              ? -1 : PyObject_Size(data);
+        int rc = -1;
+        if (data_len >= 0) {
+            if (count < data_len) {
+                PyObject *rest = PySequence_GetSlice(data, count,
+                                                     PY_SSIZE_T_MAX);
+                if (rest != NULL && PyList_GET_SIZE(backlog) > 0) {
+                    rc = PyList_SetItem(backlog, 0, rest);
+                    self->tls_write_buffer_size -= count;
+                }
+                else {
+                    Py_XDECREF(rest);
+                }
+            }
+            else if (PyList_GET_SIZE(backlog) > 0) {
+                rc = PyList_SetSlice(backlog, 0, 1, NULL);
+                self->tls_write_buffer_size -= data_len;
+            }
+        }
+        Py_DECREF(data);
+        Py_DECREF(backlog);
+        if (rc < 0) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_IndexError, "deque index out of range");
+            }
+            return -1;
+        }
+    }
+    return tls_process_outgoing(self);
+}
+
+/* _write_appdata(list_of_data).  0 or -1. */
+static int
+tls_write_appdata(cx_tls *self, PyObject *list_of_data)
+{
+    if (self->tls_state == TLS_FLUSHING || self->tls_state == TLS_SHUTDOWN
+        || self->tls_state == TLS_UNWRAPPED) {
+        /* the count and the warning of closed writes, in Python */
+        return call_method0((PyObject *)self, self->tls_st->str_write_closed);
+    }
+    PyObject *it = PyObject_GetIter(list_of_data);
+    if (it == NULL) {
+        return -1;
+    }
+    PyObject *data;
+    while ((data = PyIter_Next(it)) != NULL) {
+        PyObject *backlog = self->tls_write_backlog;
+        int rc = backlog ? PyList_Append(backlog, data) : -1;
+        if (backlog == NULL) {
+            PyErr_SetString(PyExc_AttributeError, "_write_backlog");
+        }
+        Py_ssize_t n = rc < 0 ? -1 : PyObject_Size(data);
+        Py_DECREF(data);
+        if (n < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
+        self->tls_write_buffer_size += n;
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (self->tls_state == TLS_WRAPPED && tls_do_write(self) < 0) {
+        return tls_fatal_from_current(self, "Fatal error on SSL protocol");
+    }
+    return 0;
+}
+
+/* ---- incoming flow ---- */
+
+/* The eof step of both read loops: close_notify received. */
+static int
+tls_on_close_notify(cx_tls *self)
+{
+    if (call_method0((PyObject *)self, self->tls_st->str_call_eof_received)
+        < 0) {
+        return -1;
+    }
+    return call_method0((PyObject *)self, self->tls_st->str_start_shutdown);
+}
+
+/* _do_read__buffered().  0 or -1. */
+static int
+tls_read_buffered(cx_tls *self)
+{
+    cx_state *st = self->tls_st;
+    Py_ssize_t offset = 0, count = 1, wants;
+    int rc = -1;
+    PyObject *buf = NULL, *cnt = NULL;
+    Py_ssize_t pending = bio_pending(self, self->tls_incoming);
+    if (pending < 0) {
+        return -1;
+    }
+    PyObject *hint = PyLong_FromSsize_t(pending);
+    PyObject *get_buffer = self->tls_app_get_buffer;
+    if (hint == NULL) {
+        return -1;
+    }
+    if (get_buffer == NULL) {
+        Py_DECREF(hint);
+        PyErr_SetString(PyExc_AttributeError, "_app_protocol_get_buffer");
+        return -1;
+    }
+    Py_INCREF(get_buffer);
+    buf = PyObject_CallOneArg(get_buffer, hint);
+    Py_DECREF(get_buffer);
+    Py_DECREF(hint);
+    if (buf == NULL || (wants = PyObject_Size(buf)) < 0) {
+        goto error;
+    }
+    PyObject *n = PyLong_FromSsize_t(wants);
+    cnt = n ? tls_ssl_read(self, n, buf) : NULL;
+    Py_XDECREF(n);
+    if (cnt == NULL) {
+        if (!tls_again(self)) {
+            goto error;
+        }
+        goto read_done;
+    }
+    if ((count = PyLong_AsSsize_t(cnt)) == -1 && PyErr_Occurred()) {
+        goto error;
+    }
+    Py_CLEAR(cnt);
+    if (count > 0) {
+        offset = count;
+        while (offset < wants) {
+            int d = tls_drained(self);
+            if (d != 0) {
+                if (d < 0) {
+                    goto error;
+                }
+                goto read_done;       /* as SSLWantReadError */
+            }
+            PyObject *rest = PySequence_GetSlice(buf, offset, PY_SSIZE_T_MAX);
+            n = rest ? PyLong_FromSsize_t(wants - offset) : NULL;
+            cnt = n ? tls_ssl_read(self, n, rest) : NULL;
+            Py_XDECREF(n);
+            Py_XDECREF(rest);
+            if (cnt == NULL) {
+                if (!tls_again(self)) {
+                    goto error;
+                }
+                goto read_done;
+            }
+            if ((count = PyLong_AsSsize_t(cnt)) == -1 && PyErr_Occurred()) {
+                goto error;
+            }
+            Py_CLEAR(cnt);
+            if (count <= 0) {
+                break;
+            }
+            offset += count;
+        }
+        if (offset >= wants) {
+            /* while's else: the buffer is full, read on later */
+            if (call_method0((PyObject *)self, st->str_schedule_read) < 0) {
+                goto error;
+            }
+        }
+    }
+read_done:
+    if (offset > 0) {
+        PyObject *updated = self->tls_app_buffer_updated;
+        if (updated == NULL) {
+            PyErr_SetString(PyExc_AttributeError,
+                            "_app_protocol_buffer_updated");
+            goto error;
+        }
+        Py_INCREF(updated);
+        PyObject *nb = PyLong_FromSsize_t(offset);
+        PyObject *r = nb ? PyObject_CallOneArg(updated, nb) : NULL;
+        Py_XDECREF(nb);
+        Py_DECREF(updated);
+        if (r == NULL) {
+            goto error;
+        }
+        Py_DECREF(r);
+    }
+    if (count == 0 && tls_on_close_notify(self) < 0) {
+        goto error;
+    }
+    rc = 0;
+error:
+    Py_XDECREF(cnt);
+    Py_XDECREF(buf);
+    return rc;
+}
+
+/* _do_read__copied().  0 or -1. */
+static int
+tls_read_copied(cx_tls *self)
+{
+    cx_state *st = self->tls_st;
+    PyObject *first = NULL, *data = NULL, *list = NULL;
+    int eof = 0, rc = -1;
+    for (;;) {
+        PyObject *chunk = tls_ssl_read(self, self->tls_max_size, NULL);
+        if (chunk == NULL) {
+            if (!tls_again(self)) {
+                goto error;
+            }
+            break;
+        }
+        int t = PyObject_IsTrue(chunk);
+        if (t <= 0) {
+            Py_DECREF(chunk);
+            if (t < 0) {
+                goto error;
+            }
+            eof = 1;
+            break;
+        }
+        if (first == NULL) {
+            first = chunk;
+        }
+        else {
+            if (list == NULL && (list = PyList_New(1)) != NULL) {
+                PyList_SET_ITEM(list, 0, Py_NewRef(first));
+            }
+            int r = list ? PyList_Append(list, chunk) : -1;
+            Py_DECREF(chunk);
+            if (r < 0) {
+                goto error;
+            }
+        }
+        int d = tls_drained(self);
+        if (d != 0) {
+            if (d < 0) {
+                goto error;
+            }
+            break;      /* as SSLWantReadError */
+        }
+    }
+    if (list != NULL) {
+        PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
+        data = empty ? PyObject_CallMethodOneArg(empty, st->str_join, list)
+                     : NULL;
+        Py_XDECREF(empty);
+        if (data == NULL) {
+            goto error;
+        }
+    }
+    else if (first != NULL) {
+        data = Py_NewRef(first);
+    }
+    if (data != NULL) {
+        PyObject *app = Py_NewRef(self->tls_app_protocol
+                                  ? self->tls_app_protocol : Py_None);
+        PyObject *r = PyObject_CallMethodOneArg(app, st->str_data_received,
+                                                data);
+        Py_DECREF(app);
+        if (r == NULL) {
+            goto error;
+        }
+        Py_DECREF(r);
+    }
+    if (eof && tls_on_close_notify(self) < 0) {
+        goto error;
+    }
+    rc = 0;
+error:
+    Py_XDECREF(first);
+    Py_XDECREF(list);
+    Py_XDECREF(data);
+    return rc;
+}
+
+/* _do_read().  0 or -1. */
+static int
+tls_do_read(cx_tls *self)
+{
+    if (self->tls_state != TLS_WRAPPED && self->tls_state != TLS_FLUSHING) {
+        return 0;
+    }
+    int rc = 0;
+    if (!self->tls_app_reading_paused) {
+        rc = self->tls_app_is_buffer ? tls_read_buffered(self)
+                                     : tls_read_copied(self);
+        if (rc == 0) {
+            PyObject *backlog = self->tls_write_backlog;
+            rc = backlog && PyList_GET_SIZE(backlog)
+                ? tls_do_write(self) : tls_process_outgoing(self);
+        }
+    }
+    if (rc == 0) {
+        rc = tls_control_ssl_reading(self);
+    }
+    if (rc < 0) {
+        return tls_fatal_from_current(self, "Fatal error on SSL protocol");
+    }
+    return 0;
+}
+
+/* buffer_updated()'s step once the bytes are in the incoming BIO. */
+static int
+tls_step(cx_tls *self)
+{
+    cx_state *st = self->tls_st;
+    switch (self->tls_state) {
+    case TLS_DO_HANDSHAKE:
+        return call_method0((PyObject *)self, st->str_do_handshake);
+    case TLS_WRAPPED:
+        return tls_do_read(self);
+    case TLS_FLUSHING:
+        return call_method0((PyObject *)self, st->str_do_flush);
+    case TLS_SHUTDOWN:
+        return call_method0((PyObject *)self, st->str_do_shutdown);
+    }
+    return 0;
+}
+
+/* self._incoming.write(data).  0 or -1. */
+static int
+tls_incoming_write(cx_tls *self, PyObject *data)
+{
+    PyObject *bio = Py_NewRef(self->tls_incoming ? self->tls_incoming
+                                                 : Py_None);
+    PyObject *r = PyObject_CallMethodOneArg(bio, self->tls_st->str_write,
+                                            data);
+    Py_DECREF(bio);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+int
+cx_tls_feed(PyObject *protocol, const char *buf, Py_ssize_t n)
+{
+    cx_tls *self = (cx_tls *)protocol;
+    PyObject *view = PyMemoryView_FromMemory((char *)buf, n, PyBUF_READ);
+    if (view == NULL) {
+        return -1;
+    }
+    Py_INCREF(self);
+    int rc = tls_incoming_write(self, view);
+    Py_DECREF(view);
+    if (rc == 0) {
+        rc = tls_step(self);
+    }
+    Py_DECREF(self);
+    return rc;
+}
+
+int
+cx_tls_is_fast(cx_state *st, PyObject *protocol)
+{
+    if (st->TLSProtocolType == NULL
+        || !PyObject_TypeCheck(protocol, st->TLSProtocolType)) {
+        return 0;
+    }
+    PyTypeObject *tp = Py_TYPE(protocol);
+    return _PyType_Lookup(tp, st->str_get_buffer) == st->tls_get_buffer
+        && _PyType_Lookup(tp, st->str_buffer_updated)
+           == st->tls_buffer_updated;
+}
+
+/* ---- methods ---- */
+
+#define TLS_METHOD(name, call) \
+    static PyObject * \
+    name(cx_tls *self, PyObject *Py_UNUSED(ignored)) \
+    { \
+        return (call) < 0 ? NULL : Py_NewRef(Py_None); \
+    }
+
+TLS_METHOD(SSLProtocolBase__do_read, tls_do_read(self))
+TLS_METHOD(SSLProtocolBase__do_read__buffered, tls_read_buffered(self))
+TLS_METHOD(SSLProtocolBase__do_read__copied, tls_read_copied(self))
+TLS_METHOD(SSLProtocolBase__do_write, tls_do_write(self))
+TLS_METHOD(SSLProtocolBase__process_outgoing, tls_process_outgoing(self))
+TLS_METHOD(SSLProtocolBase__control_app_writing,
+           tls_control_app_writing(self))
+TLS_METHOD(SSLProtocolBase__control_ssl_reading,
+           tls_control_ssl_reading(self))
+
+static PyObject *
+SSLProtocolBase__write_appdata(cx_tls *self, PyObject *list_of_data)
+{
+    return tls_write_appdata(self, list_of_data) < 0
+        ? NULL : Py_NewRef(Py_None);
+}
+
+static PyObject *
+SSLProtocolBase__get_write_buffer_size(cx_tls *self,
+                                       PyObject *Py_UNUSED(ignored))
+{
+    Py_ssize_t n = tls_write_buffer_size(self);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
+static PyObject *
+SSLProtocolBase__get_read_buffer_size(cx_tls *self,
+                                      PyObject *Py_UNUSED(ignored))
+{
+    Py_ssize_t n = bio_pending(self, self->tls_incoming);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
+static PyObject *
+SSLProtocolBase_get_buffer(cx_tls *self, PyObject *n)
+{
+    Py_ssize_t max = PyLong_AsSsize_t(self->tls_max_size);
+    Py_ssize_t want = PyLong_AsSsize_t(n);
+    if (max == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (want == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return NULL;
+        }
+        PyErr_Clear();      /* out of range: as > max_size */
+        want = max;
+    }
+    if (want <= 0 || want > max) {
+        want = max;
+    }
+    if (self->tls_ssl_buffer == NULL
+        || PyObject_Size(self->tls_ssl_buffer) < want) {
+        PyErr_Clear();
+        PyObject *b = PyByteArray_FromStringAndSize(NULL, want);
+        PyObject *v = b ? PyMemoryView_FromObject(b) : NULL;
+        if (v == NULL) {
+            Py_XDECREF(b);
+            return NULL;
+        }
+        Py_XSETREF(self->tls_ssl_buffer, b);
+        Py_XSETREF(self->tls_ssl_buffer_view, v);
+    }
+    return Py_NewRef(self->tls_ssl_buffer_view);
+}
+
+static PyObject *
+SSLProtocolBase_buffer_updated(cx_tls *self, PyObject *nbytes)
+{
+    PyObject *view = self->tls_ssl_buffer_view;
+    if (view == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "_ssl_buffer_view");
+        return NULL;
+    }
+    PyObject *slice = PySlice_New(NULL, nbytes, NULL);
+    PyObject *part = slice ? PyObject_GetItem(view, slice) : NULL;
+    Py_XDECREF(slice);
+    if (part == NULL) {
+        return NULL;
+    }
+    Py_INCREF(self);
+    int rc = tls_incoming_write(self, part);
+    Py_DECREF(part);
+    if (rc == 0) {
+        rc = tls_step(self);
+    }
+    Py_DECREF(self);
+    return rc < 0 ? NULL : Py_NewRef(Py_None);
+}
+
+static PyMethodDef SSLProtocolBase_methods[] = {
+    {"get_buffer", (PyCFunction)SSLProtocolBase_get_buffer, METH_O, NULL},
+    {"buffer_updated", (PyCFunction)SSLProtocolBase_buffer_updated, METH_O,
+     NULL},
+    {"_do_read", (PyCFunction)SSLProtocolBase__do_read, METH_NOARGS, NULL},
+    {"_do_read__buffered", (PyCFunction)SSLProtocolBase__do_read__buffered,
+     METH_NOARGS, NULL},
+    {"_do_read__copied", (PyCFunction)SSLProtocolBase__do_read__copied,
+     METH_NOARGS, NULL},
+    {"_do_write", (PyCFunction)SSLProtocolBase__do_write, METH_NOARGS, NULL},
+    {"_process_outgoing", (PyCFunction)SSLProtocolBase__process_outgoing,
+     METH_NOARGS, NULL},
+    {"_write_appdata", (PyCFunction)SSLProtocolBase__write_appdata, METH_O,
+     NULL},
+    {"_control_app_writing",
+     (PyCFunction)SSLProtocolBase__control_app_writing, METH_NOARGS, NULL},
+    {"_control_ssl_reading",
+     (PyCFunction)SSLProtocolBase__control_ssl_reading, METH_NOARGS, NULL},
+    {"_get_write_buffer_size",
+     (PyCFunction)SSLProtocolBase__get_write_buffer_size, METH_NOARGS, NULL},
+    {"_get_read_buffer_size",
+     (PyCFunction)SSLProtocolBase__get_read_buffer_size, METH_NOARGS, NULL},
+    {NULL, NULL},
+};
+
+/* ---- attributes ---- */
+
+static PyObject *
+SSLProtocolBase_get_state(cx_tls *self, void *c)
+{
+    return Py_NewRef(PyTuple_GET_ITEM(self->tls_st->tls_states,
+                                      self->tls_state));
+}
+
+static int
+SSLProtocolBase_set_state(cx_tls *self, PyObject *v, void *c)
+{
+    PyObject *states = self->tls_st->tls_states;
+    for (int i = 0; v != NULL && i < TLS_NSTATES; i++) {
+        if (PyTuple_GET_ITEM(states, i) == v) {
+            self->tls_state = i;
+            return 0;
+        }
+    }
+    PyErr_Format(PyExc_TypeError, "_state must be an SSLProtocolState, "
+                 "not %.200s", v ? Py_TYPE(v)->tp_name : "nothing");
+    return -1;
+}
+
+static PyObject *
+SSLProtocolBase_get_sslobj(cx_tls *self, void *c)
+{
+    if (self->tls_sslobj == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "_sslobj");
+        return NULL;
+    }
+    return Py_NewRef(self->tls_sslobj);
+}
+
+static int
+SSLProtocolBase_set_sslobj(cx_tls *self, PyObject *v, void *c)
+{
+    PyObject *sock = NULL;
+    if (v != NULL && Py_IS_TYPE(v, (PyTypeObject *)self->tls_st->ssl_SSLObject)
+        && (sock = PyObject_GetAttr(v, self->tls_st->str_sslobj)) == NULL) {
+        return -1;
+    }
+    Py_XSETREF(self->tls_sslsock, sock);
+    Py_XSETREF(self->tls_sslobj, Py_XNewRef(v));
+    return 0;
+}
+
+static PyObject *
+SSLProtocolBase_get_transport(cx_tls *self, void *c)
+{
+    if (self->tls_transport == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "_transport");
+        return NULL;
+    }
+    return Py_NewRef(self->tls_transport);
+}
+
+static int
+SSLProtocolBase_set_transport(cx_tls *self, PyObject *v, void *c)
+{
+    cx_state *st = self->tls_st;
+    self->tls_transport_fast = v != NULL
+        && PyObject_TypeCheck(v, st->SocketTransportType)
+        && _PyType_Lookup(Py_TYPE(v), st->str_write) == st->stream_write;
+    Py_XSETREF(self->tls_transport, Py_XNewRef(v));
+    return 0;
+}
+
+static PyObject *
+SSLProtocolBase_get_write_backlog(cx_tls *self, void *c)
+{
+    return Py_NewRef(self->tls_write_backlog);
+}
+
+/* Any iterable (asyncio's __init__ assigns a deque) becomes a list. */
+static int
+SSLProtocolBase_set_write_backlog(cx_tls *self, PyObject *v, void *c)
+{
+    if (v == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete _write_backlog");
+        return -1;
+    }
+    PyObject *list = PyList_CheckExact(v) ? Py_NewRef(v) : PySequence_List(v);
+    if (list == NULL) {
+        return -1;
+    }
+    Py_SETREF(self->tls_write_backlog, list);
+    return 0;
+}
+
+static PyGetSetDef SSLProtocolBase_getset[] = {
+    {"_state", (getter)SSLProtocolBase_get_state,
+     (setter)SSLProtocolBase_set_state, NULL, NULL},
+    {"_sslobj", (getter)SSLProtocolBase_get_sslobj,
+     (setter)SSLProtocolBase_set_sslobj, NULL, NULL},
+    {"_transport", (getter)SSLProtocolBase_get_transport,
+     (setter)SSLProtocolBase_set_transport, NULL, NULL},
+    {"_write_backlog", (getter)SSLProtocolBase_get_write_backlog,
+     (setter)SSLProtocolBase_set_write_backlog, NULL, NULL},
+    {NULL},
+};
+
+#define TLS_OBJ(name, field) \
+    {name, T_OBJECT_EX, offsetof(cx_tls, field), 0, NULL}
+#define TLS_SIZE(name, field) \
+    {name, T_PYSSIZET, offsetof(cx_tls, field), 0, NULL}
+#define TLS_BOOL(name, field) \
+    {name, T_BOOL, offsetof(cx_tls, field), 0, NULL}
+
+static PyMemberDef SSLProtocolBase_members[] = {
+    TLS_OBJ("_incoming", tls_incoming),
+    TLS_OBJ("_outgoing", tls_outgoing),
+    TLS_OBJ("_app_protocol", tls_app_protocol),
+    TLS_OBJ("_app_protocol_get_buffer", tls_app_get_buffer),
+    TLS_OBJ("_app_protocol_buffer_updated", tls_app_buffer_updated),
+    TLS_OBJ("_ssl_buffer", tls_ssl_buffer),
+    TLS_OBJ("_ssl_buffer_view", tls_ssl_buffer_view),
+    TLS_SIZE("_write_buffer_size", tls_write_buffer_size),
+    TLS_SIZE("_incoming_high_water", tls_incoming_high_water),
+    TLS_SIZE("_incoming_low_water", tls_incoming_low_water),
+    TLS_SIZE("_outgoing_high_water", tls_outgoing_high_water),
+    TLS_SIZE("_outgoing_low_water", tls_outgoing_low_water),
+    TLS_BOOL("_app_protocol_is_buffer", tls_app_is_buffer),
+    TLS_BOOL("_ssl_writing_paused", tls_ssl_writing_paused),
+    TLS_BOOL("_app_reading_paused", tls_app_reading_paused),
+    TLS_BOOL("_ssl_reading_paused", tls_ssl_reading_paused),
+    TLS_BOOL("_app_writing_paused", tls_app_writing_paused),
+    {NULL},
+};
+
+/* ---- the type ---- */
+
+/* What the first instance needs from asyncio.sslproto and ssl.  0/-1. */
+static int
+tls_import(cx_state *st)
+{
+    PyObject *sslproto = PyImport_ImportModule("asyncio.sslproto");
+    if (sslproto == NULL) {
+        return -1;
+    }
+    PyObject *enum_ = PyObject_GetAttrString(sslproto, "SSLProtocolState");
+    PyObject *again = PyObject_GetAttrString(sslproto, "SSLAgainErrors");
+    PyObject *ssl = PyObject_GetAttrString(sslproto, "ssl");
+    PyObject *sslobject = ssl ? PyObject_GetAttrString(ssl, "SSLObject")
+                              : NULL;
+    PyObject *states = PyTuple_New(TLS_NSTATES);
+    static const char *names[TLS_NSTATES] = {
+        "UNWRAPPED", "DO_HANDSHAKE", "WRAPPED", "FLUSHING", "SHUTDOWN"};
+    int rc = -1;
+    if (enum_ == NULL || again == NULL || sslobject == NULL
+        || states == NULL) {
+        goto done;
+    }
+    for (int i = 0; i < TLS_NSTATES; i++) {
+        PyObject *m = PyObject_GetAttrString(enum_, names[i]);
+        if (m == NULL) {
+            goto done;
+        }
+        PyTuple_SET_ITEM(states, i, m);
+    }
+    Py_XSETREF(st->tls_states, Py_NewRef(states));
+    Py_XSETREF(st->ssl_again_errors, Py_NewRef(again));
+    Py_XSETREF(st->ssl_SSLObject, Py_NewRef(sslobject));
+    rc = 0;
+done:
+    Py_DECREF(sslproto);
+    Py_XDECREF(enum_);
+    Py_XDECREF(again);
+    Py_XDECREF(ssl);
+    Py_XDECREF(sslobject);
+    Py_XDECREF(states);
+    return rc;
+}
+
+/* Arguments are __init__'s (asyncio's SSLProtocol.__init__). */
+static PyObject *
+SSLProtocolBase_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    cx_state *st = cx_state_from_type(tp);
+    if (st == NULL || (st->tls_states == NULL && tls_import(st) < 0)) {
+        return NULL;
+    }
+    PyObject *max_size = PyObject_GetAttr((PyObject *)tp, st->str_max_size);
+    if (max_size == NULL) {
+        return NULL;
+    }
+    if (!PyLong_Check(max_size)) {
+        PyErr_SetString(PyExc_TypeError, "max_size must be an int");
+        Py_DECREF(max_size);
+        return NULL;
+    }
+    cx_tls *self = (cx_tls *)tp->tp_alloc(tp, 0);
+    if (self == NULL) {
+        Py_DECREF(max_size);
+        return NULL;
+    }
+    self->tls_st = st;
+    self->tls_max_size = max_size;
+    self->tls_state = TLS_UNWRAPPED;
+    if ((self->tls_write_backlog = PyList_New(0)) == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+#define TLS_FIELDS(X) \
+    X(tls_sslobj) X(tls_sslsock) X(tls_incoming) X(tls_outgoing) \
+    X(tls_transport) X(tls_app_protocol) X(tls_app_get_buffer) \
+    X(tls_app_buffer_updated) X(tls_write_backlog) X(tls_ssl_buffer) \
+    X(tls_ssl_buffer_view) X(tls_max_size)
+
+static int
+SSLProtocolBase_traverse(cx_tls *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+#define X(f) Py_VISIT(self->f);
+    TLS_FIELDS(X)
+#undef X
+    return 0;
+}
+
+static int
+SSLProtocolBase_clear(cx_tls *self)
+{
+#define X(f) Py_CLEAR(self->f);
+    TLS_FIELDS(X)
+#undef X
+    self->tls_transport_fast = 0;
+    return 0;
+}
+
+static void
+SSLProtocolBase_dealloc(cx_tls *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    (void)SSLProtocolBase_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot SSLProtocolBase_slots[] = {
+    {Py_tp_new, SSLProtocolBase_new},
+    {Py_tp_dealloc, SSLProtocolBase_dealloc},
+    {Py_tp_traverse, SSLProtocolBase_traverse},
+    {Py_tp_clear, SSLProtocolBase_clear},
+    {Py_tp_methods, SSLProtocolBase_methods},
+    {Py_tp_members, SSLProtocolBase_members},
+    {Py_tp_getset, SSLProtocolBase_getset},
+    {Py_tp_doc, "The data path of asyncio's SSLProtocol in C; "
+                "casyncio._tls.SSLProtocol adds asyncio's own Python."},
+    {0, NULL},
+};
+
+static PyType_Spec SSLProtocolBase_spec = {
+    .name = "casyncio._core.SSLProtocolBase",
+    .basicsize = sizeof(cx_tls),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = SSLProtocolBase_slots,
+};
+
+int
+cx_tls_setup(PyObject *module)
+{
+    cx_state *st = PyModule_GetState(module);
+#define INTERN(slot, text) \
+    if ((st->slot = PyUnicode_InternFromString(text)) == NULL) { return -1; }
+    INTERN(str_read, "read")
+    INTERN(str_write, "write")
+    INTERN(str_pending, "pending")
+    INTERN(str_join, "join")
+    INTERN(str_sslobj, "_sslobj")
+    INTERN(str_loop, "_loop")
+    INTERN(str_app_transport, "_app_transport")
+    INTERN(str_max_size, "max_size")
+    INTERN(str_pause_reading, "pause_reading")
+    INTERN(str_resume_reading, "resume_reading")
+    INTERN(str_fatal_error, "_fatal_error")
+    INTERN(str_do_handshake, "_do_handshake")
+    INTERN(str_do_flush, "_do_flush")
+    INTERN(str_do_shutdown, "_do_shutdown")
+    INTERN(str_call_eof_received, "_call_eof_received")
+    INTERN(str_start_shutdown, "_start_shutdown")
+    INTERN(str_write_closed, "_write_closed")
+    INTERN(str_schedule_read, "_schedule_read")
+#undef INTERN
+    st->TLSProtocolType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &SSLProtocolBase_spec, NULL);
+    if (st->TLSProtocolType == NULL) {
+        return -1;
+    }
+    st->tls_get_buffer = Py_XNewRef(PyDict_GetItemWithError(
+        st->TLSProtocolType->tp_dict, st->str_get_buffer));
+    st->tls_buffer_updated = Py_XNewRef(PyDict_GetItemWithError(
+        st->TLSProtocolType->tp_dict, st->str_buffer_updated));
+    st->stream_write = Py_XNewRef(PyDict_GetItemWithError(
+        st->SocketTransportType->tp_dict, st->str_write));
+    if (st->tls_get_buffer == NULL || st->tls_buffer_updated == NULL
+        || st->stream_write == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_SystemError, "SSLProtocolBase setup");
+        }
+        return -1;
+    }
+    return PyModule_AddType(module, st->TLSProtocolType);
+}
