@@ -36,7 +36,8 @@
     X(str_loop) X(str_app_transport) X(str_max_size) X(str_pause_reading) \
     X(str_resume_reading) X(str_fatal_error) X(str_do_handshake) \
     X(str_do_flush) X(str_do_shutdown) X(str_call_eof_received) \
-    X(str_start_shutdown) X(str_write_closed) X(str_schedule_read)
+    X(str_start_shutdown) X(str_write_closed) X(str_schedule_read) \
+    X(TLSAppTransportType) X(str_ssl_protocol) X(str_write_appdata)
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)

@@ -103,6 +103,7 @@ typedef struct {
     char *transport_rbuf;
     /* TLS (tls.c) */
     PyTypeObject *TLSProtocolType;         /* SSLProtocolBase */
+    PyTypeObject *TLSAppTransportType;     /* SSLAppTransportBase */
     PyObject *tls_get_buffer;              /* its get_buffer and */
     PyObject *tls_buffer_updated;          /* buffer_updated descriptors */
     PyObject *stream_write;                /* SocketTransport.write */
@@ -130,6 +131,8 @@ typedef struct {
     PyObject *str_start_shutdown;
     PyObject *str_write_closed;
     PyObject *str_schedule_read;
+    PyObject *str_ssl_protocol;
+    PyObject *str_write_appdata;
 } cx_state;
 
 extern PyModuleDef cx_module_def;

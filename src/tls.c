@@ -353,37 +353,59 @@ tls_do_write(cx_tls *self)
     return tls_process_outgoing(self);
 }
 
-/* _write_appdata(list_of_data).  0 or -1. */
+/* _write_appdata's append of one item to the backlog.  0 or -1. */
 static int
-tls_write_appdata(cx_tls *self, PyObject *list_of_data)
+tls_backlog_append(cx_tls *self, PyObject *data)
+{
+    PyObject *backlog = self->tls_write_backlog;
+    if (backlog == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "_write_backlog");
+        return -1;
+    }
+    if (PyList_Append(backlog, data) < 0) {
+        return -1;
+    }
+    Py_ssize_t n = PyObject_Size(data);
+    if (n < 0) {
+        return -1;
+    }
+    self->tls_write_buffer_size += n;
+    return 0;
+}
+
+/* _write_appdata(list_of_data), or _write_appdata((one,)) when one is not
+ * NULL (the app transport's write()).  0 or -1. */
+static int
+tls_write_appdata(cx_tls *self, PyObject *list_of_data, PyObject *one)
 {
     if (self->tls_state == TLS_FLUSHING || self->tls_state == TLS_SHUTDOWN
         || self->tls_state == TLS_UNWRAPPED) {
         /* the count and the warning of closed writes, in Python */
         return call_method0((PyObject *)self, self->tls_st->str_write_closed);
     }
-    PyObject *it = PyObject_GetIter(list_of_data);
-    if (it == NULL) {
-        return -1;
-    }
-    PyObject *data;
-    while ((data = PyIter_Next(it)) != NULL) {
-        PyObject *backlog = self->tls_write_backlog;
-        int rc = backlog ? PyList_Append(backlog, data) : -1;
-        if (backlog == NULL) {
-            PyErr_SetString(PyExc_AttributeError, "_write_backlog");
-        }
-        Py_ssize_t n = rc < 0 ? -1 : PyObject_Size(data);
-        Py_DECREF(data);
-        if (n < 0) {
-            Py_DECREF(it);
+    if (one != NULL) {
+        if (tls_backlog_append(self, one) < 0) {
             return -1;
         }
-        self->tls_write_buffer_size += n;
     }
-    Py_DECREF(it);
-    if (PyErr_Occurred()) {
-        return -1;
+    else {
+        PyObject *it = PyObject_GetIter(list_of_data);
+        if (it == NULL) {
+            return -1;
+        }
+        PyObject *data;
+        while ((data = PyIter_Next(it)) != NULL) {
+            int rc = tls_backlog_append(self, data);
+            Py_DECREF(data);
+            if (rc < 0) {
+                Py_DECREF(it);
+                return -1;
+            }
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) {
+            return -1;
+        }
     }
     if (self->tls_state == TLS_WRAPPED && tls_do_write(self) < 0) {
         return tls_fatal_from_current(self, "Fatal error on SSL protocol");
@@ -511,6 +533,81 @@ error:
     return rc;
 }
 
+/* _do_read__copied() with an exact SSLObject: what asyncio reads chunk by
+ * chunk (read(max_size) until SSLWantReadError or close_notify) and joins,
+ * decrypted straight into one bytes object, sized from what the incoming
+ * BIO and OpenSSL hold (plaintext is never longer than its records; one
+ * record OpenSSL has begun to read is not counted: grown if need be).
+ * *data: the bytes read (NULL: none); *eof: close_notify.  0 or -1. */
+static int
+tls_read_into_bytes(cx_tls *self, PyObject **data, int *eof)
+{
+    PyObject *p = PyObject_CallMethodNoArgs(self->tls_sslsock,
+                                            self->tls_st->str_pending);
+    Py_ssize_t cap = p ? PyLong_AsSsize_t(p) : -1;
+    Py_XDECREF(p);
+    Py_ssize_t in = cap < 0 ? -1 : bio_pending(self, self->tls_incoming);
+    if (in < 0) {
+        return -1;
+    }
+    cap += in + 1024;
+    Py_ssize_t size = 0;
+    PyObject *buf = PyBytes_FromStringAndSize(NULL, cap);
+    if (buf == NULL) {
+        return -1;
+    }
+    for (;;) {
+        if (size == cap) {
+            cap *= 2;
+            if (_PyBytes_Resize(&buf, cap) < 0) {
+                return -1;
+            }
+        }
+        /* a writable view of the fresh bytes object only we hold */
+        PyObject *view = PyMemoryView_FromMemory(PyBytes_AS_STRING(buf) + size,
+                                                 cap - size, PyBUF_WRITE);
+        PyObject *n = view ? PyLong_FromSsize_t(cap - size) : NULL;
+        PyObject *cnt = n ? tls_ssl_read(self, n, view) : NULL;
+        Py_XDECREF(n);
+        Py_XDECREF(view);
+        if (cnt == NULL) {
+            if (!tls_again(self)) {
+                goto error;
+            }
+            break;
+        }
+        Py_ssize_t count = PyLong_AsSsize_t(cnt);
+        Py_DECREF(cnt);
+        if (count < 0) {
+            goto error;
+        }
+        if (count == 0) {
+            *eof = 1;
+            break;
+        }
+        size += count;
+        int d = tls_drained(self);
+        if (d != 0) {
+            if (d < 0) {
+                goto error;
+            }
+            break;      /* as SSLWantReadError */
+        }
+    }
+    if (size == 0) {
+        Py_DECREF(buf);
+        return 0;
+    }
+    if (_PyBytes_Resize(&buf, size) < 0) {
+        return -1;
+    }
+    *data = buf;
+    return 0;
+error:
+    Py_DECREF(buf);
+    return -1;
+}
+
 /* _do_read__copied().  0 or -1. */
 static int
 tls_read_copied(cx_tls *self)
@@ -518,6 +615,12 @@ tls_read_copied(cx_tls *self)
     cx_state *st = self->tls_st;
     PyObject *first = NULL, *data = NULL, *list = NULL;
     int eof = 0, rc = -1;
+    if (self->tls_sslsock != NULL) {
+        if (tls_read_into_bytes(self, &data, &eof) < 0) {
+            return -1;
+        }
+        goto deliver;
+    }
     for (;;) {
         PyObject *chunk = tls_ssl_read(self, self->tls_max_size, NULL);
         if (chunk == NULL) {
@@ -568,6 +671,7 @@ tls_read_copied(cx_tls *self)
     else if (first != NULL) {
         data = Py_NewRef(first);
     }
+deliver:
     if (data != NULL) {
         PyObject *app = Py_NewRef(self->tls_app_protocol
                                   ? self->tls_app_protocol : Py_None);
@@ -700,7 +804,7 @@ TLS_METHOD(SSLProtocolBase__control_ssl_reading,
 static PyObject *
 SSLProtocolBase__write_appdata(cx_tls *self, PyObject *list_of_data)
 {
-    return tls_write_appdata(self, list_of_data) < 0
+    return tls_write_appdata(self, list_of_data, NULL) < 0
         ? NULL : Py_NewRef(Py_None);
 }
 
@@ -932,6 +1036,65 @@ static PyMemberDef SSLProtocolBase_members[] = {
     {NULL},
 };
 
+/* ---- the app transport's write() ---- */
+
+/* asyncio's _SSLProtocolTransport.write(data), for casyncio._tls's
+ * subclass of it: self._ssl_protocol._write_appdata((data,)), without the
+ * tuple when the protocol is ours. */
+static PyObject *
+AppTransport_write(PyObject *self, PyObject *data)
+{
+    if (!PyBytes_Check(data) && !PyByteArray_Check(data)
+        && !PyMemoryView_Check(data)) {
+        return PyErr_Format(PyExc_TypeError,
+                            "data: expecting a bytes-like instance, got %s",
+                            _PyType_Name(Py_TYPE(data)));
+    }
+    int t = PyObject_IsTrue(data);
+    if (t <= 0) {
+        return t < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    cx_state *st = cx_state_from_type(Py_TYPE(self));
+    PyObject *proto = st ? PyObject_GetAttr(self, st->str_ssl_protocol)
+                         : NULL;
+    if (proto == NULL) {
+        return NULL;
+    }
+    PyObject *r = NULL;
+    if (PyObject_TypeCheck(proto, st->TLSProtocolType)) {
+        if (tls_write_appdata((cx_tls *)proto, NULL, data) == 0) {
+            r = Py_NewRef(Py_None);
+        }
+    }
+    else {
+        PyObject *one = PyTuple_Pack(1, data);
+        r = one ? PyObject_CallMethodOneArg(proto, st->str_write_appdata,
+                                            one) : NULL;
+        Py_XDECREF(one);
+    }
+    Py_DECREF(proto);
+    return r;
+}
+
+static PyMethodDef AppTransport_methods[] = {
+    {"write", (PyCFunction)AppTransport_write, METH_O, NULL},
+    {NULL, NULL},
+};
+
+static PyType_Slot AppTransport_slots[] = {
+    {Py_tp_methods, AppTransport_methods},
+    {Py_tp_doc, "write() of asyncio's _SSLProtocolTransport in C; "
+                "casyncio._tls._SSLProtocolTransport derives from it."},
+    {0, NULL},
+};
+
+static PyType_Spec AppTransport_spec = {
+    .name = "casyncio._core.SSLAppTransportBase",
+    .basicsize = 0,             /* _FlowControlMixin's slots, no more */
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .slots = AppTransport_slots,
+};
+
 /* ---- the type ---- */
 
 /* What the first instance needs from asyncio.sslproto and ssl.  0/-1. */
@@ -1088,6 +1251,8 @@ cx_tls_setup(PyObject *module)
     INTERN(str_start_shutdown, "_start_shutdown")
     INTERN(str_write_closed, "_write_closed")
     INTERN(str_schedule_read, "_schedule_read")
+    INTERN(str_ssl_protocol, "_ssl_protocol")
+    INTERN(str_write_appdata, "_write_appdata")
 #undef INTERN
     st->TLSProtocolType = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &SSLProtocolBase_spec, NULL);
@@ -1107,5 +1272,24 @@ cx_tls_setup(PyObject *module)
         }
         return -1;
     }
-    return PyModule_AddType(module, st->TLSProtocolType);
+    if (PyModule_AddType(module, st->TLSProtocolType) < 0) {
+        return -1;
+    }
+    PyObject *mixin;
+    PyObject *mod = PyImport_ImportModule("asyncio.transports");
+    if (mod == NULL) {
+        return -1;
+    }
+    mixin = PyObject_GetAttrString(mod, "_FlowControlMixin");
+    Py_DECREF(mod);
+    if (mixin == NULL) {
+        return -1;
+    }
+    st->TLSAppTransportType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &AppTransport_spec, mixin);
+    Py_DECREF(mixin);
+    if (st->TLSAppTransportType == NULL) {
+        return -1;
+    }
+    return PyModule_AddType(module, st->TLSAppTransportType);
 }

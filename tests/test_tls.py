@@ -581,6 +581,13 @@ def test_tls_protocol_class(loop, server_ctx, client_ctx):
         assert proto._state is sslproto.SSLProtocolState.WRAPPED
         assert isinstance(proto._sslobj, ssl.SSLObject)
         assert proto._get_write_buffer_size() == 0
+        assert isinstance(tr, sslproto._SSLProtocolTransport)
+        with pytest.raises(TypeError, match='^data: expecting a bytes-like '
+                                            'instance, got str$'):
+            tr.write('x')
+        tr.write(b'')
+        tr.write(memoryview(b''))
+        assert proto._write_backlog == type(proto._write_backlog)()
         tr.write(b'x')
         await wait_for_data(pr, 1)
         tr.close()

@@ -6,7 +6,8 @@ asyncio's own sslproto.SSLProtocol, whose Python keeps the rest: __init__,
 the handshake, shutdown, timeouts, errors, extra info and the app-facing
 _SSLProtocolTransport.  The C base comes first in the MRO, so its methods
 replace asyncio's of the same names; the state both halves use lives in the
-C object behind attributes of asyncio's names.
+C object behind attributes of asyncio's names.  The app transport is
+asyncio's _SSLProtocolTransport with write() in C.
 
 USE_C = False makes new connections use asyncio's pure-Python SSLProtocol.
 """
@@ -20,8 +21,22 @@ __all__ = ('SSLProtocol', 'new_ssl_protocol', 'USE_C')
 USE_C = True
 
 
+class _SSLProtocolTransport(_core.SSLAppTransportBase,
+                            sslproto._SSLProtocolTransport):
+    """asyncio's _SSLProtocolTransport, its write() in C."""
+
+
 class SSLProtocol(_core.SSLProtocolBase, sslproto.SSLProtocol):
     """asyncio.sslproto.SSLProtocol, its hot paths in C."""
+
+    def _get_app_transport(self):
+        # asyncio's, making our _SSLProtocolTransport
+        if self._app_transport is None:
+            if self._app_transport_created:
+                raise RuntimeError('Creating _SSLProtocolTransport twice')
+            self._app_transport = _SSLProtocolTransport(self._loop, self)
+            self._app_transport_created = True
+        return self._app_transport
 
     def _write_closed(self):
         # _write_appdata() once the connection is closing or closed
