@@ -24,8 +24,6 @@ import threading
 
 import pytest
 
-import casyncio
-from casyncio import _tls
 from test_tcp import HOST, Recorder, nfds
 
 
@@ -36,6 +34,8 @@ def loop(request, monkeypatch):
     if request.param == 'asyncio':
         lp = asyncio.new_event_loop()
     else:
+        import casyncio
+        from casyncio import _tls
         monkeypatch.setattr(_tls, 'USE_C', request.param == 'casyncio')
         lp = casyncio.new_event_loop()
     yield lp
@@ -566,6 +566,9 @@ def test_tls_protocol_class(loop, server_ctx, client_ctx):
     """The SSLProtocol in use: casyncio's (C data path) unless USE_C is
     off, asyncio's otherwise; either way an asyncio SSLProtocol."""
     from asyncio import sslproto
+
+    import casyncio
+    from casyncio import _tls
 
     async def main():
         srv = await loop.create_server(lambda: Recorder(loop, echo=True),
