@@ -131,16 +131,16 @@ transport_on_eof(cx_transport *tr)
     return r ? 0 : -1;
 }
 
+/* recv() into the receive buffer: *rbuf, *n set and 1 when bytes came;
+ * else the would-block, error or EOF handled: 0, or -1 on error. */
 static int
-transport_read_data(cx_transport *tr)
+transport_recv(cx_transport *tr, char **rbuf, ssize_t *n)
 {
-    cx_state *st = tr->tr_st;
-    char *rbuf = cx_transport_rbuf(st);
-    if (rbuf == NULL) {
+    if ((*rbuf = cx_transport_rbuf(tr->tr_st)) == NULL) {
         return -1;
     }
-    ssize_t n = recv(tr->tr_fd, rbuf, CX_TRANSPORT_MAX_SIZE, 0);
-    if (n < 0) {
+    *n = recv(tr->tr_fd, *rbuf, CX_TRANSPORT_MAX_SIZE, 0);
+    if (*n < 0) {
         if (cx_errno_would_block(errno)) {
             return 0;
         }
@@ -148,8 +148,21 @@ transport_read_data(cx_transport *tr)
         return cx_transport_fatal_error(tr,
                                      "Fatal read error on socket transport");
     }
-    if (n == 0) {
+    if (*n == 0) {
         return transport_on_eof(tr);
+    }
+    return 1;
+}
+
+static int
+transport_read_data(cx_transport *tr)
+{
+    cx_state *st = tr->tr_st;
+    char *rbuf;
+    ssize_t n;
+    int got = transport_recv(tr, &rbuf, &n);
+    if (got <= 0) {
+        return got;
     }
     PyObject *data = PyBytes_FromStringAndSize(rbuf, n);
     if (data == NULL) {
@@ -248,21 +261,11 @@ transport_read_buffered(cx_transport *tr)
 static int
 transport_read_tls(cx_transport *tr)
 {
-    char *rbuf = cx_transport_rbuf(tr->tr_st);
-    if (rbuf == NULL) {
-        return -1;
-    }
-    ssize_t n = recv(tr->tr_fd, rbuf, CX_TRANSPORT_MAX_SIZE, 0);
-    if (n < 0) {
-        if (cx_errno_would_block(errno)) {
-            return 0;
-        }
-        PyErr_SetFromErrno(PyExc_OSError);
-        return cx_transport_fatal_error(tr,
-                                     "Fatal read error on socket transport");
-    }
-    if (n == 0) {
-        return transport_on_eof(tr);
+    char *rbuf;
+    ssize_t n;
+    int got = transport_recv(tr, &rbuf, &n);
+    if (got <= 0) {
+        return got;
     }
     PyObject *proto = Py_NewRef(tr->tr_protocol);
     int rc = cx_tls_feed(proto, rbuf, n);

@@ -88,6 +88,25 @@ tls_ssl_read(cx_tls *self, PyObject *n, PyObject *buf)
     return r;
 }
 
+static int tls_again(cx_tls *self);
+
+/* self._sslobj.read(n, buf) into a buffer: *count set and 1; 0 for
+ * SSLAgainErrors (cleared); -1 on error. */
+static int
+tls_ssl_read_into(cx_tls *self, Py_ssize_t n, PyObject *buf,
+                  Py_ssize_t *count)
+{
+    PyObject *nobj = PyLong_FromSsize_t(n);
+    PyObject *cnt = nobj ? tls_ssl_read(self, nobj, buf) : NULL;
+    Py_XDECREF(nobj);
+    if (cnt == NULL) {
+        return tls_again(self) ? 0 : -1;
+    }
+    *count = PyLong_AsSsize_t(cnt);
+    Py_DECREF(cnt);
+    return *count == -1 && PyErr_Occurred() ? -1 : 1;
+}
+
 /* self._sslobj.write(data).  New reference or NULL. */
 static PyObject *
 tls_ssl_write(cx_tls *self, PyObject *data)
@@ -433,7 +452,7 @@ tls_read_buffered(cx_tls *self)
     cx_state *st = self->tls_st;
     Py_ssize_t offset = 0, count = 1, wants;
     int rc = -1;
-    PyObject *buf = NULL, *cnt = NULL;
+    PyObject *buf = NULL;
     Py_ssize_t pending = bio_pending(self, self->tls_incoming);
     if (pending < 0) {
         return -1;
@@ -455,19 +474,13 @@ tls_read_buffered(cx_tls *self)
     if (buf == NULL || (wants = PyObject_Size(buf)) < 0) {
         goto error;
     }
-    PyObject *n = PyLong_FromSsize_t(wants);
-    cnt = n ? tls_ssl_read(self, n, buf) : NULL;
-    Py_XDECREF(n);
-    if (cnt == NULL) {
-        if (!tls_again(self)) {
+    int got = tls_ssl_read_into(self, wants, buf, &count);
+    if (got <= 0) {
+        if (got < 0) {
             goto error;
         }
         goto read_done;
     }
-    if ((count = PyLong_AsSsize_t(cnt)) == -1 && PyErr_Occurred()) {
-        goto error;
-    }
-    Py_CLEAR(cnt);
     if (count > 0) {
         offset = count;
         while (offset < wants) {
@@ -479,20 +492,15 @@ tls_read_buffered(cx_tls *self)
                 goto read_done;       /* as SSLWantReadError */
             }
             PyObject *rest = PySequence_GetSlice(buf, offset, PY_SSIZE_T_MAX);
-            n = rest ? PyLong_FromSsize_t(wants - offset) : NULL;
-            cnt = n ? tls_ssl_read(self, n, rest) : NULL;
-            Py_XDECREF(n);
+            got = rest ? tls_ssl_read_into(self, wants - offset, rest, &count)
+                       : -1;
             Py_XDECREF(rest);
-            if (cnt == NULL) {
-                if (!tls_again(self)) {
+            if (got <= 0) {
+                if (got < 0) {
                     goto error;
                 }
                 goto read_done;
             }
-            if ((count = PyLong_AsSsize_t(cnt)) == -1 && PyErr_Occurred()) {
-                goto error;
-            }
-            Py_CLEAR(cnt);
             if (count <= 0) {
                 break;
             }
@@ -528,7 +536,6 @@ read_done:
     }
     rc = 0;
 error:
-    Py_XDECREF(cnt);
     Py_XDECREF(buf);
     return rc;
 }
@@ -566,20 +573,15 @@ tls_read_into_bytes(cx_tls *self, PyObject **data, int *eof)
         /* a writable view of the fresh bytes object only we hold */
         PyObject *view = PyMemoryView_FromMemory(PyBytes_AS_STRING(buf) + size,
                                                  cap - size, PyBUF_WRITE);
-        PyObject *n = view ? PyLong_FromSsize_t(cap - size) : NULL;
-        PyObject *cnt = n ? tls_ssl_read(self, n, view) : NULL;
-        Py_XDECREF(n);
+        Py_ssize_t count = 0;
+        int got = view ? tls_ssl_read_into(self, cap - size, view, &count)
+                       : -1;
         Py_XDECREF(view);
-        if (cnt == NULL) {
-            if (!tls_again(self)) {
+        if (got <= 0) {
+            if (got < 0) {
                 goto error;
             }
             break;
-        }
-        Py_ssize_t count = PyLong_AsSsize_t(cnt);
-        Py_DECREF(cnt);
-        if (count < 0) {
-            goto error;
         }
         if (count == 0) {
             *eof = 1;
@@ -930,14 +932,16 @@ SSLProtocolBase_set_state(cx_tls *self, PyObject *v, void *c)
     return -1;
 }
 
+/* The getter of an object field whose offset is the closure. */
 static PyObject *
-SSLProtocolBase_get_sslobj(cx_tls *self, void *c)
+SSLProtocolBase_get_field(cx_tls *self, void *offset)
 {
-    if (self->tls_sslobj == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "_sslobj");
+    PyObject *v = *(PyObject **)((char *)self + (size_t)offset);
+    if (v == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "attribute not set");
         return NULL;
     }
-    return Py_NewRef(self->tls_sslobj);
+    return Py_NewRef(v);
 }
 
 static int
@@ -953,16 +957,6 @@ SSLProtocolBase_set_sslobj(cx_tls *self, PyObject *v, void *c)
     return 0;
 }
 
-static PyObject *
-SSLProtocolBase_get_transport(cx_tls *self, void *c)
-{
-    if (self->tls_transport == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "_transport");
-        return NULL;
-    }
-    return Py_NewRef(self->tls_transport);
-}
-
 static int
 SSLProtocolBase_set_transport(cx_tls *self, PyObject *v, void *c)
 {
@@ -972,12 +966,6 @@ SSLProtocolBase_set_transport(cx_tls *self, PyObject *v, void *c)
         && _PyType_Lookup(Py_TYPE(v), st->str_write) == st->stream_write;
     Py_XSETREF(self->tls_transport, Py_XNewRef(v));
     return 0;
-}
-
-static PyObject *
-SSLProtocolBase_get_write_backlog(cx_tls *self, void *c)
-{
-    return Py_NewRef(self->tls_write_backlog);
 }
 
 /* Any iterable (asyncio's __init__ assigns a deque) becomes a list. */
@@ -999,12 +987,15 @@ SSLProtocolBase_set_write_backlog(cx_tls *self, PyObject *v, void *c)
 static PyGetSetDef SSLProtocolBase_getset[] = {
     {"_state", (getter)SSLProtocolBase_get_state,
      (setter)SSLProtocolBase_set_state, NULL, NULL},
-    {"_sslobj", (getter)SSLProtocolBase_get_sslobj,
-     (setter)SSLProtocolBase_set_sslobj, NULL, NULL},
-    {"_transport", (getter)SSLProtocolBase_get_transport,
-     (setter)SSLProtocolBase_set_transport, NULL, NULL},
-    {"_write_backlog", (getter)SSLProtocolBase_get_write_backlog,
-     (setter)SSLProtocolBase_set_write_backlog, NULL, NULL},
+    {"_sslobj", (getter)SSLProtocolBase_get_field,
+     (setter)SSLProtocolBase_set_sslobj, NULL,
+     (void *)offsetof(cx_tls, tls_sslobj)},
+    {"_transport", (getter)SSLProtocolBase_get_field,
+     (setter)SSLProtocolBase_set_transport, NULL,
+     (void *)offsetof(cx_tls, tls_transport)},
+    {"_write_backlog", (getter)SSLProtocolBase_get_field,
+     (setter)SSLProtocolBase_set_write_backlog, NULL,
+     (void *)offsetof(cx_tls, tls_write_backlog)},
     {NULL},
 };
 

@@ -342,6 +342,22 @@ def test_ssl_argument_checks(loop, client_ctx):
     loop.run_until_complete(main())
 
 
+async def tls_pair(loop, server_ctx, client_ctx, client=None, echo=False):
+    """A TLS server of Recorders and one connection to it: (server, the
+    server's protocols, the client's transport and protocol)."""
+    servers = []
+
+    def factory():
+        servers.append(Recorder(loop, echo=echo))
+        return servers[-1]
+    srv = await loop.create_server(factory, HOST, 0, ssl=server_ctx)
+    port = srv.sockets[0].getsockname()[1]
+    tr, pr = await loop.create_connection(
+        client or (lambda: Recorder(loop)), HOST, port, ssl=client_ctx,
+        server_hostname='localhost')
+    return srv, servers, tr, pr
+
+
 class BufferedClient(asyncio.BufferedProtocol):
     """Reads into a memoryview of `size` bytes (a bytearray would meet
     asyncio's slicing of it: buf[offset:] copies)."""
@@ -378,12 +394,9 @@ def test_tls_buffered_app_protocol(loop, server_ctx, client_ctx, size):
     payload = os.urandom(200_000)
 
     async def main():
-        srv = await loop.create_server(lambda: Recorder(loop, echo=True),
-                                       HOST, 0, ssl=server_ctx)
-        port = srv.sockets[0].getsockname()[1]
-        tr, pr = await loop.create_connection(
-            lambda: BufferedClient(loop, size), HOST, port, ssl=client_ctx,
-            server_hostname='localhost')
+        srv, _, tr, pr = await tls_pair(
+            loop, server_ctx, client_ctx,
+            lambda: BufferedClient(loop, size), echo=True)
         for i in range(0, len(payload), 7000):
             tr.write(payload[i:i + 7000])
         while len(pr.data) < len(payload):
@@ -407,16 +420,7 @@ def test_tls_app_write_flow_control(loop, server_ctx, client_ctx):
     chunk = os.urandom(64 * 1024)
 
     async def main():
-        servers = []
-
-        def factory():
-            servers.append(Recorder(loop))
-            return servers[-1]
-        srv = await loop.create_server(factory, HOST, 0, ssl=server_ctx)
-        port = srv.sockets[0].getsockname()[1]
-        tr, pr = await loop.create_connection(
-            lambda: Recorder(loop), HOST, port, ssl=client_ctx,
-            server_hostname='localhost')
+        srv, servers, tr, pr = await tls_pair(loop, server_ctx, client_ctx)
         tr.set_write_buffer_limits(high=128 * 1024)
         assert tr.get_write_buffer_limits() == (32 * 1024, 128 * 1024)
         while not servers or servers[0].transport is None:
@@ -448,16 +452,7 @@ def test_tls_app_write_flow_control(loop, server_ctx, client_ctx):
 
 def test_tls_app_pause_reading(loop, server_ctx, client_ctx):
     async def main():
-        servers = []
-
-        def factory():
-            servers.append(Recorder(loop))
-            return servers[-1]
-        srv = await loop.create_server(factory, HOST, 0, ssl=server_ctx)
-        port = srv.sockets[0].getsockname()[1]
-        tr, pr = await loop.create_connection(
-            lambda: Recorder(loop), HOST, port, ssl=client_ctx,
-            server_hostname='localhost')
+        srv, servers, tr, pr = await tls_pair(loop, server_ctx, client_ctx)
         tr.write(b'first')
         while not servers or len(servers[0].data) < 5:
             await asyncio.sleep(0.001)
@@ -485,12 +480,8 @@ def test_tls_writelines_and_closed_writes(loop, server_ctx, client_ctx,
     """writelines() takes any iterable; writes after close() are dropped,
     counted, and logged from the sixth on, as asyncio does."""
     async def main():
-        srv = await loop.create_server(lambda: Recorder(loop, echo=True),
-                                       HOST, 0, ssl=server_ctx)
-        port = srv.sockets[0].getsockname()[1]
-        tr, pr = await loop.create_connection(
-            lambda: Recorder(loop), HOST, port, ssl=client_ctx,
-            server_hostname='localhost')
+        srv, _, tr, pr = await tls_pair(loop, server_ctx, client_ctx,
+                                        echo=True)
         tr.writelines(bytes([65 + i]) * 3 for i in range(4))
         tr.writelines([bytearray(b'-'), memoryview(b'!')])
         await wait_for_data(pr, 14)
@@ -527,12 +518,8 @@ def test_tls_app_callback_error(loop, server_ctx, client_ctx, where):
             def pause_writing(self):
                 super().pause_writing()
                 raise ValueError('boom')
-        srv = await loop.create_server(lambda: Recorder(loop, echo=True),
-                                       HOST, 0, ssl=server_ctx)
-        port = srv.sockets[0].getsockname()[1]
-        tr, pr = await loop.create_connection(
-            lambda: Failing(loop), HOST, port, ssl=client_ctx,
-            server_hostname='localhost')
+        srv, _, tr, pr = await tls_pair(loop, server_ctx, client_ctx,
+                                        lambda: Failing(loop), echo=True)
         if where == 'pause_writing':
             tr.set_write_buffer_limits(high=0)
         tr.write(b'ping')
@@ -571,12 +558,8 @@ def test_tls_protocol_class(loop, server_ctx, client_ctx):
     from casyncio import _tls
 
     async def main():
-        srv = await loop.create_server(lambda: Recorder(loop, echo=True),
-                                       HOST, 0, ssl=server_ctx)
-        port = srv.sockets[0].getsockname()[1]
-        tr, pr = await loop.create_connection(
-            lambda: Recorder(loop), HOST, port, ssl=client_ctx,
-            server_hostname='localhost')
+        srv, _, tr, pr = await tls_pair(loop, server_ctx, client_ctx,
+                                        echo=True)
         proto = tr._ssl_protocol
         assert isinstance(proto, sslproto.SSLProtocol)
         c_path = isinstance(loop, casyncio.Loop) and _tls.USE_C
