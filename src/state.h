@@ -101,6 +101,11 @@ typedef struct {
     /* cx_transport_rbuf(): the receive buffer of every transport of this
      * interpreter (NULL until the first read). */
     char *transport_rbuf;
+    /* cx_transport_bytes(): the last bytes handed to a protocol that
+     * nothing else kept, for the next read (or NULL), and its length when
+     * made. */
+    PyObject *transport_rbytes;
+    Py_ssize_t transport_rbytes_cap;
 } cx_state;
 
 extern PyModuleDef cx_module_def;

@@ -151,7 +151,8 @@ transport_read_data(cx_transport *tr)
     if (n == 0) {
         return transport_on_eof(tr);
     }
-    PyObject *data = PyBytes_FromStringAndSize(rbuf, n);
+    Py_ssize_t cap;
+    PyObject *data = cx_transport_bytes(st, rbuf, n, &cap);
     if (data == NULL) {
         return -1;
     }
@@ -159,7 +160,7 @@ transport_read_data(cx_transport *tr)
     PyObject *r = PyObject_CallMethodOneArg(proto, st->str_data_received,
                                             data);
     Py_DECREF(proto);
-    Py_DECREF(data);
+    cx_transport_bytes_done(st, data, cap);
     if (r == NULL) {
         return cx_transport_fatal_error(
             tr, "Fatal error: protocol.data_received() call failed.");
