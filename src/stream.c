@@ -425,7 +425,15 @@ Transport_write(cx_transport *tr, PyObject *data)
         }
     }
     Py_buffer view;
-    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
+    if (PyBytes_CheckExact(data)) {
+        /* The common case, without the buffer protocol's calls; obj NULL
+         * makes PyBuffer_Release a no-op.  The caller's reference keeps
+         * data alive across the callbacks a fatal error runs. */
+        view.buf = PyBytes_AS_STRING(data);
+        view.len = PyBytes_GET_SIZE(data);
+        view.obj = NULL;
+    }
+    else if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
     PyObject *res = NULL;
