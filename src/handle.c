@@ -374,6 +374,27 @@ Handle_get_context(HandleObject *h, PyObject *Py_UNUSED(ignored))
     return Py_NewRef(h->handle_context ? h->handle_context : Py_None);
 }
 
+/* callback(*args).  A C method taking no arguments (a transport's
+ * _read_ready and _write_ready, bound once per transport: the reader and
+ * writer Handles) is called directly, as cfunction_vectorcall_NOARGS would
+ * but without its dispatch through PyObject_Call and the vectorcall. */
+static inline PyObject *
+handle_call(PyObject *cb, PyObject *args)
+{
+    if (!Py_IS_TYPE(cb, &PyCFunction_Type)
+        || PyCFunction_GET_FLAGS(cb) != METH_NOARGS
+        || PyTuple_GET_SIZE(args) != 0) {
+        return PyObject_Call(cb, args, NULL);
+    }
+    PyObject *res = PyCFunction_GET_FUNCTION(cb)(PyCFunction_GET_SELF(cb),
+                                                 NULL);
+    if (res == NULL && !PyErr_Occurred()) {
+        PyErr_Format(PyExc_SystemError,
+                     "%R returned NULL without setting an exception", cb);
+    }
+    return res;
+}
+
 int
 cx_handle_run(HandleObject *h)
 {
@@ -389,7 +410,7 @@ cx_handle_run(HandleObject *h)
         PyErr_SetString(PyExc_TypeError, "'NoneType' object is not callable");
     }
     else if (PyContext_Enter(ctx) == 0) {
-        res = PyObject_Call(cb, args, NULL);
+        res = handle_call(cb, args);
         PyContext_Exit(ctx);
     }
     if (res == NULL) {

@@ -543,6 +543,9 @@ loop_prune_timers(LoopObject *lp)
 static int
 loop_expire_timers(LoopObject *lp)
 {
+    if (lp->loop_timers.len == 0) {
+        return 0;   /* no clock read: most iterations of a busy server */
+    }
     double end = cx_time_now();
     cx_timer_entry *top;
     while ((top = cx_heap_peek(&lp->loop_timers)) != NULL

@@ -110,7 +110,8 @@ ReadPipe__read_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
         goto done;
     }
     if (n > 0) {
-        PyObject *data = PyBytes_FromStringAndSize(rbuf, n);
+        Py_ssize_t cap;
+        PyObject *data = cx_transport_bytes(st, rbuf, n, &cap);
         if (data == NULL) {
             goto error;
         }
@@ -118,7 +119,7 @@ ReadPipe__read_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
         PyObject *r = PyObject_CallMethodOneArg(proto, st->str_data_received,
                                                 data);
         Py_DECREF(proto);
-        Py_DECREF(data);
+        cx_transport_bytes_done(st, data, cap);
         if (r == NULL) {
             goto error;
         }

@@ -133,6 +133,11 @@ typedef struct {
     PyObject *str_schedule_read;
     PyObject *str_ssl_protocol;
     PyObject *str_write_appdata;
+    /* cx_transport_bytes(): the last bytes handed to a protocol that
+     * nothing else kept, for the next read (or NULL), and its length when
+     * made. */
+    PyObject *transport_rbytes;
+    Py_ssize_t transport_rbytes_cap;
 } cx_state;
 
 extern PyModuleDef cx_module_def;

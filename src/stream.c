@@ -164,7 +164,8 @@ transport_read_data(cx_transport *tr)
     if (got <= 0) {
         return got;
     }
-    PyObject *data = PyBytes_FromStringAndSize(rbuf, n);
+    Py_ssize_t cap;
+    PyObject *data = cx_transport_bytes(st, rbuf, n, &cap);
     if (data == NULL) {
         return -1;
     }
@@ -172,7 +173,7 @@ transport_read_data(cx_transport *tr)
     PyObject *r = PyObject_CallMethodOneArg(proto, st->str_data_received,
                                             data);
     Py_DECREF(proto);
-    Py_DECREF(data);
+    cx_transport_bytes_done(st, data, cap);
     if (r == NULL) {
         return cx_transport_fatal_error(
             tr, "Fatal error: protocol.data_received() call failed.");
@@ -461,7 +462,15 @@ Transport_write(cx_transport *tr, PyObject *data)
         }
     }
     Py_buffer view;
-    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
+    if (PyBytes_CheckExact(data)) {
+        /* The common case, without the buffer protocol's calls; obj NULL
+         * makes PyBuffer_Release a no-op.  The caller's reference keeps
+         * data alive across the callbacks a fatal error runs. */
+        view.buf = PyBytes_AS_STRING(data);
+        view.len = PyBytes_GET_SIZE(data);
+        view.obj = NULL;
+    }
+    else if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
     PyObject *res = NULL;

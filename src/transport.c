@@ -627,6 +627,49 @@ cx_transport_free_state(cx_state *st)
 {
     free(st->transport_rbuf);     /* aligned_alloc()'s */
     st->transport_rbuf = NULL;
+    Py_CLEAR(st->transport_rbytes);
+}
+
+/* Smaller bytes come from obmalloc's pools, which are cheap: they are not
+ * kept.  (Nor could the 0- and 1-byte singletons be refilled.) */
+#define TRANSPORT_RBYTES_MIN 512
+
+/* The kept bytes object is refilled only for a read of between half and
+ * all of its length when made (cap), so that one a protocol keeps wastes
+ * at most as much memory as it holds.  Refilling an object only we
+ * reference cannot be seen from Python: _PyBytes_Resize does it too. */
+PyObject *
+cx_transport_bytes(cx_state *st, const char *buf, Py_ssize_t n,
+                   Py_ssize_t *cap)
+{
+    PyObject *b = st->transport_rbytes;
+    Py_ssize_t bcap = st->transport_rbytes_cap;
+    if (b == NULL || n > bcap || n * 2 < bcap) {
+        *cap = n;
+        return PyBytes_FromStringAndSize(buf, n);
+    }
+    st->transport_rbytes = NULL;
+    *cap = bcap;
+    Py_SET_SIZE(b, n);
+    _Py_COMP_DIAG_PUSH
+    _Py_COMP_DIAG_IGNORE_DEPR_DECLS
+    ((PyBytesObject *)b)->ob_shash = -1;
+    _Py_COMP_DIAG_POP
+    memcpy(PyBytes_AS_STRING(b), buf, (size_t)n);
+    PyBytes_AS_STRING(b)[n] = '\0';
+    return b;
+}
+
+void
+cx_transport_bytes_done(cx_state *st, PyObject *data, Py_ssize_t cap)
+{
+    /* Our reference is the only one: the protocol did not keep it. */
+    if (Py_REFCNT(data) == 1 && cap >= TRANSPORT_RBYTES_MIN) {
+        Py_XSETREF(st->transport_rbytes, data);
+        st->transport_rbytes_cap = cap;
+        return;
+    }
+    Py_DECREF(data);
 }
 
 /* ---- the type ---- */
@@ -929,6 +972,7 @@ cx_transport_setup(PyObject *module)
         return -1;
     }
     st->transport_rbuf = NULL;
+    st->transport_rbytes = NULL;
     st->TransportType = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &Transport_spec, base);
     Py_DECREF(base);

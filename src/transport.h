@@ -73,6 +73,15 @@ int cx_transport_setup(PyObject *module);
 char *cx_transport_rbuf(cx_state *st);
 void cx_transport_free_state(cx_state *st);
 
+/* bytes(buf[:n]) for a protocol's data_received(), and its release once
+ * the call returned (steals data; *cap as cx_transport_bytes set it).
+ * Past obmalloc's limit a bytes object is a malloc() and a free() that
+ * cost more than the rest of the read path, so the last one nothing kept
+ * is refilled for the next read.  New reference or NULL. */
+PyObject *cx_transport_bytes(cx_state *st, const char *buf, Py_ssize_t n,
+                             Py_ssize_t *cap);
+void cx_transport_bytes_done(cx_state *st, PyObject *data, Py_ssize_t cap);
+
 /* The common part of a subclass's tp_new: tr is freshly allocated; sets
  * the fields from the arguments (extra: a dict or None; server: or None)
  * and makes the reader and writer Handles of self._read_ready and

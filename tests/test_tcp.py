@@ -305,6 +305,53 @@ def test_peer_gone_mid_write(loop):
     loop.run_until_complete(main())
 
 
+def test_received_bytes_kept_and_dropped(loop):
+    """data_received() gets a bytes object per read; one the protocol
+    keeps (itself, in a memoryview, as a dict key) must never change
+    afterwards, and one it drops must not show its old value or hash
+    in the next (casyncio refills a dropped one for the next read)."""
+    class Keeper(Recorder):
+        def __init__(self, loop):
+            super().__init__(loop)
+            self.kept = []
+            self.keys = {}
+            self.n = 0
+
+        def data_received(self, data):
+            assert type(data) is bytes
+            assert hash(data) == hash(bytes(bytearray(data)))
+            assert data == bytes([data[0]]) * len(data)
+            self.n += 1
+            if self.n % 3 == 0:
+                self.kept.append((data, bytes(bytearray(data))))
+            elif self.n % 3 == 1:
+                self.kept.append((memoryview(data), bytes(bytearray(data))))
+            else:
+                self.keys[data] = None
+                del self.keys[data]
+            super().data_received(data)
+
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        tr, pr = await loop.create_connection(lambda: Keeper(loop), HOST,
+                                              port)
+        want = 0
+        for i, size in enumerate([600, 1000, 1000, 700, 1000, 2000, 1100,
+                                  100, 512, 513, 900, 4000, 2100, 1000]):
+            tr.write(bytes([i + 1]) * size)
+            want += size
+            while len(pr.data) < want:
+                assert not pr.lost.done(), pr.lost.result()
+                await asyncio.sleep(0.001)
+        for data, copy in pr.kept:
+            assert bytes(data) == copy
+        tr.close()
+        await pr.lost
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
 def test_data_received_error_is_reported(loop):
     async def main():
         srv, port, _ = await echo_server(loop)
