@@ -1,0 +1,131 @@
+"""Transports misused: wrong arguments, calls at odd times, evil protocols.
+
+Each test runs on stock asyncio and on casyncio (the `loop` fixture) and
+checks what both do, or compares the outcomes of the same calls on both
+loops; casyncio must never crash, leak, or touch an fd that is no longer
+its own.  Where asyncio itself fails on its `self._sock = None` after
+connection_lost (an AttributeError), matching it is the contract."""
+import array
+import asyncio
+import gc
+import os
+import socket
+import tempfile
+
+import pytest
+
+import casyncio
+
+
+class Recorder(asyncio.Protocol):
+    """Records the calls a stream or pipe protocol receives."""
+
+    def __init__(self):
+        self.calls = []
+        self.transport = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.calls.append('made')
+
+    def data_received(self, data):
+        self.calls.append(('data', bytes(data)))
+
+    def eof_received(self):
+        self.calls.append('eof')
+
+    def pause_writing(self):
+        self.calls.append('pause')
+
+    def resume_writing(self):
+        self.calls.append('resume')
+
+    def connection_lost(self, exc):
+        self.calls.append(('lost', type(exc).__name__))
+
+
+class DgramRecorder(asyncio.DatagramProtocol):
+    def __init__(self):
+        self.calls = []
+        self.transport = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.calls.append('made')
+
+    def datagram_received(self, data, addr):
+        self.calls.append(('dgram', bytes(data)))
+
+    def error_received(self, exc):
+        self.calls.append(('error', type(exc).__name__))
+
+    def pause_writing(self):
+        self.calls.append('pause')
+
+    def resume_writing(self):
+        self.calls.append('resume')
+
+    def connection_lost(self, exc):
+        self.calls.append(('lost', type(exc).__name__))
+
+
+def outcome(f, *args, **kw):
+    try:
+        f(*args, **kw)
+    except Exception as e:          # noqa: BLE001 - the type is compared
+        return type(e).__name__
+    return 'ok'
+
+
+async def settle(n=5):
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def until(cond, limit=2000):
+    for _ in range(limit):
+        if cond():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError('condition not reached')
+
+
+# ---- regressions: the fd is no longer ours after connection_lost ----
+
+def test_write_after_flushed_close_does_not_reach_reused_fd(loop):
+    """close() with data queued: the queue drains, connection_lost runs and
+    the socket is closed.  A write() then must not send() on the old fd
+    number, which a new socket may own by now (it did: the bytes reached
+    the new socket)."""
+    async def main():
+        a, b = socket.socketpair()
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        t, p = await loop.create_connection(Recorder, sock=a)
+        t.write(b'x' * 300_000)
+        assert t.get_write_buffer_size() > 0
+        t.close()
+        b.setblocking(False)
+
+        def drained():
+            try:
+                while b.recv(1 << 20):
+                    pass
+            except BlockingIOError:
+                pass
+            return ('lost', 'NoneType') in p.calls
+        await until(drained)
+        c, d = socket.socketpair()
+        c.setblocking(False)
+        try:
+            # asyncio: sock.send() on None, then _fatal_error on loop None
+            with pytest.raises(AttributeError):
+                t.write(b'LEAK')
+            with pytest.raises(AttributeError):
+                t.write(memoryview(b'LEAK')[::2])
+            with pytest.raises(BlockingIOError):
+                c.recv(100)
+            assert t.get_write_buffer_size() == 0
+        finally:
+            for s in (b, c, d):
+                s.close()
+    loop.run_until_complete(main())
