@@ -129,3 +129,47 @@ def test_write_after_flushed_close_does_not_reach_reused_fd(loop):
             for s in (b, c, d):
                 s.close()
     loop.run_until_complete(main())
+
+
+async def unix_dgram_pair(loop, tmp):
+    """A connected AF_UNIX datagram transport whose peer does not read, so
+    that sends block and queue."""
+    path = os.path.join(tmp, 's')
+    peer = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    peer.bind(path)
+    peer.setblocking(False)
+    t, p = await loop.create_datagram_endpoint(
+        DgramRecorder, remote_addr=path, family=socket.AF_UNIX)
+    return t, p, peer
+
+
+def test_dgram_queue_of_wide_memoryview_drains_and_closes(loop, tmp_path):
+    """asyncio's datagram _buffer_size counts len(data) in (3 for an 'i'
+    memoryview of 3 items) and len(bytes) out (12): it ends negative.  Ours
+    took the size for the queue's emptiness, so the writer stayed on and
+    close() never called connection_lost (fd leak, busy loop)."""
+    async def main():
+        t, p, peer = await unix_dgram_pair(loop, str(tmp_path))
+        try:
+            while t.get_write_buffer_size() == 0:
+                t.sendto(b'y' * 100)
+            queued = t.get_write_buffer_size()
+            t.sendto(memoryview(array.array('i', [1, 2, 3])))
+            assert t.get_write_buffer_size() == queued + 3
+
+            def drained():
+                try:
+                    while True:
+                        peer.recv(1000)
+                except BlockingIOError:
+                    pass
+                return not t._buffer
+            await until(drained)
+            await settle()
+            assert t.get_write_buffer_size() == -9      # asyncio's count
+            t.close()
+            await until(lambda: ('lost', 'NoneType') in p.calls)
+            assert t.get_extra_info('socket').fileno() == -1
+        finally:
+            peer.close()
+    loop.run_until_complete(main())
