@@ -173,3 +173,139 @@ def test_dgram_queue_of_wide_memoryview_drains_and_closes(loop, tmp_path):
         finally:
             peer.close()
     loop.run_until_complete(main())
+
+
+# ---- the bad-input sweep: the same calls on both loops ----
+
+BAD = [None, -1, 0, 2**70, -2**70, 1.5, float('inf'), float('nan'), 'x',
+       b'', b'x', bytearray(b'ab'), memoryview(b'abcd'),
+       memoryview(b'abcd')[::2], memoryview(array.array('i', [1, 2, 3])),
+       memoryview(b'abcdef').cast('B', (2, 3)),
+       memoryview(b'a').cast('B', ()), array.array('b', b'xy'), (), [], {},
+       object(), [b'a', b'b'], (b'a',), [b'a', 'b'],
+       memoryview(bytearray(b'q')), b'x' * 100_000]
+BAD_IDS = [f'{i}-{type(v).__name__}' for i, v in enumerate(BAD)]
+
+KINDS = ['tcp', 'udp', 'udp-connected', 'read-pipe', 'write-pipe']
+
+
+async def make(kind, loop):
+    """A transport of that kind, its protocol, and what to close after."""
+    if kind == 'tcp':
+        a, b = socket.socketpair()
+        t, p = await loop.create_connection(Recorder, sock=a)
+        return t, p, [b]
+    if kind == 'udp':
+        t, p = await loop.create_datagram_endpoint(
+            DgramRecorder, local_addr=('127.0.0.1', 0))
+        return t, p, []
+    if kind == 'udp-connected':
+        t, p = await loop.create_datagram_endpoint(
+            DgramRecorder, remote_addr=('127.0.0.1', 9))
+        return t, p, []
+    r, w = os.pipe()
+    if kind == 'read-pipe':
+        t, p = await loop.connect_read_pipe(Recorder, open(r, 'rb', 0))
+        return t, p, [open(w, 'wb', 0)]
+    t, p = await loop.connect_write_pipe(Recorder, open(w, 'wb', 0))
+    return t, p, [open(r, 'rb', 0)]
+
+
+def run_on(new_loop, kind, body):
+    """body(transport, protocol, out) on a fresh loop of new_loop; what it
+    appended to out, what the exception handler saw, and the protocol's
+    calls."""
+    loop = new_loop()
+    out = []
+    loop.set_exception_handler(lambda lp, ctx: out.append(
+        ('handler', type(ctx.get('exception')).__name__)))
+
+    async def main():
+        t, p, keep = await make(kind, loop)
+        try:
+            await body(t, p, out)
+        finally:
+            t.close()
+            await settle()
+            for k in keep:
+                k.close()
+        out.append(p.calls)
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    return out
+
+
+def same_on_both(kind, body):
+    theirs = run_on(asyncio.new_event_loop, kind, body)
+    ours = run_on(casyncio.new_event_loop, kind, body)
+    assert ours == theirs
+
+
+def write_method(t):
+    # asyncio's datagram transport is no asyncio.DatagramTransport
+    return t.sendto if hasattr(t, 'sendto') else t.write
+
+
+@pytest.mark.parametrize('kind', KINDS[:3])
+@pytest.mark.parametrize('arg', BAD, ids=BAD_IDS)
+def test_write_bad_data(kind, arg):
+    async def body(t, p, out):
+        out.append(outcome(write_method(t), arg))
+        await settle()
+        out.append(outcome(write_method(t), arg))
+        if hasattr(t, 'writelines'):
+            out.append(outcome(t.writelines, arg))
+        if hasattr(t, 'sendto'):
+            out.append(outcome(t.sendto, b'x', arg))
+        await settle()
+    same_on_both(kind, body)
+
+
+@pytest.mark.parametrize('kind', ['tcp', 'udp'])
+@pytest.mark.parametrize('arg', BAD, ids=BAD_IDS)
+def test_write_bad_data_after_close(kind, arg):
+    async def body(t, p, out):
+        t.close()
+        out.append(outcome(write_method(t), arg))
+        await settle()
+        out.append(outcome(write_method(t), arg))
+    same_on_both(kind, body)
+
+
+@pytest.mark.parametrize('kind', KINDS)
+@pytest.mark.parametrize('arg', BAD, ids=BAD_IDS)
+def test_limits_extra_protocol_bad_values(kind, arg):
+    async def body(t, p, out):
+        if kind != 'read-pipe':     # asyncio's read pipe has no limits
+            out.append(outcome(t.set_write_buffer_limits, arg))
+            out.append(outcome(t.set_write_buffer_limits, 10, arg))
+            out.append(outcome(t.set_write_buffer_limits, arg, 10))
+            out.append(outcome(t.set_write_buffer_limits, low=arg))
+            out.append(outcome(t.get_write_buffer_size))
+        out.append(outcome(t.get_extra_info, arg))
+        out.append(outcome(t.get_extra_info, arg, 5))
+        out.append(outcome(t.set_protocol, arg))
+        out.append(t.get_protocol() is arg)
+        t.set_protocol(p)
+    same_on_both(kind, body)
+
+
+def test_write_buffer_limits_any_number(loop):
+    """asyncio keeps any number as a limit; ours keeps its floor, capped,
+    which compares the same with an int buffer size."""
+    async def main():
+        a, b = socket.socketpair()
+        t, p = await loop.create_connection(Recorder, sock=a)
+        t.set_write_buffer_limits(2**70)
+        t.set_write_buffer_limits(float('inf'), 2**65)
+        t.set_write_buffer_limits(1.5)
+        assert t.get_write_buffer_limits()[1] in (1, 1.5)
+        t.write(b'xy' * 1_000_000)
+        if t.get_write_buffer_size() > 1:
+            assert p.calls[-1] == 'pause'
+        t.abort()
+        await settle()
+        b.close()
+    loop.run_until_complete(main())
