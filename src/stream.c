@@ -218,6 +218,11 @@ transport_read_buffered(cx_transport *tr)
                      "bytes-like object, not %.200s", Py_TYPE(buf)->tp_name);
     }
     Py_DECREF(buf);
+    /* get_buffer() may have set another protocol: asyncio calls
+     * self._protocol.buffer_updated() */
+    if (tr->tr_protocol != NULL) {
+        Py_SETREF(proto, Py_NewRef(tr->tr_protocol));
+    }
     if (n < 0) {
         Py_DECREF(proto);
         return cx_transport_fatal_error(tr,
