@@ -10,7 +10,6 @@ import asyncio
 import gc
 import os
 import socket
-import tempfile
 
 import pytest
 
@@ -309,3 +308,291 @@ def test_write_buffer_limits_any_number(loop):
         await settle()
         b.close()
     loop.run_until_complete(main())
+
+
+# ---- _core's transport types called directly ----
+
+class _Fileno:
+    def __init__(self, fd):
+        self.fd = fd
+        self.family = socket.AF_INET
+
+    def fileno(self):
+        if isinstance(self.fd, Exception):
+            raise self.fd
+        return self.fd
+
+
+@pytest.mark.parametrize('tp', ['SocketTransport', 'DatagramTransport',
+                                'ReadPipeTransport', 'WritePipeTransport'])
+def test_core_constructors_refuse_bad_arguments(cloop, tp):
+    """Wrong loop type, a closed socket, fd -1, no fileno(), a fileno()
+    that raises or is no int, extra no dict: an exception, no crash, no
+    fd closed that the caller still owns."""
+    from casyncio import _core
+    cls = getattr(_core, tp)
+    a, b = socket.socketpair()
+    closed = socket.socket()
+    closed.close()
+    proto = asyncio.Protocol()
+    try:
+        cases = [
+            ((asyncio.new_event_loop(), a, proto), TypeError),
+            ((None, a, proto), TypeError),
+            ((cloop, closed, proto), ValueError),
+            ((cloop, _Fileno(-1), proto), ValueError),
+            ((cloop, _Fileno(2**40), proto), OverflowError),
+            ((cloop, _Fileno('x'), proto), TypeError),
+            ((cloop, _Fileno(OSError('boom')), proto), OSError),
+            ((cloop, None, proto), AttributeError),
+            ((cloop, -1, proto), AttributeError),
+            ((cloop,), TypeError),
+        ]
+        for args, exc in cases:
+            with pytest.raises(exc):
+                cls(*args)
+            if isinstance(args[0], asyncio.AbstractEventLoop) and \
+                    not isinstance(args[0], casyncio.Loop):
+                args[0].close()
+        with pytest.raises(TypeError):
+            if tp == 'DatagramTransport':
+                cls(cloop, a, proto, None, [])
+            else:
+                cls(cloop, a, proto, [])
+        gc.collect()
+        assert a.fileno() >= 0 and b.fileno() >= 0
+        a.send(b'ok')
+        assert b.recv(10) == b'ok'
+    finally:
+        a.close()
+        b.close()
+
+
+def test_core_transport_never_started(cloop):
+    """A transport made but not started: every method at odd times, then
+    collected, without running the loop's callbacks twice or crashing."""
+    from casyncio import _core
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    p = Recorder()
+    t = _core.SocketTransport(cloop, a, p)
+    for name in ['_read_ready', '_write_ready', 'pause_reading',
+                 'pause_reading', 'resume_reading', 'resume_reading',
+                 '_read_ready', 'write_eof', 'close', 'close', 'abort',
+                 '_read_ready', '_write_ready']:
+        getattr(t, name)()
+    with pytest.raises(TypeError):
+        t.get_extra_info([])        # unhashable, as dict.get
+    cloop.call_soon(cloop.stop)
+    cloop.run_forever()
+    assert p.calls == [('lost', 'NoneType')]    # connection_made never ran
+    assert a.fileno() == -1
+    del t
+    gc.collect()
+    b.close()
+
+
+# ---- evil protocols: callbacks that close, abort, raise, write, collect,
+# ---- replace the protocol or drop the transport, on both loops
+
+ACTIONS = ['close', 'abort', 'raise', 'write', 'gc', 'setproto', 'drop', 'pause', 'resume', 'write_eof']
+CBS = ['connection_made', 'data_received', 'eof_received', 'pause_writing', 'resume_writing', 'connection_lost',
+       'get_buffer', 'buffer_updated', 'datagram_received', 'error_received']
+
+class Other(asyncio.Protocol):
+    def __init__(self, log): self.log = log
+    def data_received(self, d): self.log.append(('other.data', len(d)))
+    def datagram_received(self, d, a): self.log.append(('other.dgram', len(d)))
+    def eof_received(self): self.log.append('other.eof')
+    def connection_lost(self, e): self.log.append(('other.lost', type(e).__name__))
+    def pause_writing(self): self.log.append('other.pause')
+    def resume_writing(self): self.log.append('other.resume')
+    def error_received(self, e): self.log.append(('other.err', type(e).__name__))
+
+def make_evil(base, cb, action, log, holder):
+    def act(self, name, *a):
+        log.append(name if name not in ('data_received', 'buffer_updated', 'datagram_received') else (name,))
+        if name != cb:
+            return
+        t = holder.get('t')
+        if action == 'close': t.close()
+        elif action == 'abort': t.abort()
+        elif action == 'raise': raise ZeroDivisionError('evil')
+        elif action == 'write':
+            try:
+                (t.sendto if hasattr(t, 'sendto') else t.write)(b'w' * 10)
+            except Exception as e:
+                log.append(('write-raised', type(e).__name__))
+        elif action == 'gc':
+            gc.collect()
+        elif action == 'setproto': t.set_protocol(Other(log))
+        elif action == 'drop':
+            holder.clear()
+            gc.collect()
+        elif action == 'pause':
+            try: t.pause_reading()
+            except Exception as e: log.append(('pause-raised', type(e).__name__))
+        elif action == 'resume':
+            try: t.resume_reading()
+            except Exception as e: log.append(('resume-raised', type(e).__name__))
+        elif action == 'write_eof':
+            try: t.write_eof()
+            except Exception as e: log.append(('weof-raised', type(e).__name__))
+    ns = {}
+    if base is asyncio.BufferedProtocol:
+        buf = bytearray(100)
+        def get_buffer(self, n):
+            act(self, 'get_buffer'); return buf
+        def buffer_updated(self, n):
+            act(self, 'buffer_updated')
+        ns.update(get_buffer=get_buffer, buffer_updated=buffer_updated)
+    elif base is asyncio.DatagramProtocol:
+        ns['datagram_received'] = lambda self, d, a: act(self, 'datagram_received')
+        ns['error_received'] = lambda self, e: act(self, 'error_received')
+    else:
+        ns['data_received'] = lambda self, d: act(self, 'data_received')
+    def cm(self, t):
+        holder['t'] = t
+        act(self, 'connection_made')
+    ns['connection_made'] = cm
+    ns['connection_lost'] = lambda self, e: (act(self, 'connection_lost'), log.append(('lostexc', type(e).__name__)))
+    ns['eof_received'] = lambda self: act(self, 'eof_received')
+    ns['pause_writing'] = lambda self: act(self, 'pause_writing')
+    ns['resume_writing'] = lambda self: act(self, 'resume_writing')
+    return type('Evil', (base,), ns)
+
+async def scenario(loop, kind, cb, action, log):
+    holder = {}
+    base = {'tcp': asyncio.Protocol, 'tcpbuf': asyncio.BufferedProtocol, 'udp': asyncio.DatagramProtocol,
+            'rpipe': asyncio.Protocol, 'wpipe': asyncio.Protocol}[kind]
+    P = make_evil(base, cb, action, log, holder)
+    if kind in ('tcp', 'tcpbuf'):
+        a, b = socket.socketpair()
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        b.setblocking(False)
+        t, p = await loop.create_connection(P, sock=a)
+        holder['t'] = t
+        del t, p
+        await asyncio.sleep(0)
+        try:
+            b.send(b'abc')
+        except OSError:
+            log.append('peer-gone')
+        await asyncio.sleep(0.01)
+        t = holder.get('t')
+        if t is not None and not t.is_closing():
+            t.set_write_buffer_limits(10)
+            try: t.write(b'z' * 200000)
+            except Exception as e: log.append(('bigwrite', type(e).__name__))
+        await asyncio.sleep(0.01)
+        try:
+            while b.recv(1 << 20): pass
+        except (BlockingIOError, ConnectionError): pass
+        await asyncio.sleep(0.01)
+        try:
+            while b.recv(1 << 20): pass
+        except (BlockingIOError, ConnectionError): pass
+        b.shutdown(socket.SHUT_WR) if b.fileno() >= 0 else None
+        await asyncio.sleep(0.02)
+        t = holder.get('t')
+        if t is not None: t.close()
+        await asyncio.sleep(0.01)
+        b.close()
+    elif kind == 'udp':
+        t, p = await loop.create_datagram_endpoint(P, local_addr=('127.0.0.1', 0))
+        holder['t'] = t
+        addr = t.get_extra_info('sockname')
+        del t, p
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.sendto(b'abc', addr)
+        await asyncio.sleep(0.01)
+        t = holder.get('t')
+        if t is not None and not t.is_closing():
+            t.sendto(b'x', ('127.0.0.1', 1))   # ECONNREFUSED? unconnected: nothing
+        s.close()
+        await asyncio.sleep(0.01)
+        t = holder.get('t')
+        if t is not None: t.close()
+        await asyncio.sleep(0.01)
+    elif kind == 'rpipe':
+        r, w = os.pipe()
+        t, p = await loop.connect_read_pipe(P, open(r, 'rb', 0))
+        holder['t'] = t; del t, p
+        try:
+            os.write(w, b'abc')
+        except OSError:
+            log.append('peer-gone')
+        await asyncio.sleep(0.01)
+        os.close(w)
+        await asyncio.sleep(0.02)
+        t = holder.get('t')
+        if t is not None: t.close()
+        await asyncio.sleep(0.01)
+    elif kind == 'wpipe':
+        r, w = os.pipe()
+        t, p = await loop.connect_write_pipe(P, open(w, 'wb', 0))
+        holder['t'] = t; del t, p
+        await asyncio.sleep(0)
+        t = holder.get('t')
+        if t is not None and not t.is_closing():
+            t.set_write_buffer_limits(10)
+            t.write(b'z' * 200000)
+        await asyncio.sleep(0.01)
+        os.set_blocking(r, False)
+        for _ in range(3):
+            try:
+                while os.read(r, 1 << 20): pass
+            except BlockingIOError: pass
+            await asyncio.sleep(0.01)
+        os.close(r)
+        await asyncio.sleep(0.02)
+        t = holder.get('t')
+        if t is not None: t.close()
+        await asyncio.sleep(0.01)
+    holder.clear()
+    gc.collect()
+
+
+KCB = {'tcp': ['connection_made', 'data_received', 'eof_received', 'pause_writing', 'resume_writing', 'connection_lost'],
+       'tcpbuf': ['connection_made', 'get_buffer', 'buffer_updated', 'eof_received', 'connection_lost'],
+       'udp': ['connection_made', 'datagram_received', 'error_received', 'connection_lost'],
+       'rpipe': ['connection_made', 'data_received', 'eof_received', 'connection_lost'],
+       'wpipe': ['connection_made', 'pause_writing', 'resume_writing', 'connection_lost']}
+
+def evil_run(new_loop, kind, cb, action):
+    loop = new_loop()
+    log = []
+    loop.set_exception_handler(lambda lp, ctx: log.append(
+        ('handler', ' '.join(ctx['message'].split()[:3]),
+         type(ctx.get('exception')).__name__)))
+    try:
+        loop.run_until_complete(scenario(loop, kind, cb, action, log))
+    finally:
+        loop.close()
+    return log
+
+
+# asyncio's read pipe has no write/write_eof/abort (ours has the base
+# type's); asyncio's write pipe schedules _call_connection_lost twice when
+# closed from resume_writing()/connection_lost() (its second call fails on
+# `self._protocol = None`): ours runs it once.
+EVIL_DIFFERENT = {('read-pipe', a) for a in ('abort', 'write', 'write_eof')}
+EVIL_DIFFERENT |= {('write-pipe', cb, a) for cb in ('resume_writing',)
+                   for a in ('close', 'abort', 'write_eof')}
+EVIL_DIFFERENT |= {('write-pipe', 'connection_lost', 'abort')}
+
+EVIL_KIND = {'tcp': 'tcp', 'tcp-buffered': 'tcpbuf', 'udp': 'udp',
+             'read-pipe': 'rpipe', 'write-pipe': 'wpipe'}
+EVIL_CASES = [(k, cb, a) for k, kk in EVIL_KIND.items() for cb in KCB[kk]
+              for a in ACTIONS]
+
+
+@pytest.mark.parametrize('kind,cb,action', EVIL_CASES,
+                         ids=['-'.join(c) for c in EVIL_CASES])
+def test_evil_protocol(kind, cb, action):
+    ours = evil_run(casyncio.new_event_loop, EVIL_KIND[kind], cb, action)
+    assert sum(1 for x in ours if x[0] == 'lostexc') <= 1
+    if (kind, action) in EVIL_DIFFERENT or (kind, cb, action) in EVIL_DIFFERENT:
+        return
+    theirs = evil_run(asyncio.new_event_loop, EVIL_KIND[kind], cb, action)
+    assert ours == theirs
