@@ -596,3 +596,32 @@ def test_evil_protocol(kind, cb, action):
         return
     theirs = evil_run(asyncio.new_event_loop, EVIL_KIND[kind], cb, action)
     assert ours == theirs
+
+
+def test_misuse_cycles_leak_no_fd_or_object(cloop):
+    """Create/misuse/close cycles of every transport kind: the fd count and
+    the number of GC-tracked objects do not grow."""
+    cloop.set_exception_handler(lambda lp, ctx: None)
+
+    async def cycle(i):
+        for kind in ('tcp', 'udp', 'read-pipe', 'write-pipe'):
+            t, p, keep = await make(kind, cloop)
+            outcome(write_method(t), memoryview(b'abcd')[::2])
+            outcome(t.set_write_buffer_limits, 2**70)
+            (t.abort if i % 2 and kind != 'read-pipe' else t.close)()
+            outcome(write_method(t), b'x')
+            await settle()
+            for k in keep:
+                k.close()
+
+    async def rounds(n):
+        for i in range(n):
+            await cycle(i)
+    cloop.run_until_complete(rounds(20))
+    gc.collect()
+    fds = len(os.listdir('/proc/self/fd'))
+    objs = len(gc.get_objects())
+    cloop.run_until_complete(rounds(100))
+    gc.collect()
+    assert len(os.listdir('/proc/self/fd')) == fds
+    assert len(gc.get_objects()) - objs < 50
