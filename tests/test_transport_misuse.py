@@ -43,29 +43,12 @@ class Recorder(asyncio.Protocol):
         self.calls.append(('lost', type(exc).__name__))
 
 
-class DgramRecorder(asyncio.DatagramProtocol):
-    def __init__(self):
-        self.calls = []
-        self.transport = None
-
-    def connection_made(self, transport):
-        self.transport = transport
-        self.calls.append('made')
-
+class DgramRecorder(Recorder, asyncio.DatagramProtocol):
     def datagram_received(self, data, addr):
         self.calls.append(('dgram', bytes(data)))
 
     def error_received(self, exc):
         self.calls.append(('error', type(exc).__name__))
-
-    def pause_writing(self):
-        self.calls.append('pause')
-
-    def resume_writing(self):
-        self.calls.append('resume')
-
-    def connection_lost(self, exc):
-        self.calls.append(('lost', type(exc).__name__))
 
 
 def outcome(f, *args, **kw):
