@@ -309,7 +309,7 @@ Datagram_sendto(cx_transport *tr, PyObject *const *args, Py_ssize_t nargs,
     Py_INCREF(tr);
     Py_INCREF(addr);
     PyObject *res = NULL;
-    if (tr->tr_wbuf_size == 0) {
+    if (!cx_transport_queued(tr)) {
         /* Attempt to send it right away first. */
         int rc = dgram_send(tr, data, addr);
         if (rc > 0) {
@@ -346,22 +346,26 @@ Datagram__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
     }
     Py_INCREF(tr);
     PyObject *res = NULL;
-    while (tr->tr_wbuf_size > 0 && tr->tr_sock != NULL) {
+    while (cx_transport_queued(tr) && tr->tr_sock != NULL) {
         PyObject *item = Py_NewRef(PyList_GET_ITEM(tr->tr_wbuf,
                                                    tr->tr_wbuf_head));
         PyObject *data = PyTuple_GET_ITEM(item, 0);
         Py_ssize_t len = PyBytes_GET_SIZE(data);
         tr->tr_wbuf_head++;
         tr->tr_wbuf_size -= len;
-        if (tr->tr_wbuf_size == 0) {
-            cx_transport_clear_wbuf(tr);
-        }
         int rc = dgram_send(tr, data, PyTuple_GET_ITEM(item, 1));
         if (rc == 0) {
-            /* Try again later: put it back in front. */
-            int ok = tr->tr_wbuf_size == 0 && tr->tr_wbuf != NULL
-                ? PyList_Append(tr->tr_wbuf, item)
-                : (tr->tr_wbuf_head--, 0);
+            /* Try again later: put it back in front (dgram_send may have
+             * run Python code, socket.sendto, that changed the queue). */
+            int ok = 0;
+            if (tr->tr_wbuf_head > 0
+                && PyList_GET_ITEM(tr->tr_wbuf, tr->tr_wbuf_head - 1)
+                   == item) {
+                tr->tr_wbuf_head--;
+            }
+            else {
+                ok = PyList_Insert(tr->tr_wbuf, tr->tr_wbuf_head, item);
+            }
             Py_DECREF(item);
             if (ok < 0) {
                 goto error;
@@ -370,6 +374,12 @@ Datagram__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
             break;
         }
         Py_DECREF(item);
+        if (!cx_transport_queued(tr)) {
+            /* Drop the sent items, keep the size (asyncio's). */
+            Py_ssize_t size = tr->tr_wbuf_size;
+            cx_transport_clear_wbuf(tr);
+            tr->tr_wbuf_size = size;
+        }
         if (rc < 0) {
             if (dgram_send_failed(tr) < 0) {
                 goto error;
@@ -380,7 +390,7 @@ Datagram__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
     if (cx_transport_maybe_resume(tr) < 0) {   /* May append. */
         goto error;
     }
-    if (tr->tr_wbuf_size == 0) {
+    if (!cx_transport_queued(tr)) {
         if (cx_transport_watch(tr, 1, 0) < 0) {
             goto error;
         }

@@ -232,6 +232,11 @@ transport_read_buffered(cx_transport *tr)
                      "bytes-like object, not %.200s", Py_TYPE(buf)->tp_name);
     }
     Py_DECREF(buf);
+    /* get_buffer() may have set another protocol: asyncio calls
+     * self._protocol.buffer_updated() */
+    if (tr->tr_protocol != NULL) {
+        Py_SETREF(proto, Py_NewRef(tr->tr_protocol));
+    }
     if (n < 0) {
         Py_DECREF(proto);
         return cx_transport_fatal_error(tr,
@@ -380,6 +385,19 @@ transport_write_lost(cx_transport *tr)
     return 0;
 }
 
+/* write() after connection_lost ran with nothing lost counted (close()
+ * with data queued, the queue then flushed): the socket is closed and its
+ * fd may be another file's by now.  asyncio's sock.send() fails on
+ * `self._sock = None`, and its _fatal_error on `self._loop = None`.
+ * NULL. */
+static PyObject *
+transport_write_closed(void)
+{
+    PyErr_SetString(PyExc_AttributeError, "'NoneType' object has no "
+                    "attribute 'call_exception_handler'");
+    return NULL;
+}
+
 /* write(memoryview) that is not a flat byte buffer (not C-contiguous, or
  * not one-dimensional), as asyncio 3.11 handles it, passing the view on as
  * is: `if not data` is the view's truth; a non-contiguous view fails in
@@ -402,6 +420,9 @@ transport_write_odd_view(cx_transport *tr, PyObject *data)
     }
     if (contiguous && vb->ndim != 0) {
         return NULL;
+    }
+    if (tr->tr_sock == NULL) {
+        return transport_write_closed();
     }
     if (tr->tr_wbuf_size) {
         if (contiguous) {
@@ -482,6 +503,10 @@ Transport_write(cx_transport *tr, PyObject *data)
             goto error;
         }
         goto done;
+    }
+    if (tr->tr_sock == NULL) {
+        transport_write_closed();
+        goto error;
     }
     int rc = stream_write_or_queue(tr, data, &view, 1);
     if (rc > 0) {

@@ -135,7 +135,7 @@ cx_transport_force_close(cx_transport *tr, PyObject *exc)
     if (tr->tr_conn_lost) {
         return 0;
     }
-    if (tr->tr_wbuf_size) {
+    if (cx_transport_queued(tr)) {
         cx_transport_clear_wbuf(tr);
         if (cx_transport_watch(tr, 1, 0) < 0) {
             return -1;
@@ -331,7 +331,7 @@ cx_transport_close(cx_transport *tr)
     if (cx_transport_watch(tr, 0, 0) < 0) {
         return NULL;
     }
-    if (tr->tr_wbuf_size == 0) {
+    if (!cx_transport_queued(tr)) {
         tr->tr_conn_lost++;
         if (cx_transport_watch(tr, 1, 0) < 0) {
             return NULL;

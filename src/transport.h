@@ -108,6 +108,18 @@ cx_transport_debug(cx_transport *tr)
     return tr->tr_loop != NULL && tr->tr_loop->loop_debug;
 }
 
+/* Something is queued (asyncio's `if self._buffer`).  tr_wbuf_size is
+ * asyncio's _buffer_size, which for a datagram transport counts len(data)
+ * in and len(bytes(data)) out (a memoryview of wider items, or of more
+ * dimensions, leaves it off zero): the queue, not the size, says when it
+ * is empty. */
+static inline int
+cx_transport_queued(cx_transport *tr)
+{
+    return tr->tr_wbuf != NULL
+           && tr->tr_wbuf_head < PyList_GET_SIZE(tr->tr_wbuf);
+}
+
 /* Put the reader (which=0) or writer Handle into the poller, or take it
  * out (on=0).  0 or -1. */
 int cx_transport_watch(cx_transport *tr, int which, int on);

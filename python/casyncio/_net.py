@@ -9,8 +9,10 @@ the accept callbacks), NetMixin reuses it as is, so the behaviour and the
 messages are asyncio's by construction.  Resolution and connecting use the
 loop's own getaddrinfo / _ensure_resolved / sock_connect (_sock.py).
 """
+import math
 import socket
 import ssl
+import sys
 import warnings
 
 from asyncio import base_events, constants, selector_events
@@ -57,7 +59,16 @@ class _TransportCommon:
         if not high >= low >= 0:
             raise ValueError(
                 f'high ({high!r}) must be >= low ({low!r}) must be >= 0')
-        self._set_limits(high, low)
+        self._set_limits(_water_mark(high), _water_mark(low))
+
+
+def _water_mark(v):
+    """A checked limit (>= 0) as the Py_ssize_t the C transport keeps:
+    asyncio takes any number (2**70, inf, 1.5); compared with an int size,
+    its floor, capped at sys.maxsize, decides the same."""
+    if v >= sys.maxsize:
+        return sys.maxsize
+    return v if type(v) is int else math.floor(v)
 
 
 def _transport_extra(sock, extra):

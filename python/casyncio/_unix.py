@@ -20,7 +20,7 @@ import stat
 import threading
 import warnings
 
-from asyncio import base_events, unix_events
+from asyncio import base_events, transports, unix_events
 from asyncio.log import logger
 
 from . import _core
@@ -81,6 +81,13 @@ class _UnixWritePipeTransport(_core.WritePipeTransport):
 
     writelines = _SocketTransport.writelines
     set_write_buffer_limits = _TransportCommon.set_write_buffer_limits
+
+    # asyncio's write pipe is no ReadTransport: these raise
+    # NotImplementedError (ours would take out the reader that sees the
+    # read end close).
+    is_reading = transports.ReadTransport.is_reading
+    pause_reading = transports.ReadTransport.pause_reading
+    resume_reading = transports.ReadTransport.resume_reading
 
 
 class _Child:
