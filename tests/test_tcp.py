@@ -265,43 +265,38 @@ def test_close_flushes_abort_drops(loop):
     loop.run_until_complete(main())
 
 
-def test_peer_reset(loop):
-    async def main():
-        lsock = socket.socket()
+async def connect_to_resetting_peer(loop):
+    """A client transport (Recorder) connected to a plain socket whose
+    close() sends a RST (SO_LINGER 0): (transport, recorder, peer)."""
+    with socket.socket() as lsock:
         lsock.bind((HOST, 0))
         lsock.listen()
-        port = lsock.getsockname()[1]
         tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
-                                              port)
+                                              lsock.getsockname()[1])
         peer, _ = lsock.accept()
-        # SO_LINGER 0: close sends a RST
-        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                        struct.pack('ii', 1, 0))
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                    struct.pack('ii', 1, 0))
+    return tr, pr, peer
+
+
+def test_peer_reset(loop):
+    async def main():
+        tr, pr, peer = await connect_to_resetting_peer(loop)
         peer.close()
         exc = await asyncio.wait_for(pr.lost, 5)
         assert isinstance(exc, ConnectionResetError)
         assert pr.events[-1] == ('lost', ConnectionResetError)
-        lsock.close()
     loop.run_until_complete(main())
 
 
 def test_peer_gone_mid_write(loop):
     async def main():
-        lsock = socket.socket()
-        lsock.bind((HOST, 0))
-        lsock.listen()
-        port = lsock.getsockname()[1]
-        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
-                                              port)
-        peer, _ = lsock.accept()
-        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                        struct.pack('ii', 1, 0))
+        tr, pr, peer = await connect_to_resetting_peer(loop)
         tr.pause_reading()
         tr.write(b'y' * (8 * 1024 * 1024))
         peer.close()
         exc = await asyncio.wait_for(pr.lost, 5)
         assert isinstance(exc, (ConnectionResetError, BrokenPipeError))
-        lsock.close()
     loop.run_until_complete(main())
 
 
