@@ -22,6 +22,7 @@
 #include "dgram.h"
 #include "pipe.h"
 #include "tls.h"
+#include "readerproto.h"
 
 /* The current exception as one object (3.12's PyErr_GetRaisedException),
  * and back.  cx_err_fetch returns a new reference or NULL; cx_err_restore

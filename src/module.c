@@ -37,7 +37,14 @@
     X(str_resume_reading) X(str_fatal_error) X(str_do_handshake) \
     X(str_do_flush) X(str_do_shutdown) X(str_call_eof_received) \
     X(str_start_shutdown) X(str_write_closed) X(str_schedule_read) \
-    X(TLSAppTransportType) X(str_ssl_protocol) X(str_write_appdata)
+    X(TLSAppTransportType) X(str_ssl_protocol) X(str_write_appdata) \
+    X(asyncio_SRProtocol) X(asyncio_SReader) X(rp_orig_data_received) \
+    X(rp_orig__stream_reader) X(rp_orig_feed_data) \
+    X(rp_orig__wakeup_waiter) X(rp_str_data_received) \
+    X(rp_str__stream_reader) X(rp_str__stream_reader_wr) X(rp_str_feed_data) \
+    X(rp_str__wakeup_waiter) X(rp_str__eof) X(rp_str__buffer) \
+    X(rp_str__waiter) X(rp_str__transport) X(rp_str__paused) \
+    X(rp_str__limit) X(rp_str_cancelled) X(rp_str_set_result)
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)
@@ -169,7 +176,7 @@ module_exec(PyObject *mod)
         || cx_gather_setup(mod) < 0 || cx_sock_setup(mod) < 0
         || cx_transport_setup(mod) < 0 || cx_stream_setup(mod) < 0
         || cx_dgram_setup(mod) < 0 || cx_pipe_setup(mod) < 0
-        || cx_tls_setup(mod) < 0) {
+        || cx_tls_setup(mod) < 0 || cx_readerproto_setup(mod) < 0) {
         return -1;
     }
     return 0;

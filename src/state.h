@@ -133,6 +133,28 @@ typedef struct {
     PyObject *str_schedule_read;
     PyObject *str_ssl_protocol;
     PyObject *str_write_appdata;
+    /* asyncio streams' data_received in C (readerproto.c) */
+    PyObject *asyncio_SRProtocol;          /* streams.StreamReaderProtocol */
+    PyObject *asyncio_SReader;             /* streams.StreamReader */
+    PyObject *rp_orig_data_received;       /* their functions as asyncio */
+    PyObject *rp_orig__stream_reader;      /* defines them (NULL: patched */
+    PyObject *rp_orig_feed_data;           /* before we were imported) */
+    PyObject *rp_orig__wakeup_waiter;
+    unsigned int rp_srp_tag;               /* version tags last found */
+    unsigned int rp_sr_tag;                /* unchanged (0: none) */
+    PyObject *rp_str_data_received;
+    PyObject *rp_str__stream_reader;
+    PyObject *rp_str__stream_reader_wr;
+    PyObject *rp_str_feed_data;
+    PyObject *rp_str__wakeup_waiter;
+    PyObject *rp_str__eof;
+    PyObject *rp_str__buffer;
+    PyObject *rp_str__waiter;
+    PyObject *rp_str__transport;
+    PyObject *rp_str__paused;
+    PyObject *rp_str__limit;
+    PyObject *rp_str_cancelled;
+    PyObject *rp_str_set_result;
     /* cx_transport_bytes(): the last bytes handed to a protocol that
      * nothing else kept, for the next read (or NULL), and its length when
      * made. */

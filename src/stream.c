@@ -164,12 +164,22 @@ transport_read_data(cx_transport *tr)
     if (got <= 0) {
         return got;
     }
+    PyObject *proto = Py_NewRef(tr->tr_protocol);
+    if (cx_readerproto_check(st, proto)) {
+        /* asyncio streams: fed in C unless it finds a reason not to */
+        int fed = cx_readerproto_feed(st, proto, rbuf, n);
+        if (fed != 0) {
+            Py_DECREF(proto);
+            return fed > 0 ? 0 : cx_transport_fatal_error(
+                tr, "Fatal error: protocol.data_received() call failed.");
+        }
+    }
     Py_ssize_t cap;
     PyObject *data = cx_transport_bytes(st, rbuf, n, &cap);
     if (data == NULL) {
+        Py_DECREF(proto);
         return -1;
     }
-    PyObject *proto = Py_NewRef(tr->tr_protocol);
     PyObject *r = PyObject_CallMethodOneArg(proto, st->str_data_received,
                                             data);
     Py_DECREF(proto);

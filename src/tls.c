@@ -677,8 +677,15 @@ deliver:
     if (data != NULL) {
         PyObject *app = Py_NewRef(self->tls_app_protocol
                                   ? self->tls_app_protocol : Py_None);
-        PyObject *r = PyObject_CallMethodOneArg(app, st->str_data_received,
-                                                data);
+        /* asyncio streams over TLS: fed in C as on a plain transport */
+        int fed = cx_readerproto_check(st, app) && PyBytes_GET_SIZE(data)
+                  ? cx_readerproto_feed(st, app, PyBytes_AS_STRING(data),
+                                        PyBytes_GET_SIZE(data))
+                  : 0;
+        PyObject *r = fed > 0 ? Py_NewRef(Py_None)
+                      : fed < 0 ? NULL
+                      : PyObject_CallMethodOneArg(app, st->str_data_received,
+                                                  data);
         Py_DECREF(app);
         if (r == NULL) {
             goto error;

@@ -1,0 +1,429 @@
+/* asyncio.StreamReaderProtocol.data_received in C: see readerproto.h.
+ *
+ * What it replaces (asyncio/streams.py, 3.11):
+ *
+ *     StreamReaderProtocol.data_received(data):
+ *         reader = self._stream_reader        # property: the weakref's target
+ *         if reader is not None:
+ *             reader.feed_data(data)
+ *
+ *     StreamReader.feed_data(data):
+ *         assert not self._eof, 'feed_data after feed_eof'
+ *         if not data: return
+ *         self._buffer.extend(data)
+ *         self._wakeup_waiter()               # waiter.set_result(None)
+ *         if (self._transport is not None and not self._paused and
+ *                 len(self._buffer) > 2 * self._limit):
+ *             try: self._transport.pause_reading()
+ *             except NotImplementedError: self._transport = None
+ *             else: self._paused = True
+ *
+ * When it is taken: the protocol and the reader are exactly those classes;
+ * the classes still hold asyncio's functions and no descriptor shadows the
+ * instance attributes we read (checked once per class version tag); the
+ * instances override none of the methods; `_eof` is False and `_buffer` a
+ * bytearray.  Everything before the copy into `_buffer` only reads plain
+ * instance attributes, so no Python code runs between the transport's
+ * recv() into its shared buffer and the copy.  After the copy the steps
+ * are asyncio's, with the same generic calls wherever an object is not the
+ * expected one (a foreign waiter, a non-int limit). */
+#include "internal.h"
+
+/* The class attributes a fed protocol or reader must have unchanged. */
+#define SRP_METHODS(X) X(data_received) X(_stream_reader)
+#define SR_METHODS(X) X(feed_data) X(_wakeup_waiter)
+/* Instance attributes read: no descriptor of these names on the class. */
+#define SRP_ATTRS(X) X(_stream_reader_wr)
+#define SR_ATTRS(X) \
+    X(_eof) X(_buffer) X(_waiter) X(_transport) X(_paused) X(_limit)
+
+/* ---- the classes ---- */
+
+/* `tp` as asyncio defines it, by the version tag validated last (*tag; 0:
+ * none).  Else check it again and remember the tag: each method name
+ * resolves to the original, and no attribute name to a descriptor. */
+static int
+class_unchanged(PyTypeObject *tp, unsigned int *tag,
+                PyObject *const *names, PyObject *const *originals,
+                int nmethods, PyObject *const *attrs, int nattrs)
+{
+    if (*tag != 0 && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+        && tp->tp_version_tag == *tag) {
+        return 1;
+    }
+    *tag = 0;
+    for (int i = 0; i < nmethods; i++) {
+        if (originals[i] == NULL || _PyType_Lookup(tp, names[i])
+                                    != originals[i]) {
+            return 0;
+        }
+    }
+    for (int i = 0; i < nattrs; i++) {
+        PyObject *d = _PyType_Lookup(tp, attrs[i]);
+        if (d != NULL && Py_TYPE(d)->tp_descr_get != NULL) {
+            return 0;
+        }
+    }
+    /* _PyType_Lookup assigned a tag if it could; without one, check every
+     * time. */
+    if (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) {
+        *tag = tp->tp_version_tag;
+    }
+    return 1;
+}
+
+static int
+srp_class_unchanged(cx_state *st)
+{
+#define NAME(n) st->rp_str_##n,
+#define ORIG(n) st->rp_orig_##n,
+    PyObject *names[] = {SRP_METHODS(NAME)};
+    PyObject *originals[] = {SRP_METHODS(ORIG)};
+    PyObject *attrs[] = {SRP_ATTRS(NAME)};
+    return class_unchanged((PyTypeObject *)st->asyncio_SRProtocol,
+                           &st->rp_srp_tag, names, originals, 2, attrs, 1);
+}
+
+static int
+sr_class_unchanged(cx_state *st)
+{
+    PyObject *names[] = {SR_METHODS(NAME)};
+    PyObject *originals[] = {SR_METHODS(ORIG)};
+    PyObject *attrs[] = {SR_ATTRS(NAME)};
+#undef NAME
+#undef ORIG
+    return class_unchanged((PyTypeObject *)st->asyncio_SReader,
+                           &st->rp_sr_tag, names, originals, 2, attrs, 6);
+}
+
+/* Is obj.<name> the class's function `original`, not replaced on the
+ * instance (mock.patch.object)?  No Python code runs for our exact,
+ * unchanged classes.  0/1, no exception. */
+static int
+method_not_overridden(PyObject *obj, PyObject *name, PyObject *original)
+{
+    int same;
+#if PY_VERSION_HEX < 0x030D0000
+    PyObject *meth = NULL;
+    int unbound = _PyObject_GetMethod(obj, name, &meth);
+    same = unbound && meth == original;
+#else
+    PyObject *meth = PyObject_GetAttr(obj, name);
+    same = meth != NULL && PyMethod_Check(meth)
+           && PyMethod_GET_FUNCTION(meth) == original
+           && PyMethod_GET_SELF(meth) == obj;
+#endif
+    if (meth == NULL) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(meth);
+    return same;
+}
+
+/* A weakref's target or NULL (dead, or not a plain weakref).  New
+ * reference; no exception. */
+static PyObject *
+weakref_target(PyObject *wr)
+{
+    if (!PyWeakref_CheckRefExact(wr)) {
+        return NULL;
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *obj;
+    if (PyWeakref_GetRef(wr, &obj) < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return obj;
+#else
+    PyObject *obj = PyWeakref_GetObject(wr);
+    return obj == Py_None ? NULL : Py_NewRef(obj);
+#endif
+}
+
+/* ---- StreamReader.feed_data's steps ---- */
+
+/* self._wakeup_waiter().  0 or -1. */
+static int
+reader_wakeup_waiter(cx_state *st, PyObject *reader)
+{
+    PyObject *waiter = PyObject_GetAttr(reader, st->rp_str__waiter);
+    if (waiter == NULL) {
+        return -1;
+    }
+    int rc = 0;
+    if (waiter == Py_None) {
+        goto done;
+    }
+    if (PyObject_SetAttr(reader, st->rp_str__waiter, Py_None) < 0) {
+        goto error;
+    }
+    PyObject *r;
+    if (Py_IS_TYPE(waiter, st->FutureType)) {
+        /* loop.create_future(): our Future, its C methods */
+        if (((FutureObject *)waiter)->fut_state == CX_FUT_CANCELLED) {
+            goto done;
+        }
+        r = cx_future_set_result((FutureObject *)waiter, Py_None);
+    }
+    else {
+        r = PyObject_CallMethodNoArgs(waiter, st->rp_str_cancelled);
+        int cancelled = r ? PyObject_IsTrue(r) : -1;
+        Py_XDECREF(r);
+        if (cancelled != 0) {
+            rc = cancelled < 0 ? -1 : 0;
+            goto done;
+        }
+        r = PyObject_CallMethodOneArg(waiter, st->rp_str_set_result,
+                                      Py_None);
+    }
+    if (r == NULL) {
+        goto error;
+    }
+    Py_DECREF(r);
+    goto done;
+error:
+    rc = -1;
+done:
+    Py_DECREF(waiter);
+    return rc;
+}
+
+/* len(self._buffer) > 2 * self._limit.  0/1, or -1. */
+static int
+reader_over_limit(cx_state *st, PyObject *reader)
+{
+    PyObject *buffer = PyObject_GetAttr(reader, st->rp_str__buffer);
+    Py_ssize_t len = buffer ? PyObject_Size(buffer) : -1;
+    Py_XDECREF(buffer);
+    if (len < 0) {
+        return -1;
+    }
+    PyObject *limit = PyObject_GetAttr(reader, st->rp_str__limit);
+    if (limit == NULL) {
+        return -1;
+    }
+    int over = -1;
+    if (PyLong_CheckExact(limit)) {
+        int overflow;
+        long long l = PyLong_AsLongLongAndOverflow(limit, &overflow);
+        if (l == -1 && PyErr_Occurred()) {
+            goto done;
+        }
+        if (!overflow && l > LLONG_MIN / 2 && l < LLONG_MAX / 2) {
+            over = (long long)len > 2 * l;
+            goto done;
+        }
+    }
+    /* the generic expression */
+    PyObject *two = PyLong_FromLong(2);
+    PyObject *bound = two ? PyNumber_Multiply(two, limit) : NULL;
+    PyObject *lenobj = bound ? PyLong_FromSsize_t(len) : NULL;
+    over = lenobj ? PyObject_RichCompareBool(lenobj, bound, Py_GT) : -1;
+    Py_XDECREF(two);
+    Py_XDECREF(bound);
+    Py_XDECREF(lenobj);
+done:
+    Py_DECREF(limit);
+    return over;
+}
+
+/* feed_data's last statement: pause the transport over 2 * limit.  0 or
+ * -1. */
+static int
+reader_maybe_pause(cx_state *st, PyObject *reader)
+{
+    PyObject *transport = PyObject_GetAttr(reader, st->rp_str__transport);
+    if (transport == NULL) {
+        return -1;
+    }
+    int rc = 0;
+    if (transport == Py_None) {
+        goto done;
+    }
+    PyObject *paused = PyObject_GetAttr(reader, st->rp_str__paused);
+    int truth = paused ? PyObject_IsTrue(paused) : -1;
+    Py_XDECREF(paused);
+    int over = truth == 0 ? reader_over_limit(st, reader) : 0;
+    if (truth < 0 || over < 0) {
+        rc = -1;
+        goto done;
+    }
+    if (truth || !over) {
+        goto done;
+    }
+    PyObject *r = PyObject_CallMethodNoArgs(transport, st->str_pause_reading);
+    if (r != NULL) {
+        Py_DECREF(r);
+        rc = PyObject_SetAttr(reader, st->rp_str__paused, Py_True);
+    }
+    else if (PyErr_ExceptionMatches(PyExc_NotImplementedError)) {
+        PyErr_Clear();
+        rc = PyObject_SetAttr(reader, st->rp_str__transport, Py_None);
+    }
+    else {
+        rc = -1;
+    }
+done:
+    Py_DECREF(transport);
+    return rc;
+}
+
+/* reader.feed_data(bytes(buf[:n])) for a reader of the unchanged class.
+ * 1, 0 (not taken, nothing done) or -1, as cx_readerproto_feed. */
+static int
+reader_feed(cx_state *st, PyObject *reader, const char *buf, Py_ssize_t n)
+{
+    /* assert not self._eof: the generic call raises (or, under -O, goes
+     * on); only the plain case is ours */
+    PyObject *eof = PyObject_GetAttr(reader, st->rp_str__eof);
+    if (eof == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_DECREF(eof);
+    if (eof != Py_False) {
+        return 0;
+    }
+    PyObject *buffer = PyObject_GetAttr(reader, st->rp_str__buffer);
+    if (buffer == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (!PyByteArray_CheckExact(buffer)) {
+        Py_DECREF(buffer);
+        return 0;
+    }
+    /* self._buffer.extend(data): bytearray's resize (BufferError while a
+     * memoryview holds it, as extend) and copy */
+    Py_ssize_t size = PyByteArray_GET_SIZE(buffer);
+    if (n > PY_SSIZE_T_MAX - size) {
+        Py_DECREF(buffer);
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (PyByteArray_Resize(buffer, size + n) < 0) {
+        Py_DECREF(buffer);
+        return -1;
+    }
+    memcpy(PyByteArray_AS_STRING(buffer) + size, buf, (size_t)n);
+    Py_DECREF(buffer);
+    if (reader_wakeup_waiter(st, reader) < 0
+        || reader_maybe_pause(st, reader) < 0) {
+        return -1;
+    }
+    return 1;
+}
+
+/* ---- the entry point ---- */
+
+int
+cx_readerproto_feed(cx_state *st, PyObject *protocol, const char *buf,
+                    Py_ssize_t n)
+{
+    assert(n > 0);
+    if (!cx_readerproto_check(st, protocol) || !srp_class_unchanged(st)
+        || !method_not_overridden(protocol, st->rp_str_data_received,
+                                  st->rp_orig_data_received)) {
+        return 0;
+    }
+    /* self._stream_reader */
+    PyObject *wr = PyObject_GetAttr(protocol, st->rp_str__stream_reader_wr);
+    if (wr == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *reader = weakref_target(wr);   /* NULL: None or dead */
+    Py_DECREF(wr);
+    if (reader == NULL) {
+        return 0;   /* the generic call does nothing: cheap enough */
+    }
+    int rc = 0;
+    if (Py_IS_TYPE(reader, (PyTypeObject *)st->asyncio_SReader)
+        && sr_class_unchanged(st)
+        && method_not_overridden(reader, st->rp_str_feed_data,
+                                 st->rp_orig_feed_data)
+        && method_not_overridden(reader, st->rp_str__wakeup_waiter,
+                                 st->rp_orig__wakeup_waiter)) {
+        rc = reader_feed(st, reader, buf, n);
+    }
+    Py_DECREF(reader);
+    return rc;
+}
+
+/* ---- setup ---- */
+
+/* cls.__dict__[name] if it is asyncio's own: a function (or, for a
+ * property, its getter) whose __qualname__ is "<cls>.<name>" and
+ * __module__ "asyncio.streams", so a class patched before we were imported
+ * never takes the fast path.  New reference; NULL (no exception) when it
+ * is not. */
+static PyObject *
+original_attr(PyTypeObject *cls, PyObject *name)
+{
+    PyObject *attr = PyDict_GetItemWithError(cls->tp_dict, name);
+    if (attr == NULL) {
+        return NULL;
+    }
+    PyObject *func = PyObject_TypeCheck(attr, &PyProperty_Type)
+                     ? PyObject_GetAttrString(attr, "fget")
+                     : Py_NewRef(attr);
+    PyObject *qualname = func ? PyObject_GetAttrString(func, "__qualname__")
+                              : NULL;
+    PyObject *module = func ? PyObject_GetAttrString(func, "__module__")
+                            : NULL;
+    PyObject *want = PyUnicode_FromFormat("%s.%U", cls->tp_name, name);
+    int ok = qualname && module && want && PyFunction_Check(func)
+             && PyUnicode_Check(qualname) && PyUnicode_Check(module)
+             && PyUnicode_Compare(qualname, want) == 0
+             && PyUnicode_CompareWithASCIIString(module,
+                                                 "asyncio.streams") == 0;
+    Py_XDECREF(func);
+    Py_XDECREF(qualname);
+    Py_XDECREF(module);
+    Py_XDECREF(want);
+    PyErr_Clear();
+    return ok ? Py_NewRef(attr) : NULL;
+}
+
+int
+cx_readerproto_setup(PyObject *module)
+{
+    cx_state *st = PyModule_GetState(module);
+#define INTERN(n) \
+    if ((st->rp_str_##n = PyUnicode_InternFromString(#n)) == NULL) { \
+        return -1; \
+    }
+    SRP_METHODS(INTERN) SRP_ATTRS(INTERN) SR_METHODS(INTERN) SR_ATTRS(INTERN)
+    INTERN(cancelled) INTERN(set_result)
+#undef INTERN
+    PyObject *streams = PyImport_ImportModule("asyncio.streams");
+    if (streams == NULL) {
+        return -1;
+    }
+    st->asyncio_SRProtocol = PyObject_GetAttrString(streams,
+                                                    "StreamReaderProtocol");
+    st->asyncio_SReader = st->asyncio_SRProtocol
+        ? PyObject_GetAttrString(streams, "StreamReader") : NULL;
+    Py_DECREF(streams);
+    if (st->asyncio_SReader == NULL) {
+        return -1;
+    }
+    if (!PyType_Check(st->asyncio_SRProtocol)
+        || !PyType_Check(st->asyncio_SReader)) {
+        PyErr_SetString(PyExc_TypeError, "asyncio.streams: not classes");
+        return -1;
+    }
+    PyTypeObject *srp = (PyTypeObject *)st->asyncio_SRProtocol;
+    PyTypeObject *sr = (PyTypeObject *)st->asyncio_SReader;
+#define ORIG(n) \
+    st->rp_orig_##n = original_attr(srp, st->rp_str_##n);
+    SRP_METHODS(ORIG)
+#undef ORIG
+#define ORIG(n) \
+    st->rp_orig_##n = original_attr(sr, st->rp_str_##n);
+    SR_METHODS(ORIG)
+#undef ORIG
+    st->rp_srp_tag = st->rp_sr_tag = 0;
+    return PyErr_Occurred() ? -1 : 0;
+}

@@ -1,0 +1,480 @@
+"""asyncio streams on our transports: StreamReaderProtocol.data_received ->
+StreamReader.feed_data, which casyncio does in C (src/readerproto.c) when
+the protocol and reader are asyncio's own, unchanged.
+
+Every behaviour test runs on stock asyncio and on casyncio (the `loop`
+fixture): the C path must do exactly what feed_data does (buffer, waiter,
+pause over 2 * limit, errors), and must step aside for subclasses and for
+methods patched on the class or the instance.  The `cloop` tests check that
+the C path is the one taken, by watching for Python calls of feed_data."""
+import asyncio
+import gc
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from unittest import mock
+
+import pytest
+
+from conftest import PACKAGE_PARENT
+from test_tls import certs, client_ctx, server_ctx  # noqa: F401 (fixtures)
+
+HOST = '127.0.0.1'
+
+
+async def reader_pair(loop, reader=None, proto_cls=None, limit=2 ** 16):
+    """A StreamReaderProtocol on a transport over one end of a socketpair;
+    (reader, protocol, transport, blocking peer socket)."""
+    a, b = socket.socketpair()
+    if reader is None:
+        reader = asyncio.StreamReader(limit=limit, loop=loop)
+    proto = (proto_cls or asyncio.StreamReaderProtocol)(reader, loop=loop)
+    tr, _ = await loop.connect_accepted_socket(lambda: proto, a)
+    return reader, proto, tr, b
+
+
+async def until(cond, timeout=5.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        assert asyncio.get_running_loop().time() < deadline, 'timed out'
+        await asyncio.sleep(0.001)
+
+
+def record_errors(loop):
+    errors = []
+    loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
+    return errors
+
+
+def run(loop, coro):
+    return loop.run_until_complete(asyncio.wait_for(coro, 10))
+
+
+# ---- the data path ----
+
+@pytest.mark.parametrize('size', [1, 1000, 300_000])
+def test_echo_through_streams(loop, size):
+    payload = os.urandom(size)
+
+    async def handle(r, w):
+        w.write(await r.readexactly(size))
+        await w.drain()
+        w.close()
+
+    async def main():
+        srv = await asyncio.start_server(handle, HOST, 0)
+        port = srv.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection(HOST, port)
+        w.write(payload)
+        assert await r.readexactly(size) == payload
+        assert await r.read() == b''
+        w.close()
+        await w.wait_closed()
+        srv.close()
+        await srv.wait_closed()
+    run(loop, main())
+
+
+def test_read_wakes_and_buffers(loop):
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        task = asyncio.ensure_future(reader.read(100))
+        await asyncio.sleep(0.01)
+        assert reader._waiter is not None
+        peer.sendall(b'abc')
+        assert await task == b'abc'
+        assert reader._waiter is None
+        peer.sendall(b'def')
+        await until(lambda: len(reader._buffer) == 3)
+        peer.sendall(b'gh')
+        await until(lambda: len(reader._buffer) == 5)
+        assert type(reader._buffer) is bytearray
+        assert await reader.read(100) == b'defgh'
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+def test_pause_over_twice_the_limit(loop):
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop, limit=1000)
+        peer.sendall(b'x' * 1500)
+        await until(lambda: len(reader._buffer) == 1500)
+        assert not reader._paused and tr.is_reading()
+        peer.sendall(b'x' * 600)                 # 2100 > 2 * 1000
+        await until(lambda: len(reader._buffer) == 2100)
+        assert reader._paused and not tr.is_reading()
+        assert await reader.read(2100) == b'x' * 2100
+        assert not reader._paused and tr.is_reading()
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+def test_limit_not_an_int(loop):
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        reader._limit = 10.25              # 2 * limit = 20.5
+        peer.sendall(b'x' * 20)
+        await until(lambda: len(reader._buffer) == 20)
+        assert not reader._paused
+        peer.sendall(b'x')
+        await until(lambda: len(reader._buffer) == 21)
+        assert reader._paused
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+def test_pause_not_implemented_drops_transport(loop):
+    class NoPause:
+        def pause_reading(self):
+            raise NotImplementedError
+
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop, limit=1)
+        reader._transport = NoPause()
+        peer.sendall(b'xyz')
+        await until(lambda: len(reader._buffer) == 3)
+        assert reader._transport is None and not reader._paused
+        assert tr.is_reading()
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+def test_pause_reading_error_is_fatal(loop):
+    class BadPause:
+        def pause_reading(self):
+            raise ZeroDivisionError
+
+    async def main():
+        errors = record_errors(loop)
+        reader, proto, tr, peer = await reader_pair(loop, limit=1)
+        reader._transport = BadPause()
+        peer.sendall(b'xyz')
+        await until(lambda: tr.is_closing())
+        await until(lambda: errors)
+        assert errors[0]['message'] == (
+            'Fatal error: protocol.data_received() call failed.')
+        assert type(errors[0]['exception']) is ZeroDivisionError
+        assert bytes(reader._buffer) == b'xyz'
+        peer.close()
+    run(loop, main())
+
+
+# ---- the waiter ----
+
+def test_cancelled_waiter_is_dropped(loop):
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        waiter = reader._waiter = loop.create_future()
+        waiter.cancel()
+        peer.sendall(b'ab')
+        await until(lambda: len(reader._buffer) == 2)
+        assert reader._waiter is None and waiter.cancelled()
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+def test_waiter_already_done_is_fatal(loop):
+    async def main():
+        errors = record_errors(loop)
+        reader, proto, tr, peer = await reader_pair(loop)
+        waiter = reader._waiter = loop.create_future()
+        waiter.set_result('early')
+        peer.sendall(b'ab')
+        await until(lambda: errors)
+        assert errors[0]['message'] == (
+            'Fatal error: protocol.data_received() call failed.')
+        assert isinstance(errors[0]['exception'], asyncio.InvalidStateError)
+        assert bytes(reader._buffer) == b'ab' and reader._waiter is None
+        assert tr.is_closing()
+        await until(lambda: reader._exception is not None)
+        peer.close()
+    run(loop, main())
+
+
+def test_foreign_waiters(loop):
+    """A waiter that is not the loop's own future gets the generic calls:
+    cancelled(), then set_result(None)."""
+    calls = []
+
+    class Duck:
+        def __init__(self, cancelled):
+            self._cancelled = cancelled
+
+        def cancelled(self):
+            calls.append('cancelled')
+            return self._cancelled
+
+        def set_result(self, value):
+            calls.append(('set_result', value))
+
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        reader._waiter = Duck(False)
+        peer.sendall(b'a')
+        await until(lambda: len(reader._buffer) == 1)
+        assert calls == ['cancelled', ('set_result', None)]
+        del calls[:]
+        reader._waiter = Duck(True)
+        peer.sendall(b'b')
+        await until(lambda: len(reader._buffer) == 2)
+        assert calls == ['cancelled'] and reader._waiter is None
+        # a stock asyncio.Future bound to this loop
+        stock = reader._waiter = asyncio.futures._PyFuture(loop=loop)
+        peer.sendall(b'c')
+        await until(lambda: len(reader._buffer) == 3)
+        assert stock.result() is None
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+# ---- errors and odd states: the generic call's outcome ----
+
+def test_buffer_exported_is_fatal(loop):
+    async def main():
+        errors = record_errors(loop)
+        reader, proto, tr, peer = await reader_pair(loop)
+        view = memoryview(reader._buffer)
+        peer.sendall(b'ab')
+        await until(lambda: errors)
+        assert type(errors[0]['exception']) is BufferError
+        assert errors[0]['message'] == (
+            'Fatal error: protocol.data_received() call failed.')
+        view.release()
+        assert tr.is_closing()
+        peer.close()
+    run(loop, main())
+
+
+def test_data_after_eof_asserts(loop):
+    async def main():
+        errors = record_errors(loop)
+        reader, proto, tr, peer = await reader_pair(loop)
+        reader.feed_eof()
+        peer.sendall(b'late')
+        await until(lambda: errors)
+        assert type(errors[0]['exception']) is AssertionError
+        assert str(errors[0]['exception']) == 'feed_data after feed_eof'
+        peer.close()
+    run(loop, main())
+
+
+def test_buffer_replaced_by_other_type(loop):
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        reader._buffer = []             # list.extend(bytes): ints
+        peer.sendall(b'ab')
+        await until(lambda: len(reader._buffer) == 2)
+        assert reader._buffer == [97, 98]
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+def test_dead_reader_drops_data(loop):
+    async def main():
+        errors = record_errors(loop)
+        reader, proto, tr, peer = await reader_pair(loop)
+        del reader
+        gc.collect()
+        assert proto._stream_reader is None
+        peer.sendall(b'nobody reads this')
+        await asyncio.sleep(0.05)
+        assert not errors and not tr.is_closing()
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+# ---- the fast path steps aside ----
+
+class CountingReader(asyncio.StreamReader):
+    fed = []
+
+    def feed_data(self, data):
+        self.fed.append(bytes(data))
+        super().feed_data(data)
+
+
+class CountingProtocol(asyncio.StreamReaderProtocol):
+    got = []
+
+    def data_received(self, data):
+        self.got.append(bytes(data))
+        super().data_received(data)
+
+
+def _patch(kind, reader, proto, record):
+    """A context manager replacing one of the methods on the path."""
+    def wrap(orig):
+        def recorded(*args):
+            record.append(bytes(args[-1]) if args and isinstance(
+                args[-1], (bytes, bytearray)) else 'called')
+            return orig(*args)
+        return recorded
+    sr, srp = asyncio.StreamReader, asyncio.StreamReaderProtocol
+    if kind == 'class feed_data':
+        return mock.patch.object(sr, 'feed_data', wrap(sr.feed_data))
+    if kind == 'class _wakeup_waiter':
+        return mock.patch.object(sr, '_wakeup_waiter',
+                                 wrap(sr._wakeup_waiter))
+    if kind == 'class data_received':
+        return mock.patch.object(srp, 'data_received',
+                                 wrap(srp.data_received))
+    if kind == 'class _stream_reader':
+        orig = srp._stream_reader
+
+        def getter(self):
+            record.append('called')
+            return orig.fget(self)
+        return mock.patch.object(srp, '_stream_reader', property(getter))
+    if kind == 'instance feed_data':
+        return mock.patch.object(reader, 'feed_data', wrap(reader.feed_data))
+    if kind == 'instance _wakeup_waiter':
+        return mock.patch.object(reader, '_wakeup_waiter',
+                                 wrap(reader._wakeup_waiter))
+    if kind == 'instance data_received':
+        return mock.patch.object(proto, 'data_received',
+                                 wrap(proto.data_received))
+    raise AssertionError(kind)
+
+
+PATCHES = ['class feed_data', 'class _wakeup_waiter', 'class data_received',
+           'class _stream_reader', 'instance feed_data',
+           'instance _wakeup_waiter', 'instance data_received']
+
+
+@pytest.mark.parametrize('kind', PATCHES)
+def test_patched_methods_are_called(loop, kind):
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        record = []
+        with _patch(kind, reader, proto, record):
+            task = asyncio.ensure_future(reader.readexactly(5))
+            peer.sendall(b'hello')
+            assert await task == b'hello'
+            assert record and record[0] in (b'hello', 'called')
+        del record[:]
+        # unpatched again: the same data path, nothing recorded
+        peer.sendall(b'again')
+        assert await reader.readexactly(5) == b'again'
+        assert record == []
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+def test_subclasses_take_their_own_methods(loop):
+    async def main():
+        CountingReader.fed.clear()
+        CountingProtocol.got.clear()
+        reader = CountingReader(loop=loop)
+        reader, proto, tr, peer = await reader_pair(
+            loop, reader=reader, proto_cls=CountingProtocol)
+        peer.sendall(b'sub')
+        assert await reader.readexactly(3) == b'sub'
+        assert CountingProtocol.got == [b'sub']
+        assert CountingReader.fed == [b'sub']
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+# ---- casyncio: the C path is the one taken ----
+
+class PythonCalls:
+    """The names of the Python functions called inside the block (those of
+    asyncio/streams.py as 'streams.NAME')."""
+
+    def __enter__(self):
+        self.names = set()
+        sys.setprofile(self._prof)
+        return self.names
+
+    def _prof(self, frame, event, arg):
+        if event == 'call':
+            code = frame.f_code
+            streams = code.co_filename.endswith(
+                os.path.join('asyncio', 'streams.py'))
+            self.names.add(('streams.' if streams else '') + code.co_name)
+
+    def __exit__(self, *exc):
+        sys.setprofile(None)
+
+
+FED_IN_PYTHON = {'streams.data_received', 'streams.feed_data',
+                 'streams._wakeup_waiter'}
+
+
+def test_c_path_taken(cloop):
+    async def main():
+        reader, proto, tr, peer = await reader_pair(cloop)
+        with PythonCalls() as names:
+            task = asyncio.ensure_future(reader.readexactly(4))
+            await asyncio.sleep(0)
+            peer.sendall(b'fast')
+            assert await task == b'fast'
+        tr.close()
+        peer.close()
+        assert 'streams.readexactly' in names
+        assert not names & FED_IN_PYTHON, names & FED_IN_PYTHON
+    run(cloop, main())
+
+
+def test_c_path_taken_over_tls(cloop, server_ctx, client_ctx):
+    async def handle(r, w):
+        w.write(await r.readexactly(3))
+        await w.drain()
+
+    async def main():
+        srv = await asyncio.start_server(handle, HOST, 0, ssl=server_ctx)
+        port = srv.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection(HOST, port, ssl=client_ctx,
+                                             server_hostname='localhost')
+        with PythonCalls() as names:
+            w.write(b'tls')
+            assert await r.readexactly(3) == b'tls'
+        assert 'streams.readexactly' in names
+        assert not names & FED_IN_PYTHON, names & FED_IN_PYTHON
+        w.close()
+        await w.wait_closed()
+        srv.close()
+        await srv.wait_closed()
+    run(cloop, main())
+
+
+def test_class_patched_before_import():
+    """A StreamReader.feed_data replaced before casyncio was imported is
+    not asyncio's: the C path never replaces it."""
+    code = textwrap.dedent('''
+        import asyncio, socket
+        seen = []
+        orig = asyncio.StreamReader.feed_data
+        def feed_data(self, data):
+            seen.append(bytes(data))
+            orig(self, data)
+        asyncio.StreamReader.feed_data = feed_data
+        import casyncio
+
+        async def main():
+            a, b = socket.socketpair()
+            r, w = await asyncio.open_connection(sock=a)
+            b.sendall(b'patched')
+            assert await r.readexactly(7) == b'patched'
+            w.close()
+            b.close()
+        casyncio.run(main())
+        print(seen)
+    ''')
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
+    p = subprocess.run([sys.executable, '-c', code], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[b'patched']"
