@@ -7,6 +7,7 @@
 
 #include "state.h"
 #include "queue.h"
+#include "copy.h"
 #include "heap.h"
 #include "poller.h"
 #include "wakeup.h"

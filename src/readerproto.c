@@ -306,7 +306,7 @@ reader_feed(cx_state *st, PyObject *reader, const char *buf, Py_ssize_t n)
         Py_DECREF(buffer);
         return -1;
     }
-    memcpy(PyByteArray_AS_STRING(buffer) + size, buf, (size_t)n);
+    cx_copy(PyByteArray_AS_STRING(buffer) + size, buf, (size_t)n);
     Py_DECREF(buffer);
     if (reader_wakeup_waiter(st, reader) < 0
         || reader_maybe_pause(st, reader) < 0) {

@@ -120,9 +120,37 @@ sock_call_result(PyObject *r, PyObject **result)
     return 1;
 }
 
+/* recv(n) into the transports' receive buffer, then a bytes object of the
+ * size received: no allocation of n bytes shrunk afterwards, and the
+ * kernel's copy is never copy.h's slow case.  As sock_recv_direct. */
 static int
-sock_recv_direct(int fd, Py_ssize_t n, PyObject **result)
+sock_recv_buffered(char *rbuf, int fd, Py_ssize_t n, PyObject **result)
 {
+    ssize_t k;
+    while ((k = recv(fd, rbuf, (size_t)n, MSG_DONTWAIT)) < 0) {
+        int rc = sock_errno();
+        if (rc <= 0) {
+            return rc;
+        }
+    }
+    *result = PyBytes_FromStringAndSize(NULL, k);
+    if (*result == NULL) {
+        return -1;
+    }
+    cx_copy(PyBytes_AS_STRING(*result), rbuf, (size_t)k);
+    return 1;
+}
+
+static int
+sock_recv_direct(cx_state *st, int fd, Py_ssize_t n, PyObject **result)
+{
+    if (n <= CX_TRANSPORT_MAX_SIZE) {
+        char *rbuf = cx_transport_rbuf(st);
+        if (rbuf != NULL) {
+            return sock_recv_buffered(rbuf, fd, n, result);
+        }
+        PyErr_Clear();      /* no receive buffer: a bytes object of n */
+    }
     PyObject *b = PyBytes_FromStringAndSize(NULL, n);
     if (b == NULL) {
         return -1;
@@ -145,7 +173,8 @@ sock_recv_direct(int fd, Py_ssize_t n, PyObject **result)
 /* recv_into on the fd; -2 (nothing set) if buf is not a writable buffer:
  * the caller then lets sock.recv_into() raise asyncio's exact error. */
 static int
-sock_recv_into_direct(int fd, PyObject *buf, PyObject **result)
+sock_recv_into_direct(cx_state *st, int fd, PyObject *buf,
+                      PyObject **result)
 {
     Py_buffer v;
     if (PyObject_GetBuffer(buf, &v, PyBUF_WRITABLE) < 0) {
@@ -154,7 +183,8 @@ sock_recv_into_direct(int fd, PyObject *buf, PyObject **result)
     }
     ssize_t k;
     int rc = 1;
-    while ((k = recv(fd, v.buf, (size_t)v.len, MSG_DONTWAIT)) < 0) {
+    while ((k = cx_transport_recv_into(st, fd, v.buf, (size_t)v.len,
+                                       MSG_DONTWAIT)) < 0) {
         rc = sock_errno();
         if (rc <= 0) {
             break;
@@ -526,13 +556,13 @@ sock_retry(cx_state *st, sock_req *r, int fd, PyObject **result)
     switch (r->kind) {
     case OP_RECV:
         if (direct && r->n >= 0) {
-            return sock_recv_direct(fd, r->n, result);
+            return sock_recv_direct(st, fd, r->n, result);
         }
         return sock_call_result(
             PyObject_CallMethod(r->sock, "recv", "(O)", r->arg1), result);
     case OP_RECV_INTO:
         if (direct) {
-            rc = sock_recv_into_direct(fd, r->arg1, result);
+            rc = sock_recv_into_direct(st, fd, r->arg1, result);
             if (rc != -2) {
                 return rc;
             }
@@ -942,7 +972,7 @@ sock_start(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
             direct = 0;
         }
         if (direct) {
-            rc = sock_recv_direct(fd, r.n, &result);
+            rc = sock_recv_direct(st, fd, r.n, &result);
         }
         else {
             /* Not direct: the retries call sock.recv() too. */

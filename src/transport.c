@@ -610,9 +610,8 @@ char *
 cx_transport_rbuf(cx_state *st)
 {
     if (st->transport_rbuf == NULL) {
-        /* Page-aligned: the kernel's copy into it (rep movsb) runs at half
-         * speed or worse on AMD Zen when the destination is not 64-byte
-         * aligned, as malloc's page + 16 was (2x the server CPU per
+        /* Page-aligned: the kernel's copy into it is then never the slow
+         * case of copy.h (malloc's page + 16 was: 2x the server CPU per
          * 100 KiB echo).  CX_TRANSPORT_MAX_SIZE is a multiple of 4096. */
         st->transport_rbuf = aligned_alloc(4096, CX_TRANSPORT_MAX_SIZE);
         if (st->transport_rbuf == NULL) {
@@ -620,6 +619,24 @@ cx_transport_rbuf(cx_state *st)
         }
     }
     return st->transport_rbuf;
+}
+
+ssize_t
+cx_transport_recv_into(cx_state *st, int fd, void *buf, size_t len,
+                       int flags)
+{
+    if (cx_copy_recv_is_slow(buf, len) && len <= CX_TRANSPORT_MAX_SIZE) {
+        char *rbuf = cx_transport_rbuf(st);
+        if (rbuf != NULL) {
+            ssize_t n = recv(fd, rbuf, len, flags);
+            if (n > 0) {
+                cx_copy(buf, rbuf, (size_t)n);
+            }
+            return n;
+        }
+        PyErr_Clear();      /* no receive buffer: straight into buf */
+    }
+    return recv(fd, buf, len, flags);
 }
 
 void
@@ -655,7 +672,7 @@ cx_transport_bytes(cx_state *st, const char *buf, Py_ssize_t n,
     _Py_COMP_DIAG_IGNORE_DEPR_DECLS
     ((PyBytesObject *)b)->ob_shash = -1;
     _Py_COMP_DIAG_POP
-    memcpy(PyBytes_AS_STRING(b), buf, (size_t)n);
+    cx_copy(PyBytes_AS_STRING(b), buf, (size_t)n);
     PyBytes_AS_STRING(b)[n] = '\0';
     return b;
 }

@@ -73,6 +73,13 @@ int cx_transport_setup(PyObject *module);
 char *cx_transport_rbuf(cx_state *st);
 void cx_transport_free_state(cx_state *st);
 
+/* recv(fd, buf, len, flags) into a caller's buffer (a BufferedProtocol's,
+ * sock_recv_into's), by way of the receive buffer when the kernel's copy
+ * straight into buf would be slow (copy.h).  As recv(): bytes or -1 and
+ * errno.  No Python code runs. */
+ssize_t cx_transport_recv_into(cx_state *st, int fd, void *buf, size_t len,
+                               int flags);
+
 /* bytes(buf[:n]) for a protocol's data_received(), and its release once
  * the call returned (steals data; *cap as cx_transport_bytes set it).
  * Past obmalloc's limit a bytes object is a malloc() and a free() that
