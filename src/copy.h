@@ -5,11 +5,12 @@
  * copy_to_user() inside recv() -- runs about 4x slower when the
  * destination sits 1 to 31 bytes past the source modulo 4 KiB.  A large
  * bytearray is a malloc'd block at page + 16, so a recv() of 100 KiB into
- * it took ~50 us instead of ~12 (bench/README.md).  The kernel copies
+ * it took ~50-70 us instead of ~12.  The kernel copies
  * fast into the page-aligned receive buffer (transport.c); cx_copy then
  * moves the bytes with 16-byte vector stores, which have no such case.
  * Measured on the same machine: 100 KiB to page + 16 in ~3 us, where
- * memcpy took ~60 us; equal to memcpy everywhere else. */
+ * memcpy took ~60 us; equal to memcpy everywhere else.  bench/recv_align.c
+ * measures all of this. */
 #ifndef CX_COPY_H
 #define CX_COPY_H
 
@@ -55,14 +56,15 @@ cx_copy(void *dst, const void *src, size_t n)
 
 /* Would the kernel's copy into dst (len bytes) hit the slow case above?
  * Its source, a socket buffer's pages, starts at a page boundary for bulk
- * data: a destination a few bytes past one is slow.  Worth a detour
- * through the receive buffer only for large reads. */
+ * data: a destination 1 to 31 bytes past one is slow (~60 us per 100 KiB
+ * against ~12 for the detour's recv plus ~4 for cx_copy).  Worth the
+ * detour through the receive buffer only for large reads. */
 static inline int
 cx_copy_recv_is_slow(const void *dst, size_t len)
 {
 #if defined(__x86_64__) && defined(__SSE2__)
     size_t in_page = (uintptr_t)dst & 4095;
-    return len >= CX_COPY_LOOP_MIN && in_page != 0 && in_page < 64;
+    return len >= CX_COPY_LOOP_MIN && in_page != 0 && in_page < 32;
 #else
     (void)dst;
     (void)len;

@@ -46,7 +46,7 @@ class SliceProtocol(asyncio.BufferedProtocol):
         self.lost.set_result(exc)
 
 
-@pytest.mark.parametrize('in_page', [0, 16, 33, 63, 64])
+@pytest.mark.parametrize('in_page', [0, 1, 16, 31, 32, 64])
 @pytest.mark.parametrize('size', [4096, 200_000, 256 * 1024, 300_000])
 def test_buffered_protocol_buffer_at_page_offset(loop, in_page, size):
     payload = os.urandom(700_000)
@@ -70,7 +70,7 @@ def test_buffered_protocol_buffer_at_page_offset(loop, in_page, size):
     loop.run_until_complete(asyncio.wait_for(main(), 20))
 
 
-@pytest.mark.parametrize('in_page', [0, 16, 40])
+@pytest.mark.parametrize('in_page', [0, 16, 31, 40])
 def test_sock_recv_into_at_page_offset(loop, in_page):
     payload = os.urandom(150_000)
     backing = bytearray(b'\x55') * (200_000 + 2 * PAGE)
