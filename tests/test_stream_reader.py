@@ -52,6 +52,18 @@ def run(loop, coro):
     return loop.run_until_complete(asyncio.wait_for(coro, 10))
 
 
+async def fatal_error(errors, tr, peer, data):
+    """Send data; the transport's fatal error for the failed data_received
+    (asyncio's message, transport closing): its exception."""
+    peer.sendall(data)
+    await until(lambda: errors)
+    assert errors[0]['message'] == (
+        'Fatal error: protocol.data_received() call failed.')
+    assert tr.is_closing()
+    peer.close()
+    return errors[0]['exception']
+
+
 # ---- the data path ----
 
 @pytest.mark.parametrize('size', [1, 1000, 300_000])
@@ -154,14 +166,9 @@ def test_pause_reading_error_is_fatal(loop):
         errors = record_errors(loop)
         reader, proto, tr, peer = await reader_pair(loop, limit=1)
         reader._transport = BadPause()
-        peer.sendall(b'xyz')
-        await until(lambda: tr.is_closing())
-        await until(lambda: errors)
-        assert errors[0]['message'] == (
-            'Fatal error: protocol.data_received() call failed.')
-        assert type(errors[0]['exception']) is ZeroDivisionError
+        exc = await fatal_error(errors, tr, peer, b'xyz')
+        assert type(exc) is ZeroDivisionError
         assert bytes(reader._buffer) == b'xyz'
-        peer.close()
     run(loop, main())
 
 
@@ -186,15 +193,10 @@ def test_waiter_already_done_is_fatal(loop):
         reader, proto, tr, peer = await reader_pair(loop)
         waiter = reader._waiter = loop.create_future()
         waiter.set_result('early')
-        peer.sendall(b'ab')
-        await until(lambda: errors)
-        assert errors[0]['message'] == (
-            'Fatal error: protocol.data_received() call failed.')
-        assert isinstance(errors[0]['exception'], asyncio.InvalidStateError)
+        exc = await fatal_error(errors, tr, peer, b'ab')
+        assert isinstance(exc, asyncio.InvalidStateError)
         assert bytes(reader._buffer) == b'ab' and reader._waiter is None
-        assert tr.is_closing()
         await until(lambda: reader._exception is not None)
-        peer.close()
     run(loop, main())
 
 
@@ -242,14 +244,9 @@ def test_buffer_exported_is_fatal(loop):
         errors = record_errors(loop)
         reader, proto, tr, peer = await reader_pair(loop)
         view = memoryview(reader._buffer)
-        peer.sendall(b'ab')
-        await until(lambda: errors)
-        assert type(errors[0]['exception']) is BufferError
-        assert errors[0]['message'] == (
-            'Fatal error: protocol.data_received() call failed.')
+        exc = await fatal_error(errors, tr, peer, b'ab')
+        assert type(exc) is BufferError
         view.release()
-        assert tr.is_closing()
-        peer.close()
     run(loop, main())
 
 
@@ -258,11 +255,9 @@ def test_data_after_eof_asserts(loop):
         errors = record_errors(loop)
         reader, proto, tr, peer = await reader_pair(loop)
         reader.feed_eof()
-        peer.sendall(b'late')
-        await until(lambda: errors)
-        assert type(errors[0]['exception']) is AssertionError
-        assert str(errors[0]['exception']) == 'feed_data after feed_eof'
-        peer.close()
+        exc = await fatal_error(errors, tr, peer, b'late')
+        assert type(exc) is AssertionError
+        assert str(exc) == 'feed_data after feed_eof'
     run(loop, main())
 
 
