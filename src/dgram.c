@@ -104,13 +104,16 @@ dgram_recvfrom(cx_transport *tr, PyObject **data, PyObject **addr)
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-    *addr = cx_sock_addr_to_py(&ss, len);
-    if (*addr == NULL) {
-        return -1;
-    }
+    /* the bytes first: the address is a tuple, whose allocation may run
+     * the garbage collector, and with it Python code that reads into the
+     * shared buffer */
     *data = PyBytes_FromStringAndSize(rbuf, n);
     if (*data == NULL) {
-        Py_CLEAR(*addr);
+        return -1;
+    }
+    *addr = cx_sock_addr_to_py(&ss, len);
+    if (*addr == NULL) {
+        Py_CLEAR(*data);
         return -1;
     }
     return 1;

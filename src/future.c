@@ -1025,7 +1025,8 @@ static PyType_Slot future_slots[] = {
 static PyType_Spec future_spec = {
     .name = "casyncio._core.Future",
     .basicsize = sizeof(FutureObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC
+             | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = future_slots,
 };
 

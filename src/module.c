@@ -32,6 +32,7 @@
     X(str_transport) X(str_protocol) \
     X(TLSProtocolType) X(tls_get_buffer) X(tls_buffer_updated) \
     X(stream_write) X(tls_states) X(ssl_again_errors) X(ssl_SSLObject) \
+    X(ssl_MemoryBIO) \
     X(str_read) X(str_write) X(str_pending) X(str_join) X(str_sslobj) \
     X(str_loop) X(str_app_transport) X(str_max_size) X(str_pause_reading) \
     X(str_resume_reading) X(str_fatal_error) X(str_do_handshake) \
@@ -44,7 +45,9 @@
     X(rp_str__stream_reader) X(rp_str__stream_reader_wr) X(rp_str_feed_data) \
     X(rp_str__wakeup_waiter) X(rp_str__eof) X(rp_str__buffer) \
     X(rp_str__waiter) X(rp_str__transport) X(rp_str__paused) \
-    X(rp_str__limit) X(rp_str_cancelled) X(rp_str_set_result)
+    X(rp_str__limit) X(rp_str_cancelled) X(rp_str_set_result) \
+    X(rp_str_fget) X(rp_code_data_received) X(rp_code__stream_reader) \
+    X(rp_code_feed_data) X(rp_code__wakeup_waiter) X(rp_fget__stream_reader)
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)
@@ -193,8 +196,21 @@ module_debug_counters(PyObject *mod, PyObject *Py_UNUSED(ignored))
 #endif
 }
 
+/* _path_counts(): how often the data paths that leave no trace in Python
+ * were taken, for tests: reads fed to asyncio streams in C
+ * (readerproto.c), reads into a caller's buffer by way of the receive
+ * buffer (transport.c). */
+static PyObject *
+module_path_counts(PyObject *mod, PyObject *Py_UNUSED(ignored))
+{
+    cx_state *st = PyModule_GetState(mod);
+    return Py_BuildValue("{snsn}", "streams_fed", st->rp_feeds,
+                         "recv_detours", st->transport_recv_detours);
+}
+
 static PyMethodDef module_methods[] = {
     {"_debug_counters", module_debug_counters, METH_NOARGS, NULL},
+    {"_path_counts", module_path_counts, METH_NOARGS, NULL},
     {NULL, NULL},
 };
 

@@ -18,15 +18,21 @@
  *             except NotImplementedError: self._transport = None
  *             else: self._paused = True
  *
- * When it is taken: the protocol and the reader are exactly those classes;
- * the classes still hold asyncio's functions and no descriptor shadows the
- * instance attributes we read (checked once per class version tag); the
- * instances override none of the methods; `_eof` is False and `_buffer` a
- * bytearray.  Everything before the copy into `_buffer` only reads plain
- * instance attributes, so no Python code runs between the transport's
- * recv() into its shared buffer and the copy.  After the copy the steps
- * are asyncio's, with the same generic calls wherever an object is not the
- * expected one (a foreign waiter, a non-int limit). */
+ * When it is taken: no tracer or profiler is set (they see the Python
+ * frames); the protocol and the reader are exactly those classes, with
+ * the generic attribute lookup, asyncio's functions (checked once per
+ * class version tag) and their code objects (checked every time: a
+ * function's __code__ can be replaced in place), and no descriptor
+ * shadowing the instance attributes we read; the instances override none
+ * of the methods; `_eof` is False and `_buffer` a bytearray.
+ *
+ * Everything before the copy into `_buffer` reads plain instance
+ * attributes without raising or allocating, so no Python code can run --
+ * nor the garbage collector, nor another thread -- between the
+ * transport's recv() into its shared buffer and the copy.  After the copy
+ * the steps are asyncio's, attribute reads in its order, with the same
+ * generic calls wherever an object is not the expected one (a foreign
+ * waiter, a non-int limit). */
 #include "internal.h"
 
 /* The class attributes a fed protocol or reader must have unchanged. */
@@ -52,9 +58,11 @@ class_unchanged(PyTypeObject *tp, unsigned int *tag,
         return 1;
     }
     *tag = 0;
+    if (tp->tp_getattro != PyObject_GenericGetAttr) {
+        return 0;       /* __getattribute__ or __getattr__: Python code */
+    }
     for (int i = 0; i < nmethods; i++) {
-        if (originals[i] == NULL || _PyType_Lookup(tp, names[i])
-                                    != originals[i]) {
+        if (_PyType_Lookup(tp, names[i]) != originals[i]) {
             return 0;
         }
     }
@@ -94,6 +102,59 @@ sr_class_unchanged(cx_state *st)
 #undef ORIG
     return class_unchanged((PyTypeObject *)st->asyncio_SReader,
                            &st->rp_sr_tag, names, originals, 2, attrs, 6);
+}
+
+/* The originals' code objects are still those asyncio's module made (the
+ * version tag does not see `f.__code__ = ...`, nor a property's getter
+ * replaced by calling its __init__ again).  0/1, no exception. */
+static int
+code_unchanged(cx_state *st)
+{
+    if (PyFunction_GET_CODE(st->rp_orig_data_received)
+            != st->rp_code_data_received
+        || PyFunction_GET_CODE(st->rp_orig_feed_data)
+           != st->rp_code_feed_data
+        || PyFunction_GET_CODE(st->rp_orig__wakeup_waiter)
+           != st->rp_code__wakeup_waiter) {
+        return 0;
+    }
+    /* property.fget: a member, read without allocating */
+    PyObject *fget = PyObject_GetAttr(st->rp_orig__stream_reader,
+                                      st->rp_str_fget);
+    if (fget == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int same = fget == st->rp_fget__stream_reader
+               && PyFunction_GET_CODE(fget) == st->rp_code__stream_reader;
+    Py_DECREF(fget);
+    return same;
+}
+
+/* obj.<name> without raising: a new reference, or NULL when missing (or on
+ * an error, cleared: the generic call will meet it again). */
+static PyObject *
+attr_or_null(PyObject *obj, PyObject *name)
+{
+    PyObject *v;
+#if PY_VERSION_HEX >= 0x030D0000
+    int found = PyObject_GetOptionalAttr(obj, name, &v);
+#else
+    int found = _PyObject_LookupAttr(obj, name, &v);
+#endif
+    if (found < 0) {
+        PyErr_Clear();
+    }
+    return found > 0 ? v : NULL;
+}
+
+/* Is a tracer or profiler set on this thread (sys.settrace/setprofile)?
+ * Then the Python methods run, for them to see. */
+static int
+being_traced(void)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    return ts->c_tracefunc != NULL || ts->c_profilefunc != NULL;
 }
 
 /* Is obj.<name> the class's function `original`, not replaced on the
@@ -252,6 +313,11 @@ reader_maybe_pause(cx_state *st, PyObject *reader)
     if (truth || !over) {
         goto done;
     }
+    /* feed_data reads self._transport again for the call */
+    Py_SETREF(transport, PyObject_GetAttr(reader, st->rp_str__transport));
+    if (transport == NULL) {
+        return -1;
+    }
     PyObject *r = PyObject_CallMethodNoArgs(transport, st->str_pause_reading);
     if (r != NULL) {
         Py_DECREF(r);
@@ -276,18 +342,16 @@ reader_feed(cx_state *st, PyObject *reader, const char *buf, Py_ssize_t n)
 {
     /* assert not self._eof: the generic call raises (or, under -O, goes
      * on); only the plain case is ours */
-    PyObject *eof = PyObject_GetAttr(reader, st->rp_str__eof);
+    PyObject *eof = attr_or_null(reader, st->rp_str__eof);
     if (eof == NULL) {
-        PyErr_Clear();
         return 0;
     }
     Py_DECREF(eof);
     if (eof != Py_False) {
         return 0;
     }
-    PyObject *buffer = PyObject_GetAttr(reader, st->rp_str__buffer);
+    PyObject *buffer = attr_or_null(reader, st->rp_str__buffer);
     if (buffer == NULL) {
-        PyErr_Clear();
         return 0;
     }
     if (!PyByteArray_CheckExact(buffer)) {
@@ -308,6 +372,7 @@ reader_feed(cx_state *st, PyObject *reader, const char *buf, Py_ssize_t n)
     }
     cx_copy(PyByteArray_AS_STRING(buffer) + size, buf, (size_t)n);
     Py_DECREF(buffer);
+    st->rp_feeds++;
     if (reader_wakeup_waiter(st, reader) < 0
         || reader_maybe_pause(st, reader) < 0) {
         return -1;
@@ -322,15 +387,15 @@ cx_readerproto_feed(cx_state *st, PyObject *protocol, const char *buf,
                     Py_ssize_t n)
 {
     assert(n > 0);
-    if (!cx_readerproto_check(st, protocol) || !srp_class_unchanged(st)
+    if (!cx_readerproto_check(st, protocol) || being_traced()
+        || !srp_class_unchanged(st) || !code_unchanged(st)
         || !method_not_overridden(protocol, st->rp_str_data_received,
                                   st->rp_orig_data_received)) {
         return 0;
     }
     /* self._stream_reader */
-    PyObject *wr = PyObject_GetAttr(protocol, st->rp_str__stream_reader_wr);
+    PyObject *wr = attr_or_null(protocol, st->rp_str__stream_reader_wr);
     if (wr == NULL) {
-        PyErr_Clear();
         return 0;
     }
     PyObject *reader = weakref_target(wr);   /* NULL: None or dead */
@@ -354,36 +419,50 @@ cx_readerproto_feed(cx_state *st, PyObject *protocol, const char *buf,
 /* ---- setup ---- */
 
 /* cls.__dict__[name] if it is asyncio's own: a function (or, for a
- * property, its getter) whose __qualname__ is "<cls>.<name>" and
- * __module__ "asyncio.streams", so a class patched before we were imported
- * never takes the fast path.  New reference; NULL (no exception) when it
- * is not. */
+ * property, its getter) whose __qualname__ is "<cls>.<name>", whose code
+ * was compiled from asyncio/streams.py (`file`) and that wraps nothing
+ * (functools.wraps copies the names, not the code), so a class patched
+ * before we were imported never takes the fast path.  New reference, with
+ * *code (and *fget, if not NULL) new references to the function's code
+ * object (and the function); NULL (no exception) when it is not. */
 static PyObject *
-original_attr(PyTypeObject *cls, PyObject *name)
+original_attr(PyTypeObject *cls, PyObject *name, PyObject *file,
+              PyObject **fget, PyObject **code)
 {
     PyObject *attr = PyDict_GetItemWithError(cls->tp_dict, name);
     if (attr == NULL) {
         return NULL;
     }
-    PyObject *func = PyObject_TypeCheck(attr, &PyProperty_Type)
-                     ? PyObject_GetAttrString(attr, "fget")
-                     : Py_NewRef(attr);
-    PyObject *qualname = func ? PyObject_GetAttrString(func, "__qualname__")
-                              : NULL;
-    PyObject *module = func ? PyObject_GetAttrString(func, "__module__")
-                            : NULL;
+    PyObject *f = PyObject_TypeCheck(attr, &PyProperty_Type)
+                  ? PyObject_GetAttrString(attr, "fget")
+                  : Py_NewRef(attr);
+    if (f == NULL || !PyFunction_Check(f)) {
+        Py_XDECREF(f);
+        PyErr_Clear();
+        return NULL;
+    }
+    PyCodeObject *co = (PyCodeObject *)PyFunction_GET_CODE(f);
+    PyObject *qualname = PyObject_GetAttrString(f, "__qualname__");
     PyObject *want = PyUnicode_FromFormat("%s.%U", cls->tp_name, name);
-    int ok = qualname && module && want && PyFunction_Check(func)
-             && PyUnicode_Check(qualname) && PyUnicode_Check(module)
+    int ok = qualname && want && PyUnicode_Check(qualname)
              && PyUnicode_Compare(qualname, want) == 0
-             && PyUnicode_CompareWithASCIIString(module,
-                                                 "asyncio.streams") == 0;
-    Py_XDECREF(func);
+             && PyUnicode_Compare(co->co_filename, file) == 0
+             && !PyObject_HasAttrString(f, "__wrapped__");
     Py_XDECREF(qualname);
-    Py_XDECREF(module);
     Py_XDECREF(want);
     PyErr_Clear();
-    return ok ? Py_NewRef(attr) : NULL;
+    if (!ok) {
+        Py_DECREF(f);
+        return NULL;
+    }
+    *code = Py_NewRef(co);
+    if (fget != NULL) {
+        *fget = f;
+    }
+    else {
+        Py_DECREF(f);
+    }
+    return Py_NewRef(attr);
 }
 
 int
@@ -395,7 +474,7 @@ cx_readerproto_setup(PyObject *module)
         return -1; \
     }
     SRP_METHODS(INTERN) SRP_ATTRS(INTERN) SR_METHODS(INTERN) SR_ATTRS(INTERN)
-    INTERN(cancelled) INTERN(set_result)
+    INTERN(cancelled) INTERN(set_result) INTERN(fget)
 #undef INTERN
     PyObject *streams = PyImport_ImportModule("asyncio.streams");
     if (streams == NULL) {
@@ -405,8 +484,10 @@ cx_readerproto_setup(PyObject *module)
                                                     "StreamReaderProtocol");
     st->asyncio_SReader = st->asyncio_SRProtocol
         ? PyObject_GetAttrString(streams, "StreamReader") : NULL;
+    PyObject *file = st->asyncio_SReader
+        ? PyObject_GetAttrString(streams, "__file__") : NULL;
     Py_DECREF(streams);
-    if (st->asyncio_SReader == NULL) {
+    if (file == NULL) {
         return -1;
     }
     if (!PyType_Check(st->asyncio_SRProtocol)
@@ -416,14 +497,22 @@ cx_readerproto_setup(PyObject *module)
     }
     PyTypeObject *srp = (PyTypeObject *)st->asyncio_SRProtocol;
     PyTypeObject *sr = (PyTypeObject *)st->asyncio_SReader;
-#define ORIG(n) \
-    st->rp_orig_##n = original_attr(srp, st->rp_str_##n);
-    SRP_METHODS(ORIG)
-#undef ORIG
-#define ORIG(n) \
-    st->rp_orig_##n = original_attr(sr, st->rp_str_##n);
-    SR_METHODS(ORIG)
-#undef ORIG
+    st->rp_orig_data_received = original_attr(
+        srp, st->rp_str_data_received, file, NULL,
+        &st->rp_code_data_received);
+    st->rp_orig__stream_reader = original_attr(
+        srp, st->rp_str__stream_reader, file, &st->rp_fget__stream_reader,
+        &st->rp_code__stream_reader);
+    st->rp_orig_feed_data = original_attr(
+        sr, st->rp_str_feed_data, file, NULL, &st->rp_code_feed_data);
+    st->rp_orig__wakeup_waiter = original_attr(
+        sr, st->rp_str__wakeup_waiter, file, NULL,
+        &st->rp_code__wakeup_waiter);
+    Py_DECREF(file);
+    /* Any of them not asyncio's: never taken. */
+    st->rp_enabled = st->rp_orig_data_received && st->rp_orig__stream_reader
+                     && st->rp_orig_feed_data && st->rp_orig__wakeup_waiter;
     st->rp_srp_tag = st->rp_sr_tag = 0;
+    st->rp_feeds = 0;
     return PyErr_Occurred() ? -1 : 0;
 }

@@ -21,7 +21,8 @@ int cx_readerproto_setup(PyObject *module);
 static inline int
 cx_readerproto_check(cx_state *st, PyObject *protocol)
 {
-    return Py_IS_TYPE(protocol, (PyTypeObject *)st->asyncio_SRProtocol);
+    return Py_IS_TYPE(protocol, (PyTypeObject *)st->asyncio_SRProtocol)
+           && st->rp_enabled;
 }
 
 /* protocol.data_received(bytes(buf[:n])), n > 0.  1: done in C; 0: not

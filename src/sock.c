@@ -122,7 +122,9 @@ sock_call_result(PyObject *r, PyObject **result)
 
 /* recv(n) into the transports' receive buffer, then a bytes object of the
  * size received: no allocation of n bytes shrunk afterwards, and the
- * kernel's copy is never copy.h's slow case.  As sock_recv_direct. */
+ * kernel's copy is never copy.h's slow case.  (If that allocation fails,
+ * the bytes received are lost with the MemoryError.)  As
+ * sock_recv_direct. */
 static int
 sock_recv_buffered(char *rbuf, int fd, Py_ssize_t n, PyObject **result)
 {
@@ -183,8 +185,7 @@ sock_recv_into_direct(cx_state *st, int fd, PyObject *buf,
     }
     ssize_t k;
     int rc = 1;
-    while ((k = cx_transport_recv_into(st, fd, v.buf, (size_t)v.len,
-                                       MSG_DONTWAIT)) < 0) {
+    while ((k = cx_transport_recv_into(st, fd, &v, MSG_DONTWAIT)) < 0) {
         rc = sock_errno();
         if (rc <= 0) {
             break;

@@ -113,6 +113,7 @@ typedef struct {
                                               the two below) */
     PyObject *ssl_again_errors;            /* sslproto.SSLAgainErrors */
     PyObject *ssl_SSLObject;               /* ssl.SSLObject */
+    PyObject *ssl_MemoryBIO;               /* ssl.MemoryBIO */
     PyObject *str_read;
     PyObject *str_write;
     PyObject *str_pending;
@@ -140,8 +141,15 @@ typedef struct {
     PyObject *rp_orig__stream_reader;      /* defines them (NULL: patched */
     PyObject *rp_orig_feed_data;           /* before we were imported) */
     PyObject *rp_orig__wakeup_waiter;
+    PyObject *rp_code_data_received;       /* their code objects then */
+    PyObject *rp_code__stream_reader;
+    PyObject *rp_code_feed_data;
+    PyObject *rp_code__wakeup_waiter;
+    PyObject *rp_fget__stream_reader;      /* the property's getter */
+    int rp_enabled;                        /* all four are asyncio's */
     unsigned int rp_srp_tag;               /* version tags last found */
     unsigned int rp_sr_tag;                /* unchanged (0: none) */
+    Py_ssize_t rp_feeds;                   /* reads fed in C (_path_counts) */
     PyObject *rp_str_data_received;
     PyObject *rp_str__stream_reader;
     PyObject *rp_str__stream_reader_wr;
@@ -155,11 +163,15 @@ typedef struct {
     PyObject *rp_str__limit;
     PyObject *rp_str_cancelled;
     PyObject *rp_str_set_result;
+    PyObject *rp_str_fget;
     /* cx_transport_bytes(): the last bytes handed to a protocol that
      * nothing else kept, for the next read (or NULL), and its length when
      * made. */
     PyObject *transport_rbytes;
     Py_ssize_t transport_rbytes_cap;
+    /* reads into a caller's buffer by way of the receive buffer
+     * (cx_transport_recv_into; _path_counts) */
+    Py_ssize_t transport_recv_detours;
 } cx_state;
 
 extern PyModuleDef cx_module_def;

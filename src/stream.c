@@ -220,8 +220,7 @@ transport_read_buffered(cx_transport *tr)
     Py_buffer view;
     ssize_t n = -1;
     if (PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) == 0) {
-        n = cx_transport_recv_into(st, tr->tr_fd, view.buf,
-                                   (size_t)view.len, 0);
+        n = cx_transport_recv_into(st, tr->tr_fd, &view, 0);
         int e = errno;
         PyBuffer_Release(&view);
         if (n < 0) {

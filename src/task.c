@@ -1191,7 +1191,8 @@ static PyType_Slot task_slots[] = {
 static PyType_Spec task_spec = {
     .name = "casyncio._core.Task",
     .basicsize = sizeof(TaskObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC
+             | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = task_slots,
 };
 

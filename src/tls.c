@@ -678,7 +678,8 @@ deliver:
         PyObject *app = Py_NewRef(self->tls_app_protocol
                                   ? self->tls_app_protocol : Py_None);
         /* asyncio streams over TLS: fed in C as on a plain transport */
-        int fed = cx_readerproto_check(st, app) && PyBytes_GET_SIZE(data)
+        int fed = cx_readerproto_check(st, app) && PyBytes_CheckExact(data)
+                  && PyBytes_GET_SIZE(data)
                   ? cx_readerproto_feed(st, app, PyBytes_AS_STRING(data),
                                         PyBytes_GET_SIZE(data))
                   : 0;
@@ -764,13 +765,29 @@ int
 cx_tls_feed(PyObject *protocol, const char *buf, Py_ssize_t n)
 {
     cx_tls *self = (cx_tls *)protocol;
-    PyObject *view = PyMemoryView_FromMemory((char *)buf, n, PyBUF_READ);
-    if (view == NULL) {
-        return -1;
-    }
+    cx_state *st = self->tls_st;
+    PyObject *bio = self->tls_incoming;
+    int rc;
     Py_INCREF(self);
-    int rc = tls_incoming_write(self, view);
-    Py_DECREF(view);
+    if (bio != NULL && st->ssl_MemoryBIO != NULL
+        && Py_IS_TYPE(bio, (PyTypeObject *)st->ssl_MemoryBIO)) {
+        /* ssl.MemoryBIO.write copies the bytes in C and keeps nothing: a
+         * view of the receive buffer, made with the garbage collector off
+         * (it could run Python code that reads into that buffer). */
+        int gc_was_on = PyGC_Disable();
+        PyObject *view = PyMemoryView_FromMemory((char *)buf, n, PyBUF_READ);
+        rc = view ? tls_incoming_write(self, view) : -1;
+        Py_XDECREF(view);
+        if (gc_was_on) {
+            PyGC_Enable();
+        }
+    }
+    else {
+        /* anything else may run Python code or keep what it is given */
+        PyObject *data = PyBytes_FromStringAndSize(buf, n);
+        rc = data ? tls_incoming_write(self, data) : -1;
+        Py_XDECREF(data);
+    }
     if (rc == 0) {
         rc = tls_step(self);
     }
@@ -1108,12 +1125,14 @@ tls_import(cx_state *st)
     PyObject *ssl = PyObject_GetAttrString(sslproto, "ssl");
     PyObject *sslobject = ssl ? PyObject_GetAttrString(ssl, "SSLObject")
                               : NULL;
+    PyObject *memorybio = ssl ? PyObject_GetAttrString(ssl, "MemoryBIO")
+                              : NULL;
     PyObject *states = PyTuple_New(TLS_NSTATES);
     static const char *names[TLS_NSTATES] = {
         "UNWRAPPED", "DO_HANDSHAKE", "WRAPPED", "FLUSHING", "SHUTDOWN"};
     int rc = -1;
     if (enum_ == NULL || again == NULL || sslobject == NULL
-        || states == NULL) {
+        || memorybio == NULL || states == NULL) {
         goto done;
     }
     for (int i = 0; i < TLS_NSTATES; i++) {
@@ -1126,6 +1145,7 @@ tls_import(cx_state *st)
     Py_XSETREF(st->tls_states, Py_NewRef(states));
     Py_XSETREF(st->ssl_again_errors, Py_NewRef(again));
     Py_XSETREF(st->ssl_SSLObject, Py_NewRef(sslobject));
+    Py_XSETREF(st->ssl_MemoryBIO, Py_NewRef(memorybio));
     rc = 0;
 done:
     Py_DECREF(sslproto);
@@ -1133,6 +1153,7 @@ done:
     Py_XDECREF(again);
     Py_XDECREF(ssl);
     Py_XDECREF(sslobject);
+    Py_XDECREF(memorybio);
     Py_XDECREF(states);
     return rc;
 }

@@ -621,22 +621,38 @@ cx_transport_rbuf(cx_state *st)
     return st->transport_rbuf;
 }
 
-ssize_t
-cx_transport_recv_into(cx_state *st, int fd, void *buf, size_t len,
-                       int flags)
+/* Is the buffer's memory a bytearray's (heap memory we may copy into
+ * ourselves)?  Other exporters -- an mmap of a file that shrank, a device
+ * mapping -- must meet the kernel's copy, which fails with EFAULT where
+ * ours would fault. */
+static int
+buffer_is_bytearray(Py_buffer *view)
 {
-    if (cx_copy_recv_is_slow(buf, len) && len <= CX_TRANSPORT_MAX_SIZE) {
+    PyObject *obj = view->obj;
+    if (obj != NULL && PyMemoryView_Check(obj)) {
+        obj = PyMemoryView_GET_BASE(obj);
+    }
+    return obj != NULL && PyByteArray_CheckExact(obj);
+}
+
+ssize_t
+cx_transport_recv_into(cx_state *st, int fd, Py_buffer *view, int flags)
+{
+    size_t len = (size_t)view->len;
+    if (cx_copy_recv_is_slow(view->buf, len) && len <= CX_TRANSPORT_MAX_SIZE
+        && buffer_is_bytearray(view)) {
         char *rbuf = cx_transport_rbuf(st);
         if (rbuf != NULL) {
             ssize_t n = recv(fd, rbuf, len, flags);
             if (n > 0) {
-                cx_copy(buf, rbuf, (size_t)n);
+                cx_copy(view->buf, rbuf, (size_t)n);
             }
+            st->transport_recv_detours++;
             return n;
         }
         PyErr_Clear();      /* no receive buffer: straight into buf */
     }
-    return recv(fd, buf, len, flags);
+    return recv(fd, view->buf, len, flags);
 }
 
 void

@@ -73,11 +73,11 @@ int cx_transport_setup(PyObject *module);
 char *cx_transport_rbuf(cx_state *st);
 void cx_transport_free_state(cx_state *st);
 
-/* recv(fd, buf, len, flags) into a caller's buffer (a BufferedProtocol's,
- * sock_recv_into's), by way of the receive buffer when the kernel's copy
- * straight into buf would be slow (copy.h).  As recv(): bytes or -1 and
- * errno.  No Python code runs. */
-ssize_t cx_transport_recv_into(cx_state *st, int fd, void *buf, size_t len,
+/* recv(fd, view->buf, view->len, flags) into a caller's buffer (a
+ * BufferedProtocol's, sock_recv_into's), by way of the receive buffer
+ * when the kernel's copy straight into a bytearray would be slow
+ * (copy.h).  As recv(): bytes or -1 and errno.  No Python code runs. */
+ssize_t cx_transport_recv_into(cx_state *st, int fd, Py_buffer *view,
                                int flags);
 
 /* bytes(buf[:n]) for a protocol's data_received(), and its release once

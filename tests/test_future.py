@@ -399,3 +399,21 @@ def test_exception_traceback_cycle_freed(loop):
         fut.result()
     del fut
     collect_and_check_dead(refs)
+
+
+@pytest.mark.parametrize('which', ['asyncio', 'casyncio'])
+def test_future_and_task_types_are_immutable(which):
+    """As asyncio's C types: their methods cannot be replaced on the class
+    (the C fast paths call them directly)."""
+    from conftest import LOOPS
+    loop = LOOPS[which]()
+    fut = loop.create_future()
+    task = loop.create_task(asyncio.sleep(0))
+    for tp in (type(fut), type(task)):
+        with pytest.raises(TypeError, match='immutable type'):
+            tp.cancelled = lambda self: True
+        with pytest.raises(TypeError, match='immutable type'):
+            tp.set_result = None
+    loop.run_until_complete(task)
+    assert not fut.cancelled()
+    loop.close()

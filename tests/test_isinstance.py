@@ -61,9 +61,19 @@ def test_class_assignment_uses_objects_rules(cloop):
     class MyFuture(casyncio.Future):
         pass
 
+    class OtherFuture(casyncio.Future):
+        pass
+
+    # our Future is an immutable type, as _asyncio.Future: no assignment
     fut = cloop.create_future()
-    fut.__class__ = MyFuture
-    assert type(fut) is MyFuture
+    stock = asyncio.Future(loop=cloop)
+    for f in (fut, stock):
+        with pytest.raises(TypeError, match='mutable types'):
+            f.__class__ = MyFuture
+    # between subclasses, object's rules
+    fut = MyFuture(loop=cloop)
+    fut.__class__ = OtherFuture
+    assert type(fut) is OtherFuture
     with pytest.raises(TypeError):
         fut.__class__ = int
     with pytest.raises(TypeError):

@@ -117,3 +117,118 @@ def test_sock_recv_sizes(loop, nbytes):
         a.close()
         b.close()
     loop.run_until_complete(asyncio.wait_for(main(), 20))
+
+
+# ---- when the detour is taken ----
+
+def detours():
+    from casyncio import _core
+    return _core._path_counts()['recv_detours']
+
+
+@pytest.mark.parametrize('in_page,taken', [(0, False), (1, True),
+                                           (16, True), (31, True),
+                                           (32, False), (100, False)])
+def test_detour_only_for_slow_bytearray_offsets(cloop, in_page, taken):
+    backing = bytearray(64 * 1024)
+    start, view = slice_at_page_offset(backing, in_page, 32 * 1024)
+
+    async def main():
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        b.sendall(b'z' * 5000)
+        before = detours()
+        assert await cloop.sock_recv_into(a, view) == 5000
+        assert (detours() - before == 1) is taken
+        assert backing[start:start + 5000] == b'z' * 5000
+        # small buffers go straight in
+        b.sendall(b'y' * 100)
+        small = slice_at_page_offset(backing, in_page or 1, 1000)[1]
+        before = detours()
+        assert await cloop.sock_recv_into(a, small) == 100
+        assert detours() == before
+        a.close()
+        b.close()
+    cloop.run_until_complete(asyncio.wait_for(main(), 10))
+
+
+def test_no_detour_for_other_exporters(cloop):
+    """Only a bytearray's memory is copied into by casyncio itself: an
+    array or an mmap meets the kernel's copy (and its EFAULT)."""
+    import array
+    import mmap
+    arr = array.array('b', bytes(64 * 1024))
+    mm = mmap.mmap(-1, 64 * 1024)
+
+    async def main():
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        for buf in (memoryview(arr)[16:16 + 8192],
+                    memoryview(mm)[16:16 + 8192]):
+            b.sendall(b'q' * 3000)
+            before = detours()
+            assert await cloop.sock_recv_into(a, buf) == 3000
+            assert detours() == before
+            assert bytes(buf[:3000]) == b'q' * 3000
+        a.close()
+        b.close()
+    cloop.run_until_complete(asyncio.wait_for(main(), 10))
+    mm.close()
+
+
+def test_recv_into_unbacked_mmap_is_efault(loop, tmp_path):
+    """A file mapping past the file's end: the kernel's copy fails with
+    EFAULT, reported as OSError, on both loops (no SIGBUS)."""
+    import errno
+    import mmap
+    path = tmp_path / 'shrinks'
+    path.write_bytes(bytes(3 * PAGE))
+    with open(path, 'r+b') as f:
+        mm = mmap.mmap(f.fileno(), 3 * PAGE)
+        f.truncate(0)
+
+        whole = memoryview(mm)
+        view = whole[16:16 + 8192]
+
+        async def main():
+            a, b = socket.socketpair()
+            a.setblocking(False)
+            b.sendall(b'e' * 4000)
+            try:
+                await loop.sock_recv_into(a, view)
+            except OSError as exc:
+                return exc.errno
+            finally:
+                a.close()
+                b.close()
+        try:
+            assert loop.run_until_complete(
+                asyncio.wait_for(main(), 10)) == errno.EFAULT
+        finally:
+            view.release()
+            whole.release()
+            mm.close()
+
+
+@pytest.mark.parametrize('in_page', [1, 7, 15, 17, 31])
+def test_copy_head_and_tail_lengths(loop, in_page):
+    """Every alignment head (0-15 bytes) and tail (0-63 bytes) of the
+    vector copy: exact bytes, nothing past the end."""
+    backing = bytearray(b'\x11') * (16 * 1024)
+    start, view = slice_at_page_offset(backing, in_page, 8192)
+
+    async def main():
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        for length in (2048, 2049, 2063, 2111, 4095, 4097, 8192):
+            payload = os.urandom(length)
+            backing[start:start + 8192] = b'\x11' * 8192
+            b.sendall(payload)
+            got = await loop.sock_recv_into(a, view)
+            assert got == length
+            assert backing[start:start + length] == payload
+            assert backing[start + length:start + 8192] == (
+                b'\x11' * (8192 - length))
+        a.close()
+        b.close()
+    loop.run_until_complete(asyncio.wait_for(main(), 10))

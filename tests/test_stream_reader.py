@@ -382,15 +382,22 @@ def test_subclasses_take_their_own_methods(loop):
     run(loop, main())
 
 
-# ---- casyncio: the C path is the one taken ----
+# ---- tracers see the Python methods ----
 
 class PythonCalls:
     """The names of the Python functions called inside the block (those of
-    asyncio/streams.py as 'streams.NAME')."""
+    asyncio/streams.py as 'streams.NAME'), seen by a profiler (or by a
+    tracer, with settrace=True)."""
+
+    def __init__(self, settrace=False):
+        self.settrace = settrace
 
     def __enter__(self):
         self.names = set()
-        sys.setprofile(self._prof)
+        if self.settrace:
+            sys.settrace(self._trace)
+        else:
+            sys.setprofile(self._prof)
         return self.names
 
     def _prof(self, frame, event, arg):
@@ -400,7 +407,12 @@ class PythonCalls:
                 os.path.join('asyncio', 'streams.py'))
             self.names.add(('streams.' if streams else '') + code.co_name)
 
+    def _trace(self, frame, event, arg):
+        self._prof(frame, event, arg)
+        return None
+
     def __exit__(self, *exc):
+        sys.settrace(None)
         sys.setprofile(None)
 
 
@@ -408,18 +420,44 @@ FED_IN_PYTHON = {'streams.data_received', 'streams.feed_data',
                  'streams._wakeup_waiter'}
 
 
+@pytest.mark.parametrize('settrace', [False, True],
+                         ids=['setprofile', 'settrace'])
+def test_tracers_see_the_python_methods(loop, settrace):
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        with PythonCalls(settrace) as names:
+            task = asyncio.ensure_future(reader.readexactly(4))
+            await asyncio.sleep(0)
+            peer.sendall(b'seen')
+            assert await task == b'seen'
+        tr.close()
+        peer.close()
+        assert FED_IN_PYTHON <= names
+    run(loop, main())
+
+
+# ---- casyncio: the C path is the one taken ----
+
+def streams_fed():
+    from casyncio import _core
+    return _core._path_counts()['streams_fed']
+
+
 def test_c_path_taken(cloop):
     async def main():
         reader, proto, tr, peer = await reader_pair(cloop)
-        with PythonCalls() as names:
-            task = asyncio.ensure_future(reader.readexactly(4))
-            await asyncio.sleep(0)
-            peer.sendall(b'fast')
-            assert await task == b'fast'
+        before = streams_fed()
+        for chunk in (b'one', b'two', b'three'):
+            peer.sendall(chunk)
+            assert await reader.readexactly(len(chunk)) == chunk
+        assert streams_fed() - before == 3
+        # a patched method: the Python path, not counted
+        with mock.patch.object(reader, 'feed_data', reader.feed_data):
+            peer.sendall(b'four')
+            assert await reader.readexactly(4) == b'four'
+        assert streams_fed() - before == 3
         tr.close()
         peer.close()
-        assert 'streams.readexactly' in names
-        assert not names & FED_IN_PYTHON, names & FED_IN_PYTHON
     run(cloop, main())
 
 
@@ -433,11 +471,10 @@ def test_c_path_taken_over_tls(cloop, server_ctx, client_ctx):
         port = srv.sockets[0].getsockname()[1]
         r, w = await asyncio.open_connection(HOST, port, ssl=client_ctx,
                                              server_hostname='localhost')
-        with PythonCalls() as names:
-            w.write(b'tls')
-            assert await r.readexactly(3) == b'tls'
-        assert 'streams.readexactly' in names
-        assert not names & FED_IN_PYTHON, names & FED_IN_PYTHON
+        before = streams_fed()
+        w.write(b'tls')
+        assert await r.readexactly(3) == b'tls'
+        assert streams_fed() - before == 2      # server and client
         w.close()
         await w.wait_closed()
         srv.close()
@@ -445,16 +482,150 @@ def test_c_path_taken_over_tls(cloop, server_ctx, client_ctx):
     run(cloop, main())
 
 
-def test_class_patched_before_import():
+def test_tls_sslobject_returning_bytearray(loop, server_ctx, client_ctx):
+    """SSLContext.sslobject_class whose read() returns a bytearray: the
+    reader gets the same bytes as on asyncio."""
+    import ssl
+
+    class ByteArrayReads(ssl.SSLObject):
+        def read(self, *args):
+            r = super().read(*args)
+            return bytearray(r) if isinstance(r, bytes) else r
+
+    client_ctx.sslobject_class = ByteArrayReads
+    payload = b'forty bytes of payload over tls, really'
+
+    async def handle(r, w):
+        w.write(payload)
+        await w.drain()
+        w.close()
+
+    async def main():
+        srv = await asyncio.start_server(handle, HOST, 0, ssl=server_ctx)
+        port = srv.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection(HOST, port, ssl=client_ctx,
+                                             server_hostname='localhost')
+        assert await r.readexactly(len(payload)) == payload
+        w.close()
+        srv.close()
+        await srv.wait_closed()
+    run(loop, main())
+
+
+# ---- patches the class check must see ----
+
+def test_class_getattribute_is_honoured(loop):
+    """A __getattribute__ on the class runs Python code on every attribute
+    read: the generic path, which calls it."""
+    seen = []
+    orig = object.__getattribute__
+
+    def getattribute(self, name):
+        if name == 'feed_data':
+            seen.append(name)
+        return orig(self, name)
+
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        with mock.patch.object(asyncio.StreamReader, '__getattribute__',
+                               getattribute, create=True):
+            peer.sendall(b'attr')
+            assert await reader.readexactly(4) == b'attr'
+        assert seen
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+def _feed_data_recording(self, data):
+    # runs with asyncio.streams' globals: records on the reader
+    self.__dict__.setdefault('seen_by_test', []).append(bytes(data))
+    self._buffer.extend(data)
+    self._wakeup_waiter()
+
+
+def test_code_replaced_in_place(loop):
+    feed_data = _feed_data_recording
+    func = asyncio.StreamReader.feed_data
+    saved = func.__code__
+
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        func.__code__ = feed_data.__code__
+        try:
+            peer.sendall(b'code')
+            assert await reader.readexactly(4) == b'code'
+        finally:
+            func.__code__ = saved
+        assert reader.seen_by_test == [b'code']
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+def test_property_getter_replaced_in_place(loop):
+    prop = asyncio.StreamReaderProtocol._stream_reader
+    orig = prop.fget
+    seen = []
+
+    def getter(self):
+        seen.append('called')
+        return orig(self)
+
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        prop.__init__(getter)
+        try:
+            peer.sendall(b'prop')
+            assert await reader.readexactly(4) == b'prop'
+        finally:
+            prop.__init__(orig)
+        assert seen
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+def test_transport_read_again_before_pausing(loop):
+    """feed_data reads self._transport twice; what `2 * self._limit` does
+    in between decides which transport is paused."""
+    paused = []
+
+    class Other:
+        def pause_reading(self):
+            paused.append('other')
+
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+
+        class Limit(int):
+            def __rmul__(self, other):
+                reader._transport = Other()
+                return 0
+        reader._limit = Limit(1)
+        peer.sendall(b'x')
+        await until(lambda: paused)
+        assert paused == ['other'] and reader._paused
+        assert tr.is_reading()
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+@pytest.mark.parametrize('wrapper', ['plain', 'functools.wraps'])
+def test_class_patched_before_import(wrapper):
     """A StreamReader.feed_data replaced before casyncio was imported is
-    not asyncio's: the C path never replaces it."""
+    not asyncio's: the C path never replaces it, even when the wrapper
+    copies the original's names (functools.wraps, as tracing agents do)."""
     code = textwrap.dedent('''
-        import asyncio, socket
+        import asyncio, functools, socket
         seen = []
         orig = asyncio.StreamReader.feed_data
         def feed_data(self, data):
             seen.append(bytes(data))
             orig(self, data)
+        if WRAPS:
+            feed_data = functools.wraps(orig)(feed_data)
         asyncio.StreamReader.feed_data = feed_data
         import casyncio
 
@@ -467,7 +638,7 @@ def test_class_patched_before_import():
             b.close()
         casyncio.run(main())
         print(seen)
-    ''')
+    ''').replace('WRAPS', str(wrapper != 'plain'))
     env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
     p = subprocess.run([sys.executable, '-c', code], env=env,
                        capture_output=True, text=True, timeout=60)
