@@ -47,7 +47,8 @@
     X(rp_str__waiter) X(rp_str__transport) X(rp_str__paused) \
     X(rp_str__limit) X(rp_str_cancelled) X(rp_str_set_result) \
     X(rp_str_fget) X(rp_code_data_received) X(rp_code__stream_reader) \
-    X(rp_code_feed_data) X(rp_code__wakeup_waiter) X(rp_fget__stream_reader)
+    X(rp_code_feed_data) X(rp_code__wakeup_waiter) X(rp_fget__stream_reader) \
+    X(rp_str_len) X(rp_str_NotImplementedError) X(rp_builtin_len)
 
 static int
 module_traverse(PyObject *mod, visitproc visit, void *arg)

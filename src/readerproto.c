@@ -26,13 +26,15 @@
  * shadowing the instance attributes we read; the instances override none
  * of the methods; `_eof` is False and `_buffer` a bytearray.
  *
- * Everything before the copy into `_buffer` reads plain instance
- * attributes without raising or allocating, so no Python code can run --
- * nor the garbage collector, nor another thread -- between the
- * transport's recv() into its shared buffer and the copy.  After the copy
- * the steps are asyncio's, attribute reads in its order, with the same
- * generic calls wherever an object is not the expected one (a foreign
- * waiter, a non-int limit). */
+ * The checks, and the reads of `_eof` and `_buffer`, happen before the
+ * transport's recv() into its shared buffer (cx_readerproto_prepare): they
+ * read plain instance attributes without raising or allocating, but a
+ * contrived object (a key whose hash collides in an instance dict) could
+ * still run Python code there, which must never happen between the recv()
+ * and the copy.  After the copy the steps are asyncio's, attribute reads
+ * in its order, global names (len, NotImplementedError) resolved as
+ * feed_data's code does, with the same generic calls wherever an object
+ * is not the expected one (a foreign waiter, a non-int limit). */
 #include "internal.h"
 
 /* The class attributes a fed protocol or reader must have unchanged. */
@@ -46,8 +48,9 @@
 /* ---- the classes ---- */
 
 /* `tp` as asyncio defines it, by the version tag validated last (*tag; 0:
- * none).  Else check it again and remember the tag: each method name
- * resolves to the original, and no attribute name to a descriptor. */
+ * none).  Else check it again and remember the tag: the generic attribute
+ * lookup, each method name resolving to the original, and no class
+ * attribute of the instance attributes' names. */
 static int
 class_unchanged(PyTypeObject *tp, unsigned int *tag,
                 PyObject *const *names, PyObject *const *originals,
@@ -67,8 +70,9 @@ class_unchanged(PyTypeObject *tp, unsigned int *tag,
         }
     }
     for (int i = 0; i < nattrs; i++) {
-        PyObject *d = _PyType_Lookup(tp, attrs[i]);
-        if (d != NULL && Py_TYPE(d)->tp_descr_get != NULL) {
+        /* none at all: a plain value's type could gain a __get__ later,
+         * which the class's version tag would not see */
+        if (_PyType_Lookup(tp, attrs[i]) != NULL) {
             return 0;
         }
     }
@@ -220,12 +224,15 @@ reader_wakeup_waiter(cx_state *st, PyObject *reader)
         goto error;
     }
     PyObject *r;
-    if (Py_IS_TYPE(waiter, st->FutureType)) {
-        /* loop.create_future(): our Future, its C methods */
-        if (((FutureObject *)waiter)->fut_state == CX_FUT_CANCELLED) {
+    FutureObject *fut = (FutureObject *)waiter;
+    if (Py_IS_TYPE(waiter, st->FutureType)
+        && (fut->fut_dict == NULL || PyDict_GET_SIZE(fut->fut_dict) == 0)) {
+        /* loop.create_future(): our Future (an immutable type), no
+         * instance attribute that could replace its methods: C */
+        if (fut->fut_state == CX_FUT_CANCELLED) {
             goto done;
         }
-        r = cx_future_set_result((FutureObject *)waiter, Py_None);
+        r = cx_future_set_result(fut, Py_None);
     }
     else {
         r = PyObject_CallMethodNoArgs(waiter, st->rp_str_cancelled);
@@ -250,13 +257,53 @@ done:
     return rc;
 }
 
+/* A global name as feed_data's code finds it: its module's globals, then
+ * its builtins.  Borrowed; NULL with NameError set when neither has it. */
+static PyObject *
+feed_data_global(cx_state *st, PyObject *name)
+{
+    PyFunctionObject *f = (PyFunctionObject *)st->rp_orig_feed_data;
+    PyObject *v = PyDict_GetItemWithError(f->func_globals, name);
+    if (v == NULL && !PyErr_Occurred() && PyDict_Check(f->func_builtins)) {
+        v = PyDict_GetItemWithError(f->func_builtins, name);
+    }
+    if (v == NULL && !PyErr_Occurred()) {
+        PyErr_Format(PyExc_NameError, "name '%U' is not defined", name);
+    }
+    return v;
+}
+
+/* len(self._buffer), with `len` as feed_data finds it.  -1 on error. */
+static Py_ssize_t
+reader_buffer_len(cx_state *st, PyObject *reader)
+{
+    PyObject *len = feed_data_global(st, st->rp_str_len);
+    PyObject *buffer = len ? PyObject_GetAttr(reader, st->rp_str__buffer)
+                           : NULL;
+    if (buffer == NULL) {
+        return -1;
+    }
+    Py_ssize_t n;
+    if (len == st->rp_builtin_len) {
+        n = PyObject_Size(buffer);
+    }
+    else {
+        PyObject *r = PyObject_CallOneArg(len, buffer);
+        n = r ? PyNumber_AsSsize_t(r, PyExc_OverflowError) : -1;
+        if (n < 0 && r != NULL && !PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "len() should return >= 0");
+        }
+        Py_XDECREF(r);
+    }
+    Py_DECREF(buffer);
+    return n;
+}
+
 /* len(self._buffer) > 2 * self._limit.  0/1, or -1. */
 static int
 reader_over_limit(cx_state *st, PyObject *reader)
 {
-    PyObject *buffer = PyObject_GetAttr(reader, st->rp_str__buffer);
-    Py_ssize_t len = buffer ? PyObject_Size(buffer) : -1;
-    Py_XDECREF(buffer);
+    Py_ssize_t len = reader_buffer_len(st, reader);
     if (len < 0) {
         return -1;
     }
@@ -323,70 +370,37 @@ reader_maybe_pause(cx_state *st, PyObject *reader)
         Py_DECREF(r);
         rc = PyObject_SetAttr(reader, st->rp_str__paused, Py_True);
     }
-    else if (PyErr_ExceptionMatches(PyExc_NotImplementedError)) {
-        PyErr_Clear();
-        rc = PyObject_SetAttr(reader, st->rp_str__transport, Py_None);
-    }
     else {
-        rc = -1;
+        /* except NotImplementedError: the name as feed_data finds it */
+        PyObject *exc = cx_err_fetch();
+        PyObject *nie = feed_data_global(st, st->rp_str_NotImplementedError);
+        int match = nie ? PyErr_GivenExceptionMatches(exc, nie) : -1;
+        if (match > 0) {
+            Py_DECREF(exc);
+            rc = PyObject_SetAttr(reader, st->rp_str__transport, Py_None);
+        }
+        else {
+            rc = -1;
+            if (match == 0) {
+                cx_err_restore(exc);
+            }
+            else {
+                Py_XDECREF(exc);        /* the NameError instead */
+            }
+        }
     }
 done:
     Py_DECREF(transport);
     return rc;
 }
 
-/* reader.feed_data(bytes(buf[:n])) for a reader of the unchanged class.
- * 1, 0 (not taken, nothing done) or -1, as cx_readerproto_feed. */
-static int
-reader_feed(cx_state *st, PyObject *reader, const char *buf, Py_ssize_t n)
-{
-    /* assert not self._eof: the generic call raises (or, under -O, goes
-     * on); only the plain case is ours */
-    PyObject *eof = attr_or_null(reader, st->rp_str__eof);
-    if (eof == NULL) {
-        return 0;
-    }
-    Py_DECREF(eof);
-    if (eof != Py_False) {
-        return 0;
-    }
-    PyObject *buffer = attr_or_null(reader, st->rp_str__buffer);
-    if (buffer == NULL) {
-        return 0;
-    }
-    if (!PyByteArray_CheckExact(buffer)) {
-        Py_DECREF(buffer);
-        return 0;
-    }
-    /* self._buffer.extend(data): bytearray's resize (BufferError while a
-     * memoryview holds it, as extend) and copy */
-    Py_ssize_t size = PyByteArray_GET_SIZE(buffer);
-    if (n > PY_SSIZE_T_MAX - size) {
-        Py_DECREF(buffer);
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (PyByteArray_Resize(buffer, size + n) < 0) {
-        Py_DECREF(buffer);
-        return -1;
-    }
-    cx_copy(PyByteArray_AS_STRING(buffer) + size, buf, (size_t)n);
-    Py_DECREF(buffer);
-    st->rp_feeds++;
-    if (reader_wakeup_waiter(st, reader) < 0
-        || reader_maybe_pause(st, reader) < 0) {
-        return -1;
-    }
-    return 1;
-}
-
-/* ---- the entry point ---- */
+/* ---- the entry points ---- */
 
 int
-cx_readerproto_feed(cx_state *st, PyObject *protocol, const char *buf,
-                    Py_ssize_t n)
+cx_readerproto_prepare(cx_state *st, PyObject *protocol,
+                       cx_readerproto_dest *feed)
 {
-    assert(n > 0);
+    feed->reader = feed->buffer = NULL;
     if (!cx_readerproto_check(st, protocol) || being_traced()
         || !srp_class_unchanged(st) || !code_unchanged(st)
         || !method_not_overridden(protocol, st->rp_str_data_received,
@@ -403,16 +417,64 @@ cx_readerproto_feed(cx_state *st, PyObject *protocol, const char *buf,
     if (reader == NULL) {
         return 0;   /* the generic call does nothing: cheap enough */
     }
-    int rc = 0;
-    if (Py_IS_TYPE(reader, (PyTypeObject *)st->asyncio_SReader)
-        && sr_class_unchanged(st)
-        && method_not_overridden(reader, st->rp_str_feed_data,
-                                 st->rp_orig_feed_data)
-        && method_not_overridden(reader, st->rp_str__wakeup_waiter,
-                                 st->rp_orig__wakeup_waiter)) {
-        rc = reader_feed(st, reader, buf, n);
+    if (!Py_IS_TYPE(reader, (PyTypeObject *)st->asyncio_SReader)
+        || !sr_class_unchanged(st)
+        || !method_not_overridden(reader, st->rp_str_feed_data,
+                                  st->rp_orig_feed_data)
+        || !method_not_overridden(reader, st->rp_str__wakeup_waiter,
+                                  st->rp_orig__wakeup_waiter)) {
+        Py_DECREF(reader);
+        return 0;
     }
-    Py_DECREF(reader);
+    /* assert not self._eof: the generic call raises (or, under -O, goes
+     * on); only the plain case is ours */
+    PyObject *eof = attr_or_null(reader, st->rp_str__eof);
+    Py_XDECREF(eof);
+    PyObject *buffer = eof == Py_False
+                       ? attr_or_null(reader, st->rp_str__buffer) : NULL;
+    if (buffer == NULL || !PyByteArray_CheckExact(buffer)) {
+        Py_XDECREF(buffer);
+        Py_DECREF(reader);
+        return 0;
+    }
+    feed->reader = reader;
+    feed->buffer = buffer;
+    return 1;
+}
+
+void
+cx_readerproto_release(cx_readerproto_dest *feed)
+{
+    Py_CLEAR(feed->reader);
+    Py_CLEAR(feed->buffer);
+}
+
+int
+cx_readerproto_feed(cx_state *st, cx_readerproto_dest *feed,
+                    const char *buf, Py_ssize_t n)
+{
+    assert(n > 0 && feed->reader != NULL);
+    /* self._buffer.extend(data): bytearray's resize (BufferError while a
+     * memoryview holds it, as extend) and copy */
+    PyObject *buffer = feed->buffer;
+    Py_ssize_t size = PyByteArray_GET_SIZE(buffer);
+    int rc = -1;
+    if (n > PY_SSIZE_T_MAX - size) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (PyByteArray_Resize(buffer, size + n) < 0) {
+        goto done;
+    }
+    cx_copy(PyByteArray_AS_STRING(buffer) + size, buf, (size_t)n);
+    st->rp_feeds++;
+    if (reader_wakeup_waiter(st, feed->reader) < 0
+        || reader_maybe_pause(st, feed->reader) < 0) {
+        goto done;
+    }
+    rc = 1;
+done:
+    cx_readerproto_release(feed);
     return rc;
 }
 
@@ -474,8 +536,15 @@ cx_readerproto_setup(PyObject *module)
         return -1; \
     }
     SRP_METHODS(INTERN) SRP_ATTRS(INTERN) SR_METHODS(INTERN) SR_ATTRS(INTERN)
-    INTERN(cancelled) INTERN(set_result) INTERN(fget)
+    INTERN(cancelled) INTERN(set_result) INTERN(fget) INTERN(len)
+    INTERN(NotImplementedError)
 #undef INTERN
+    st->rp_builtin_len = PyDict_GetItemWithError(PyEval_GetBuiltins(),
+                                                 st->rp_str_len);
+    if (st->rp_builtin_len == NULL) {
+        return -1;
+    }
+    Py_INCREF(st->rp_builtin_len);
     PyObject *streams = PyImport_ImportModule("asyncio.streams");
     if (streams == NULL) {
         return -1;
@@ -509,8 +578,11 @@ cx_readerproto_setup(PyObject *module)
         sr, st->rp_str__wakeup_waiter, file, NULL,
         &st->rp_code__wakeup_waiter);
     Py_DECREF(file);
-    /* Any of them not asyncio's: never taken. */
-    st->rp_enabled = st->rp_orig_data_received && st->rp_orig__stream_reader
+    /* Any of them not asyncio's: never taken.  Only on 3.11, the version
+     * tested: 3.12's sys.monitoring tools would not be seen (being_traced)
+     * and its streams.py is not checked against this file. */
+    st->rp_enabled = PY_VERSION_HEX < 0x030C0000
+                     && st->rp_orig_data_received && st->rp_orig__stream_reader
                      && st->rp_orig_feed_data && st->rp_orig__wakeup_waiter;
     st->rp_srp_tag = st->rp_sr_tag = 0;
     st->rp_feeds = 0;

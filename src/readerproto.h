@@ -7,7 +7,8 @@
  * per read: the transports (stream.c, and the TLS app side in tls.c) do the
  * same work in C from their receive buffer, when the protocol and its reader
  * are exactly asyncio's classes, unmodified, and the instance overrides
- * none of the methods involved.  Anything else takes the generic call. */
+ * none of the methods involved.  Anything else takes the generic call.
+ * CPython 3.11 only (the version tested). */
 #ifndef CX_READERPROTO_H
 #define CX_READERPROTO_H
 
@@ -16,8 +17,8 @@
 
 int cx_readerproto_setup(PyObject *module);
 
-/* Might `protocol` be fed by cx_readerproto_feed (exactly asyncio's
- * StreamReaderProtocol)?  Cheap; the full checks are in the feed. */
+/* Might `protocol` be fed in C (exactly asyncio's StreamReaderProtocol)?
+ * Cheap; the full checks are cx_readerproto_prepare's. */
 static inline int
 cx_readerproto_check(cx_state *st, PyObject *protocol)
 {
@@ -25,11 +26,30 @@ cx_readerproto_check(cx_state *st, PyObject *protocol)
            && st->rp_enabled;
 }
 
-/* protocol.data_received(bytes(buf[:n])), n > 0.  1: done in C; 0: not
- * taken, nothing changed and no exception set (the caller makes the
- * generic call); -1: the call's exception is set.  buf is read before any
- * Python code can run. */
-int cx_readerproto_feed(cx_state *st, PyObject *protocol, const char *buf,
-                        Py_ssize_t n);
+/* A read's destination, between cx_readerproto_prepare and
+ * cx_readerproto_feed: the reader and its `_buffer` (new references). */
+typedef struct {
+    PyObject *reader;
+    PyObject *buffer;
+} cx_readerproto_dest;
+
+/* Before a read for `protocol`: may its bytes be fed in C?  1 and *feed
+ * filled, or 0 (the generic data_received call; *feed empty, no exception
+ * set).  Its checks can run Python code in contrived cases (a descriptor
+ * or a hash collision in an instance dict), so a transport calls it
+ * before recv() into the shared receive buffer, never between the recv()
+ * and the copy. */
+int cx_readerproto_prepare(cx_state *st, PyObject *protocol,
+                           cx_readerproto_dest *feed);
+
+/* protocol.data_received(bytes(buf[:n])), n > 0, for a prepared feed: the
+ * copy into the reader's buffer first (no Python code before it), then
+ * the rest of feed_data.  Releases *feed.  1, or -1 with the call's
+ * exception set. */
+int cx_readerproto_feed(cx_state *st, cx_readerproto_dest *feed,
+                        const char *buf, Py_ssize_t n);
+
+/* A prepared feed whose read brought no bytes. */
+void cx_readerproto_release(cx_readerproto_dest *feed);
 
 #endif /* CX_READERPROTO_H */

@@ -164,6 +164,9 @@ typedef struct {
     PyObject *rp_str_cancelled;
     PyObject *rp_str_set_result;
     PyObject *rp_str_fget;
+    PyObject *rp_str_len;
+    PyObject *rp_str_NotImplementedError;
+    PyObject *rp_builtin_len;              /* builtins.len */
     /* cx_transport_bytes(): the last bytes handed to a protocol that
      * nothing else kept, for the next read (or NULL), and its length when
      * made. */

@@ -131,16 +131,25 @@ transport_on_eof(cx_transport *tr)
     return r ? 0 : -1;
 }
 
-/* recv() into the receive buffer: *rbuf, *n set and 1 when bytes came;
- * else the would-block, error or EOF handled: 0, or -1 on error. */
+/* recv() into the receive buffer: *rbuf and *n set; n > 0 bytes, 0 at
+ * EOF, -1 with errno set.  0, or -1 with an exception set when there is
+ * no buffer. */
 static int
-transport_recv(cx_transport *tr, char **rbuf, ssize_t *n)
+transport_recv_raw(cx_transport *tr, char **rbuf, ssize_t *n)
 {
     if ((*rbuf = cx_transport_rbuf(tr->tr_st)) == NULL) {
         return -1;
     }
     *n = recv(tr->tr_fd, *rbuf, CX_TRANSPORT_MAX_SIZE, 0);
-    if (*n < 0) {
+    return 0;
+}
+
+/* A recv() that brought no bytes (n <= 0, errno as it left it): nothing
+ * on would-block, else the fatal error or EOF.  0 or -1. */
+static int
+transport_recv_nothing(cx_transport *tr, ssize_t n)
+{
+    if (n < 0) {
         if (cx_errno_would_block(errno)) {
             return 0;
         }
@@ -148,9 +157,49 @@ transport_recv(cx_transport *tr, char **rbuf, ssize_t *n)
         return cx_transport_fatal_error(tr,
                                      "Fatal read error on socket transport");
     }
-    if (*n == 0) {
-        return transport_on_eof(tr);
+    return transport_on_eof(tr);
+}
+
+/* recv() into the receive buffer: *rbuf, *n set and 1 when bytes came;
+ * else the would-block, error or EOF handled: 0, or -1 on error. */
+static int
+transport_recv(cx_transport *tr, char **rbuf, ssize_t *n)
+{
+    if (transport_recv_raw(tr, rbuf, n) < 0) {
+        return -1;
     }
+    return *n > 0 ? 1 : transport_recv_nothing(tr, *n);
+}
+
+/* The protocol is asyncio's StreamReaderProtocol, unchanged: its reader is
+ * fed in C (readerproto.c), whose checks come before the recv().  1 done
+ * (0 or -1 in *rc), 0 not taken (nothing read). */
+static int
+transport_read_streams(cx_transport *tr, PyObject *proto, int *rc)
+{
+    cx_state *st = tr->tr_st;
+    cx_readerproto_dest feed;
+    if (!cx_readerproto_prepare(st, proto, &feed)) {
+        return 0;
+    }
+    if (tr->tr_protocol != proto || !tr->tr_reader_on || tr->tr_conn_lost) {
+        /* the checks ran Python code that changed the transport */
+        cx_readerproto_release(&feed);
+        *rc = 0;
+        return 1;
+    }
+    char *rbuf;
+    ssize_t n = -1;
+    if (transport_recv_raw(tr, &rbuf, &n) < 0 || n <= 0) {
+        int e = errno;
+        cx_readerproto_release(&feed);
+        errno = e;
+        *rc = PyErr_Occurred() ? -1 : transport_recv_nothing(tr, n);
+        return 1;
+    }
+    *rc = cx_readerproto_feed(st, &feed, rbuf, n) > 0 ? 0
+          : cx_transport_fatal_error(
+                tr, "Fatal error: protocol.data_received() call failed.");
     return 1;
 }
 
@@ -158,21 +207,19 @@ static int
 transport_read_data(cx_transport *tr)
 {
     cx_state *st = tr->tr_st;
+    PyObject *proto = Py_NewRef(tr->tr_protocol);
+    int rc;
+    if (cx_readerproto_check(st, proto)
+        && transport_read_streams(tr, proto, &rc)) {
+        Py_DECREF(proto);
+        return rc;
+    }
     char *rbuf;
     ssize_t n;
     int got = transport_recv(tr, &rbuf, &n);
     if (got <= 0) {
+        Py_DECREF(proto);
         return got;
-    }
-    PyObject *proto = Py_NewRef(tr->tr_protocol);
-    if (cx_readerproto_check(st, proto)) {
-        /* asyncio streams: fed in C unless it finds a reason not to */
-        int fed = cx_readerproto_feed(st, proto, rbuf, n);
-        if (fed != 0) {
-            Py_DECREF(proto);
-            return fed > 0 ? 0 : cx_transport_fatal_error(
-                tr, "Fatal error: protocol.data_received() call failed.");
-        }
     }
     Py_ssize_t cap;
     PyObject *data = cx_transport_bytes(st, rbuf, n, &cap);

@@ -678,9 +678,11 @@ deliver:
         PyObject *app = Py_NewRef(self->tls_app_protocol
                                   ? self->tls_app_protocol : Py_None);
         /* asyncio streams over TLS: fed in C as on a plain transport */
+        cx_readerproto_dest feed;
         int fed = cx_readerproto_check(st, app) && PyBytes_CheckExact(data)
                   && PyBytes_GET_SIZE(data)
-                  ? cx_readerproto_feed(st, app, PyBytes_AS_STRING(data),
+                  && cx_readerproto_prepare(st, app, &feed)
+                  ? cx_readerproto_feed(st, &feed, PyBytes_AS_STRING(data),
                                         PyBytes_GET_SIZE(data))
                   : 0;
         PyObject *r = fed > 0 ? Py_NewRef(Py_None)
@@ -1125,8 +1127,11 @@ tls_import(cx_state *st)
     PyObject *ssl = PyObject_GetAttrString(sslproto, "ssl");
     PyObject *sslobject = ssl ? PyObject_GetAttrString(ssl, "SSLObject")
                               : NULL;
-    PyObject *memorybio = ssl ? PyObject_GetAttrString(ssl, "MemoryBIO")
-                              : NULL;
+    /* _ssl's own type, whatever ssl.MemoryBIO names by then */
+    PyObject *_ssl = ssl ? PyImport_ImportModule("_ssl") : NULL;
+    PyObject *memorybio = _ssl ? PyObject_GetAttrString(_ssl, "MemoryBIO")
+                               : NULL;
+    Py_XDECREF(_ssl);
     PyObject *states = PyTuple_New(TLS_NSTATES);
     static const char *names[TLS_NSTATES] = {
         "UNWRAPPED", "DO_HANDSHAKE", "WRAPPED", "FLUSHING", "SHUTDOWN"};

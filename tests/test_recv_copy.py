@@ -15,7 +15,12 @@ PAGE = 4096
 
 
 def address(buf):
-    return ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
+    """The address of a writable buffer's first byte."""
+    view = memoryview(buf).cast('B')
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(view))
+    finally:
+        view.release()
 
 
 def slice_at_page_offset(backing, in_page, size):
@@ -163,8 +168,8 @@ def test_no_detour_for_other_exporters(cloop):
     async def main():
         a, b = socket.socketpair()
         a.setblocking(False)
-        for buf in (memoryview(arr)[16:16 + 8192],
-                    memoryview(mm)[16:16 + 8192]):
+        for backing in (arr, mm):
+            buf = slice_at_page_offset(backing, 16, 8192)[1]
             b.sendall(b'q' * 3000)
             before = detours()
             assert await cloop.sock_recv_into(a, buf) == 3000

@@ -512,6 +512,144 @@ def test_tls_sslobject_returning_bytearray(loop, server_ctx, client_ctx):
     run(loop, main())
 
 
+def test_waiter_methods_patched_on_the_instance(loop):
+    """_wakeup_waiter calls waiter.cancelled() and waiter.set_result():
+    instance attributes on the loop's own future replace them, as on
+    stock asyncio's."""
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        task = asyncio.ensure_future(reader.read(10))
+        await until(lambda: reader._waiter is not None)
+        waiter = reader._waiter
+        calls = []
+        waiter.cancelled = lambda: calls.append('cancelled') or False
+        waiter.set_result = lambda v: calls.append(('set_result', v))
+        peer.sendall(b'hi')
+        await until(lambda: len(reader._buffer) == 2)
+        await asyncio.sleep(0.01)
+        assert calls == ['cancelled', ('set_result', None)]
+        assert not waiter.done() and not task.done()
+        task.cancel()
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+def test_feed_data_globals_are_looked_up(loop, monkeypatch):
+    """feed_data's `len` and `NotImplementedError` are global names of
+    asyncio.streams: rebinding them there changes what it does."""
+    import asyncio.streams as streams
+
+    class Boom(Exception):
+        pass
+
+    async def main():
+        monkeypatch.setattr(streams, 'len', lambda b: 10 ** 9,
+                            raising=False)
+        reader, proto, tr, peer = await reader_pair(loop)
+        peer.sendall(b'x')
+        await until(lambda: len(reader._buffer) == 1)
+        assert reader._paused and not tr.is_reading()
+        tr.close()
+        peer.close()
+        monkeypatch.delattr(streams, 'len')
+
+        monkeypatch.setattr(streams, 'NotImplementedError', Boom,
+                            raising=False)
+        reader, proto, tr, peer = await reader_pair(loop, limit=1)
+
+        def no_pause():
+            raise Boom('no pause')
+        tr.pause_reading = no_pause
+        peer.sendall(b'xyz')
+        await until(lambda: len(reader._buffer) == 3)
+        assert reader._transport is None and not tr.is_closing()
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+# ---- no Python code between the recv() and the copy ----
+
+def test_hash_colliding_key_cannot_corrupt_another_read(loop):
+    """A key in the reader's __dict__ whose hash collides with '_eof' runs
+    Python code (its __eq__) when the attribute is looked up: here that
+    code makes a second transport read.  Each reader still gets its own
+    bytes (the lookups come before the recv() into the shared buffer)."""
+    hook = {}
+
+    async def main():
+        r1, p1, t1, peer1 = await reader_pair(loop)
+        r2, p2, t2, peer2 = await reader_pair(loop)
+
+        class Evil:
+            def __hash__(self):
+                return hash('_eof')
+
+            def __eq__(self, other):
+                if not hook.get('done'):
+                    hook['done'] = True
+                    peer2.sendall(b'BBBBB')
+                    t2._read_ready()
+                return False
+        d = r1.__dict__
+        del r1._eof
+        hook['done'] = True
+        d[Evil()] = 1           # takes _eof's slot in the probe sequence
+        r1._eof = False
+        hook.clear()
+        peer1.sendall(b'AAAAA')
+        await until(lambda: len(r1._buffer) and len(r2._buffer))
+        assert (bytes(r1._buffer), bytes(r2._buffer)) == (b'AAAAA',
+                                                          b'BBBBB')
+        for t in (t1, t2):
+            t.close()
+        peer1.close()
+        peer2.close()
+    run(loop, main())
+
+
+def test_class_attribute_turned_descriptor(loop):
+    """A class attribute of an instance attribute's name whose type later
+    gains __get__ (the class's version tag does not change): the attribute
+    read runs Python code; each reader still gets its own bytes."""
+    hook = {}
+
+    class D:
+        pass
+
+    async def main():
+        r1, p1, t1, peer1 = await reader_pair(loop)
+        r2, p2, t2, peer2 = await reader_pair(loop)
+        peer1.sendall(b'warm')
+        await until(lambda: len(r1._buffer))
+        r1._buffer.clear()
+
+        def get(self, obj, tp=None):
+            if obj is r1 and not hook.get('done'):
+                hook['done'] = True
+                peer2.sendall(b'BBBBB')
+                t2._read_ready()
+            return obj.__dict__.get('_eof', False) if obj is not None \
+                else self
+
+        def set_(self, obj, v):
+            obj.__dict__['_eof'] = v
+        D.__get__ = get
+        D.__set__ = set_
+        peer1.sendall(b'AAAAA')
+        await until(lambda: len(r1._buffer) and len(r2._buffer))
+        assert (bytes(r1._buffer), bytes(r2._buffer)) == (b'AAAAA',
+                                                          b'BBBBB')
+        for t in (t1, t2):
+            t.close()
+        peer1.close()
+        peer2.close()
+
+    with mock.patch.object(asyncio.StreamReader, '_eof', D(), create=True):
+        run(loop, main())
+
+
 # ---- patches the class check must see ----
 
 def test_class_getattribute_is_honoured(loop):
