@@ -42,6 +42,13 @@ async def until(cond, timeout=5.0):
         await asyncio.sleep(0.001)
 
 
+async def sent(peer, reader, data, buffered):
+    """Send data from the peer; wait until the reader buffers `buffered`
+    bytes."""
+    peer.sendall(data)
+    await until(lambda: len(reader._buffer) == buffered)
+
+
 def record_errors(loop):
     errors = []
     loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
@@ -98,10 +105,8 @@ def test_read_wakes_and_buffers(loop):
         peer.sendall(b'abc')
         assert await task == b'abc'
         assert reader._waiter is None
-        peer.sendall(b'def')
-        await until(lambda: len(reader._buffer) == 3)
-        peer.sendall(b'gh')
-        await until(lambda: len(reader._buffer) == 5)
+        await sent(peer, reader, b'def', 3)
+        await sent(peer, reader, b'gh', 5)
         assert type(reader._buffer) is bytearray
         assert await reader.read(100) == b'defgh'
         tr.close()
@@ -112,8 +117,7 @@ def test_read_wakes_and_buffers(loop):
 def test_pause_over_twice_the_limit(loop):
     async def main():
         reader, proto, tr, peer = await reader_pair(loop, limit=1000)
-        peer.sendall(b'x' * 1500)
-        await until(lambda: len(reader._buffer) == 1500)
+        await sent(peer, reader, b'x' * 1500, 1500)
         assert not reader._paused and tr.is_reading()
         peer.sendall(b'x' * 600)                 # 2100 > 2 * 1000
         await until(lambda: len(reader._buffer) == 2100)
@@ -129,11 +133,9 @@ def test_limit_not_an_int(loop):
     async def main():
         reader, proto, tr, peer = await reader_pair(loop)
         reader._limit = 10.25              # 2 * limit = 20.5
-        peer.sendall(b'x' * 20)
-        await until(lambda: len(reader._buffer) == 20)
+        await sent(peer, reader, b'x' * 20, 20)
         assert not reader._paused
-        peer.sendall(b'x')
-        await until(lambda: len(reader._buffer) == 21)
+        await sent(peer, reader, b'x', 21)
         assert reader._paused
         tr.close()
         peer.close()
@@ -148,8 +150,7 @@ def test_pause_not_implemented_drops_transport(loop):
     async def main():
         reader, proto, tr, peer = await reader_pair(loop, limit=1)
         reader._transport = NoPause()
-        peer.sendall(b'xyz')
-        await until(lambda: len(reader._buffer) == 3)
+        await sent(peer, reader, b'xyz', 3)
         assert reader._transport is None and not reader._paused
         assert tr.is_reading()
         tr.close()
@@ -179,8 +180,7 @@ def test_cancelled_waiter_is_dropped(loop):
         reader, proto, tr, peer = await reader_pair(loop)
         waiter = reader._waiter = loop.create_future()
         waiter.cancel()
-        peer.sendall(b'ab')
-        await until(lambda: len(reader._buffer) == 2)
+        await sent(peer, reader, b'ab', 2)
         assert reader._waiter is None and waiter.cancelled()
         tr.close()
         peer.close()
@@ -219,18 +219,15 @@ def test_foreign_waiters(loop):
     async def main():
         reader, proto, tr, peer = await reader_pair(loop)
         reader._waiter = Duck(False)
-        peer.sendall(b'a')
-        await until(lambda: len(reader._buffer) == 1)
+        await sent(peer, reader, b'a', 1)
         assert calls == ['cancelled', ('set_result', None)]
         del calls[:]
         reader._waiter = Duck(True)
-        peer.sendall(b'b')
-        await until(lambda: len(reader._buffer) == 2)
+        await sent(peer, reader, b'b', 2)
         assert calls == ['cancelled'] and reader._waiter is None
         # a stock asyncio.Future bound to this loop
         stock = reader._waiter = asyncio.futures._PyFuture(loop=loop)
-        peer.sendall(b'c')
-        await until(lambda: len(reader._buffer) == 3)
+        await sent(peer, reader, b'c', 3)
         assert stock.result() is None
         tr.close()
         peer.close()
@@ -265,8 +262,7 @@ def test_buffer_replaced_by_other_type(loop):
     async def main():
         reader, proto, tr, peer = await reader_pair(loop)
         reader._buffer = []             # list.extend(bytes): ints
-        peer.sendall(b'ab')
-        await until(lambda: len(reader._buffer) == 2)
+        await sent(peer, reader, b'ab', 2)
         assert reader._buffer == [97, 98]
         tr.close()
         peer.close()
@@ -524,8 +520,7 @@ def test_waiter_methods_patched_on_the_instance(loop):
         calls = []
         waiter.cancelled = lambda: calls.append('cancelled') or False
         waiter.set_result = lambda v: calls.append(('set_result', v))
-        peer.sendall(b'hi')
-        await until(lambda: len(reader._buffer) == 2)
+        await sent(peer, reader, b'hi', 2)
         await asyncio.sleep(0.01)
         assert calls == ['cancelled', ('set_result', None)]
         assert not waiter.done() and not task.done()
@@ -547,8 +542,7 @@ def test_feed_data_globals_are_looked_up(loop, monkeypatch):
         monkeypatch.setattr(streams, 'len', lambda b: 10 ** 9,
                             raising=False)
         reader, proto, tr, peer = await reader_pair(loop)
-        peer.sendall(b'x')
-        await until(lambda: len(reader._buffer) == 1)
+        await sent(peer, reader, b'x', 1)
         assert reader._paused and not tr.is_reading()
         tr.close()
         peer.close()
@@ -561,8 +555,7 @@ def test_feed_data_globals_are_looked_up(loop, monkeypatch):
         def no_pause():
             raise Boom('no pause')
         tr.pause_reading = no_pause
-        peer.sendall(b'xyz')
-        await until(lambda: len(reader._buffer) == 3)
+        await sent(peer, reader, b'xyz', 3)
         assert reader._transport is None and not tr.is_closing()
         tr.close()
         peer.close()
