@@ -22,8 +22,8 @@
  * frames); the protocol and the reader are exactly those classes, with
  * the generic attribute lookup, asyncio's functions (checked once per
  * class version tag) and their code objects (checked every time: a
- * function's __code__ can be replaced in place), and no descriptor
- * shadowing the instance attributes we read; the instances override none
+ * function's __code__ can be replaced in place), and no class attribute
+ * named as the instance attributes we read; the instances override none
  * of the methods; `_eof` is False and `_buffer` a bytearray.
  *
  * The checks, and the reads of `_eof` and `_buffer`, happen before the
@@ -40,7 +40,7 @@
 /* The class attributes a fed protocol or reader must have unchanged. */
 #define SRP_METHODS(X) X(data_received) X(_stream_reader)
 #define SR_METHODS(X) X(feed_data) X(_wakeup_waiter)
-/* Instance attributes read: no descriptor of these names on the class. */
+/* Instance attributes read: no class attribute of these names. */
 #define SRP_ATTRS(X) X(_stream_reader_wr)
 #define SR_ATTRS(X) \
     X(_eof) X(_buffer) X(_waiter) X(_transport) X(_paused) X(_limit)
