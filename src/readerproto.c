@@ -45,6 +45,12 @@
 #define SR_ATTRS(X) \
     X(_eof) X(_buffer) X(_waiter) X(_transport) X(_paused) X(_limit)
 
+/* The fast path is compiled for CPython 3.11 only, the version tested:
+ * 3.12's sys.monitoring tools would not be seen (being_traced), and later
+ * streams.py, type internals and private lookups are not checked against
+ * this file.  Elsewhere cx_readerproto_prepare never takes it. */
+#if PY_VERSION_HEX < 0x030C0000
+
 /* ---- the classes ---- */
 
 /* `tp` as asyncio defines it, by the version tag validated last (*tag; 0:
@@ -141,11 +147,7 @@ static PyObject *
 attr_or_null(PyObject *obj, PyObject *name)
 {
     PyObject *v;
-#if PY_VERSION_HEX >= 0x030D0000
-    int found = PyObject_GetOptionalAttr(obj, name, &v);
-#else
     int found = _PyObject_LookupAttr(obj, name, &v);
-#endif
     if (found < 0) {
         PyErr_Clear();
     }
@@ -167,17 +169,8 @@ being_traced(void)
 static int
 method_not_overridden(PyObject *obj, PyObject *name, PyObject *original)
 {
-    int same;
-#if PY_VERSION_HEX < 0x030D0000
     PyObject *meth = NULL;
-    int unbound = _PyObject_GetMethod(obj, name, &meth);
-    same = unbound && meth == original;
-#else
-    PyObject *meth = PyObject_GetAttr(obj, name);
-    same = meth != NULL && PyMethod_Check(meth)
-           && PyMethod_GET_FUNCTION(meth) == original
-           && PyMethod_GET_SELF(meth) == obj;
-#endif
+    int same = _PyObject_GetMethod(obj, name, &meth) && meth == original;
     if (meth == NULL) {
         PyErr_Clear();
     }
@@ -193,18 +186,69 @@ weakref_target(PyObject *wr)
     if (!PyWeakref_CheckRefExact(wr)) {
         return NULL;
     }
-#if PY_VERSION_HEX >= 0x030D0000
-    PyObject *obj;
-    if (PyWeakref_GetRef(wr, &obj) < 0) {
-        PyErr_Clear();
-        return NULL;
-    }
-    return obj;
-#else
     PyObject *obj = PyWeakref_GetObject(wr);
     return obj == Py_None ? NULL : Py_NewRef(obj);
-#endif
 }
+
+/* ---- before the read ---- */
+
+int
+cx_readerproto_prepare(cx_state *st, PyObject *protocol,
+                       cx_readerproto_dest *feed)
+{
+    feed->reader = feed->buffer = NULL;
+    if (!cx_readerproto_check(st, protocol) || being_traced()
+        || !srp_class_unchanged(st) || !code_unchanged(st)
+        || !method_not_overridden(protocol, st->rp_str_data_received,
+                                  st->rp_orig_data_received)) {
+        return 0;
+    }
+    /* self._stream_reader */
+    PyObject *wr = attr_or_null(protocol, st->rp_str__stream_reader_wr);
+    if (wr == NULL) {
+        return 0;
+    }
+    PyObject *reader = weakref_target(wr);   /* NULL: None or dead */
+    Py_DECREF(wr);
+    if (reader == NULL) {
+        return 0;   /* the generic call does nothing: cheap enough */
+    }
+    if (!Py_IS_TYPE(reader, (PyTypeObject *)st->asyncio_SReader)
+        || !sr_class_unchanged(st)
+        || !method_not_overridden(reader, st->rp_str_feed_data,
+                                  st->rp_orig_feed_data)
+        || !method_not_overridden(reader, st->rp_str__wakeup_waiter,
+                                  st->rp_orig__wakeup_waiter)) {
+        Py_DECREF(reader);
+        return 0;
+    }
+    /* assert not self._eof: the generic call raises (or, under -O, goes
+     * on); only the plain case is ours */
+    PyObject *eof = attr_or_null(reader, st->rp_str__eof);
+    Py_XDECREF(eof);
+    PyObject *buffer = eof == Py_False
+                       ? attr_or_null(reader, st->rp_str__buffer) : NULL;
+    if (buffer == NULL || !PyByteArray_CheckExact(buffer)) {
+        Py_XDECREF(buffer);
+        Py_DECREF(reader);
+        return 0;
+    }
+    feed->reader = reader;
+    feed->buffer = buffer;
+    return 1;
+}
+
+#else   /* 3.12 and later */
+
+int
+cx_readerproto_prepare(cx_state *st, PyObject *protocol,
+                       cx_readerproto_dest *feed)
+{
+    feed->reader = feed->buffer = NULL;
+    return 0;
+}
+
+#endif
 
 /* ---- StreamReader.feed_data's steps ---- */
 
@@ -396,52 +440,6 @@ done:
 
 /* ---- the entry points ---- */
 
-int
-cx_readerproto_prepare(cx_state *st, PyObject *protocol,
-                       cx_readerproto_dest *feed)
-{
-    feed->reader = feed->buffer = NULL;
-    if (!cx_readerproto_check(st, protocol) || being_traced()
-        || !srp_class_unchanged(st) || !code_unchanged(st)
-        || !method_not_overridden(protocol, st->rp_str_data_received,
-                                  st->rp_orig_data_received)) {
-        return 0;
-    }
-    /* self._stream_reader */
-    PyObject *wr = attr_or_null(protocol, st->rp_str__stream_reader_wr);
-    if (wr == NULL) {
-        return 0;
-    }
-    PyObject *reader = weakref_target(wr);   /* NULL: None or dead */
-    Py_DECREF(wr);
-    if (reader == NULL) {
-        return 0;   /* the generic call does nothing: cheap enough */
-    }
-    if (!Py_IS_TYPE(reader, (PyTypeObject *)st->asyncio_SReader)
-        || !sr_class_unchanged(st)
-        || !method_not_overridden(reader, st->rp_str_feed_data,
-                                  st->rp_orig_feed_data)
-        || !method_not_overridden(reader, st->rp_str__wakeup_waiter,
-                                  st->rp_orig__wakeup_waiter)) {
-        Py_DECREF(reader);
-        return 0;
-    }
-    /* assert not self._eof: the generic call raises (or, under -O, goes
-     * on); only the plain case is ours */
-    PyObject *eof = attr_or_null(reader, st->rp_str__eof);
-    Py_XDECREF(eof);
-    PyObject *buffer = eof == Py_False
-                       ? attr_or_null(reader, st->rp_str__buffer) : NULL;
-    if (buffer == NULL || !PyByteArray_CheckExact(buffer)) {
-        Py_XDECREF(buffer);
-        Py_DECREF(reader);
-        return 0;
-    }
-    feed->reader = reader;
-    feed->buffer = buffer;
-    return 1;
-}
-
 void
 cx_readerproto_release(cx_readerproto_dest *feed)
 {
@@ -578,11 +576,8 @@ cx_readerproto_setup(PyObject *module)
         sr, st->rp_str__wakeup_waiter, file, NULL,
         &st->rp_code__wakeup_waiter);
     Py_DECREF(file);
-    /* Any of them not asyncio's: never taken.  Only on 3.11, the version
-     * tested: 3.12's sys.monitoring tools would not be seen (being_traced)
-     * and its streams.py is not checked against this file. */
-    st->rp_enabled = PY_VERSION_HEX < 0x030C0000
-                     && st->rp_orig_data_received && st->rp_orig__stream_reader
+    /* Any of them not asyncio's: never taken. */
+    st->rp_enabled = st->rp_orig_data_received && st->rp_orig__stream_reader
                      && st->rp_orig_feed_data && st->rp_orig__wakeup_waiter;
     st->rp_srp_tag = st->rp_sr_tag = 0;
     st->rp_feeds = 0;
