@@ -120,6 +120,20 @@ sock_call_result(PyObject *r, PyObject **result)
     return 1;
 }
 
+/* recv() on the fd, retried on EINTR: 1 and *k bytes (0 at EOF), 0 would
+ * block, -1 error set. */
+static int
+sock_recv_retrying(int fd, char *buf, Py_ssize_t n, ssize_t *k)
+{
+    while ((*k = recv(fd, buf, (size_t)n, MSG_DONTWAIT)) < 0) {
+        int rc = sock_errno();
+        if (rc <= 0) {
+            return rc;
+        }
+    }
+    return 1;
+}
+
 /* recv(n) into the transports' receive buffer, then a bytes object of the
  * size received: no allocation of n bytes shrunk afterwards, and the
  * kernel's copy is never copy.h's slow case.  (If that allocation fails,
@@ -129,11 +143,9 @@ static int
 sock_recv_buffered(char *rbuf, int fd, Py_ssize_t n, PyObject **result)
 {
     ssize_t k;
-    while ((k = recv(fd, rbuf, (size_t)n, MSG_DONTWAIT)) < 0) {
-        int rc = sock_errno();
-        if (rc <= 0) {
-            return rc;
-        }
+    int rc = sock_recv_retrying(fd, rbuf, n, &k);
+    if (rc <= 0) {
+        return rc;
     }
     *result = PyBytes_FromStringAndSize(NULL, k);
     if (*result == NULL) {
@@ -158,12 +170,10 @@ sock_recv_direct(cx_state *st, int fd, Py_ssize_t n, PyObject **result)
         return -1;
     }
     ssize_t k;
-    while ((k = recv(fd, PyBytes_AS_STRING(b), (size_t)n, MSG_DONTWAIT)) < 0) {
-        int rc = sock_errno();
-        if (rc <= 0) {
-            Py_DECREF(b);
-            return rc;
-        }
+    int rc = sock_recv_retrying(fd, PyBytes_AS_STRING(b), n, &k);
+    if (rc <= 0) {
+        Py_DECREF(b);
+        return rc;
     }
     if (k != n && _PyBytes_Resize(&b, k) < 0) {
         return -1;
