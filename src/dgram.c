@@ -249,15 +249,46 @@ dgram_append(cx_transport *tr, PyObject *data, PyObject *addr,
     return cx_transport_maybe_pause(tr);
 }
 
+/* sendto(data, addr=None)'s arguments, borrowed.  Positional calls are
+ * taken as they come; any other call goes through the public parser, for
+ * its checks and messages. */
+static int
+sendto_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+            PyObject **data, PyObject **addr)
+{
+    if (kwnames == NULL && nargs >= 1 && nargs <= 2) {
+        *data = args[0];
+        if (nargs == 2) {
+            *addr = args[1];
+        }
+        return 0;
+    }
+    static char *kw[] = {"data", "addr", NULL};
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    PyObject *tuple = PyTuple_New(nargs);
+    PyObject *dict = PyDict_New();
+    int ok = tuple != NULL && dict != NULL;
+    for (Py_ssize_t i = 0; ok && i < nargs; i++) {
+        PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
+    }
+    for (Py_ssize_t i = 0; ok && i < nkw; i++) {
+        ok = PyDict_SetItem(dict, PyTuple_GET_ITEM(kwnames, i),
+                            args[nargs + i]) == 0;
+    }
+    /* The parsed objects stay alive in the caller's arguments. */
+    ok = ok && PyArg_ParseTupleAndKeywords(tuple, dict, "O|O:sendto", kw,
+                                           data, addr);
+    Py_XDECREF(tuple);
+    Py_XDECREF(dict);
+    return ok ? 0 : -1;
+}
+
 static PyObject *
 Datagram_sendto(cx_transport *tr, PyObject *const *args, Py_ssize_t nargs,
                 PyObject *kwnames)
 {
-    static const char *const kw[] = {"data", "addr", NULL};
-    static _PyArg_Parser parser = {"O|O:sendto", kw, 0};
     PyObject *data, *addr = Py_None;
-    if (!_PyArg_ParseStackAndKeywords(args, nargs, kwnames, &parser, &data,
-                                      &addr)) {
+    if (sendto_args(args, nargs, kwnames, &data, &addr) < 0) {
         return NULL;
     }
     DatagramObject *dg = DG(tr);
@@ -432,7 +463,7 @@ Datagram_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
         goto error;
     }
     PyObject *fam = PyObject_GetAttrString(sock, "family");
-    dg->dg_family = fam ? _PyLong_AsInt(fam) : -1;
+    dg->dg_family = fam ? PyLong_AsInt(fam) : -1;
     Py_XDECREF(fam);
     if (dg->dg_family == -1 && PyErr_Occurred()) {
         goto error;

@@ -775,14 +775,24 @@ static int
 Future_set_class(FutureObject *self, PyObject *value,
                  void *Py_UNUSED(closure))
 {
-    /* borrowed: object's own getset descriptor */
-    PyObject *descr = PyDict_GetItemString(PyBaseObject_Type.tp_dict,
-                                           "__class__");
+    /* object's own getset descriptor (a static builtin type's tp_dict is
+     * NULL from 3.12 on: PyType_GetDict is the way in) */
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *dict = PyType_GetDict(&PyBaseObject_Type);
+#else
+    PyObject *dict = Py_XNewRef(PyBaseObject_Type.tp_dict);
+#endif
+    PyObject *descr = dict ? PyDict_GetItemString(dict, "__class__") : NULL;
+    Py_XINCREF(descr);
+    Py_XDECREF(dict);
     if (descr == NULL || Py_TYPE(descr)->tp_descr_set == NULL) {
+        Py_XDECREF(descr);
         PyErr_SetString(PyExc_AttributeError, "__class__");
         return -1;
     }
-    return Py_TYPE(descr)->tp_descr_set(descr, (PyObject *)self, value);
+    int rc = Py_TYPE(descr)->tp_descr_set(descr, (PyObject *)self, value);
+    Py_DECREF(descr);
+    return rc;
 }
 
 static PyObject *

@@ -210,7 +210,7 @@ handle_repr_info(HandleObject *h)
     if (st == NULL) {
         return NULL;
     }
-    PyObject *info = Py_BuildValue("[s]", _PyType_Name(Py_TYPE(h)));
+    PyObject *info = Py_BuildValue("[s]", cx_type_short_name(Py_TYPE(h)));
     if (info == NULL) {
         return NULL;
     }

@@ -25,6 +25,20 @@
 #include "tls.h"
 #include "readerproto.h"
 
+/* PyLong_AsInt is public from 3.13; before, the same function was private. */
+#if PY_VERSION_HEX < 0x030D0000
+#define PyLong_AsInt _PyLong_AsInt
+#endif
+
+/* A type's name without its module, as type.__name__ of a static type
+ * (what CPython's private _PyType_Name does). */
+static inline const char *
+cx_type_short_name(PyTypeObject *tp)
+{
+    const char *dot = strrchr(tp->tp_name, '.');
+    return dot != NULL ? dot + 1 : tp->tp_name;
+}
+
 /* The current exception as one object (3.12's PyErr_GetRaisedException),
  * and back.  cx_err_fetch returns a new reference or NULL; cx_err_restore
  * steals it (NULL: nothing). */

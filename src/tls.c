@@ -1065,7 +1065,7 @@ AppTransport_write(PyObject *self, PyObject *data)
         && !PyMemoryView_Check(data)) {
         return PyErr_Format(PyExc_TypeError,
                             "data: expecting a bytes-like instance, got %s",
-                            _PyType_Name(Py_TYPE(data)));
+                            cx_type_short_name(Py_TYPE(data)));
     }
     int t = PyObject_IsTrue(data);
     if (t <= 0) {

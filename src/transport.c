@@ -724,7 +724,7 @@ cx_transport_init(cx_transport *tr, PyObject *loop, PyObject *sock,
     if (fdobj == NULL) {
         return -1;
     }
-    int fd = _PyLong_AsInt(fdobj);
+    int fd = PyLong_AsInt(fdobj);
     Py_DECREF(fdobj);
     if (fd == -1 && PyErr_Occurred()) {
         return -1;

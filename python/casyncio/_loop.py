@@ -16,7 +16,7 @@ import traceback
 import warnings
 import weakref
 
-from asyncio import coroutines, events, futures, tasks
+from asyncio import base_events, coroutines, events, futures, tasks
 from asyncio import constants as _constants
 from asyncio.log import logger
 
@@ -398,27 +398,9 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
             raise TypeError('executor must be ThreadPoolExecutor')
         self._default_executor = executor
 
-    async def shutdown_default_executor(self):
-        """Schedule the shutdown of the default executor."""
-        self._executor_shutdown_called = True
-        if self._default_executor is None:
-            return
-        future = self.create_future()
-        thread = threading.Thread(target=self._do_shutdown, args=(future,))
-        thread.start()
-        try:
-            await future
-        finally:
-            thread.join()
-
-    def _do_shutdown(self, future):
-        try:
-            self._default_executor.shutdown(wait=True)
-            if not self.is_closed():
-                self.call_soon_threadsafe(future.set_result, None)
-        except Exception as ex:
-            if not self.is_closed():
-                self.call_soon_threadsafe(future.set_exception, ex)
+    # asyncio's own, of the running version (3.12 added the timeout).
+    shutdown_default_executor = base_events.BaseEventLoop.shutdown_default_executor
+    _do_shutdown = base_events.BaseEventLoop._do_shutdown
 
     # ---- error handling ----
 
