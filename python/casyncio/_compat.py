@@ -1,6 +1,6 @@
-"""Legacy asyncio APIs for old tutorials, restored on Python 3.11.
+"""Legacy asyncio APIs for old tutorials, restored on Python 3.11 and later.
 
-install() adds back what Python 3.11 removed from asyncio, and uninstall()
+install() adds back what Python 3.11 and later releases removed from asyncio, and uninstall()
 takes it away again.  The layer only *adds* missing names and only changes
 calls that stock 3.11 rejects with an error; every call that works on stock
 asyncio behaves exactly as before.
@@ -18,6 +18,9 @@ Restored:
   BoundedSemaphore and Condition, as in Python 3.9.
 * ``loop=`` accepted and ignored by asyncio.sleep(), gather(), wait() and
   Queue() (3.10 removed it; 3.11 raises TypeError).
+* ``asyncio.get_event_loop()`` outside a running loop making the main
+  thread's loop when none was set, as up to Python 3.13 (3.14 raises
+  RuntimeError instead).
 
 The deprecation warnings are attributed to this module, so the default
 warning filters do not print them (``-W error`` or ``-W always`` still see
@@ -27,6 +30,8 @@ import asyncio
 import collections.abc
 import functools
 import inspect
+import sys
+import threading
 import types
 import warnings
 from asyncio import base_futures, coroutines, events, futures, locks, queues
@@ -107,6 +112,9 @@ def _all_tasks_compat(loop=None):
     """Python 3.8's: every task of *loop*, finished ones included."""
     if loop is None:
         loop = events.get_event_loop()
+    if not hasattr(_tasks, "_all_tasks"):
+        # 3.14 keeps tasks in per-thread lists that hold pending tasks only.
+        return _tasks.all_tasks(loop)
     i = 0
     while True:
         try:
@@ -306,6 +314,34 @@ def _lock_await(self):
 _lock_await.__name__ = _lock_await.__qualname__ = "__await__"
 
 
+# --- get_event_loop() making the main thread's loop -------------------------
+
+_BasePolicy = getattr(events, "_BaseDefaultEventLoopPolicy", None) \
+    or events.BaseDefaultEventLoopPolicy
+
+
+def _make_get_event_loop(stock_get):
+    @functools.wraps(stock_get)
+    def get_event_loop(self):
+        # Python 3.13's: the main thread gets a loop on first use unless
+        # set_event_loop() was called (asyncio.run() calls it at its end).
+        if (self._local._loop is None
+                and not getattr(self._local, "_compat_set_called", False)
+                and threading.current_thread() is threading.main_thread()):
+            _warn("There is no current event loop")
+            self.set_event_loop(self.new_event_loop())
+        return stock_get(self)
+    return get_event_loop
+
+
+def _make_set_event_loop(stock_set):
+    @functools.wraps(stock_set)
+    def set_event_loop(self, loop):
+        self._local._compat_set_called = True
+        stock_set(self, loop)
+    return set_event_loop
+
+
 # --- install / uninstall -------------------------------------------------
 
 def _patch(owner, name, value):
@@ -341,10 +377,15 @@ def install():
         _patch(mixin, "__await__", _lock_await)
     if not hasattr(mixin, "__iter__"):
         _patch(mixin, "__iter__", _lock_iter)
+    if sys.version_info >= (3, 14):
+        _patch(_BasePolicy, "get_event_loop",
+               _make_get_event_loop(_BasePolicy.get_event_loop))
+        _patch(_BasePolicy, "set_event_loop",
+               _make_set_event_loop(_BasePolicy.set_event_loop))
 
 
 def uninstall():
-    """Remove everything install() added; asyncio is stock 3.11 again."""
+    """Remove everything install() added; asyncio is stock again."""
     for (owner, name), value in reversed(list(_installed.items())):
         if value is _MISSING:
             delattr(owner, name)

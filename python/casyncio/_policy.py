@@ -1,6 +1,6 @@
 """The event loop policy that makes casyncio loops, and run()."""
 import asyncio
-from asyncio import events
+from asyncio import events, unix_events
 
 __all__ = ("EventLoopPolicy", "install", "new_event_loop", "run")
 
@@ -11,9 +11,12 @@ def new_event_loop():
     return Loop()
 
 
-class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
-    """asyncio's default policy (per-thread loops, child watchers), making
-    casyncio loops."""
+# asyncio's default policy class by its private name: from 3.14 on the
+# public asyncio.DefaultEventLoopPolicy is deprecated (a DeprecationWarning
+# on every access), the private one is the same class without the warning.
+class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
+    """asyncio's default policy (per-thread loops, and child watchers before
+    3.14), making casyncio loops."""
 
     def _loop_factory(self):
         return new_event_loop()
@@ -22,7 +25,13 @@ class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
 def install():
     """Make casyncio's policy the current one: asyncio.run(),
     asyncio.new_event_loop() and get_event_loop() then make casyncio loops."""
-    asyncio.set_event_loop_policy(EventLoopPolicy())
+    # 3.14 deprecated the policy system (to go in 3.16) but still runs
+    # asyncio.run() and new_event_loop() through it: set ours the way asyncio
+    # does internally, so that a program on casyncio sees no warning that it
+    # does not see on stock asyncio.
+    set_policy = getattr(events, '_set_event_loop_policy',
+                         events.set_event_loop_policy)
+    set_policy(EventLoopPolicy())
 
 
 def run(main, *, debug=None):

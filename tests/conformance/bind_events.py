@@ -1,14 +1,12 @@
-"""CPython's loop mixins bound to casyncio's loop: the same mixins as
-CPython's own EPollEventLoopTests (test_events), with our loop."""
+"""CPython's loop tests bound to casyncio's loop: CPython's own
+EPollEventLoopTests (test_events) of the running version -- whichever mixins
+that version gives it -- with our loop."""
 from test.test_asyncio import test_events
-from test.test_asyncio import utils as test_utils
 
 import casyncio
 
 
-class CasyncioEventLoopTests(test_events.UnixEventLoopTestsMixin,
-                             test_events.SubprocessTestsMixin,
-                             test_utils.TestCase):
+class CasyncioEventLoopTests(test_events.EPollEventLoopTests):
 
     def create_event_loop(self):
         return casyncio.new_event_loop()
