@@ -70,7 +70,8 @@ def _fresh_main_module():
     import types
     main = types.ModuleType("__main__")
     main.__loader__ = importlib.machinery.BuiltinImporter
-    main.__annotations__ = {}
+    if sys.version_info < (3, 14):
+        main.__annotations__ = {}   # 3.14's lazy annotations: none up front
     main.__builtins__ = builtins
     sys.modules["__main__"] = main
     return main
@@ -147,12 +148,25 @@ def _run(kind, target, args):
         if module is not None:
             runpy._run_module_as_main(module, alter_argv)
         else:
-            exec(compile(source, filename, "exec", dont_inherit=True),
-                 main.__dict__)
+            code = compile(source, filename, "exec", dont_inherit=True)
+            if kind == "cmd":
+                _keep_command_source(code, source)
+            exec(code, main.__dict__)
     except BaseException as exc:
         if not isinstance(exc, SystemExit):
             _strip_launcher_frames(exc, sys._getframe())
         raise
+
+
+def _keep_command_source(code, source):
+    """Keep a -c program's source for its tracebacks, as python -c does
+    from 3.13 on: 3.13 under the file name "<string>", 3.14 by code object."""
+    import linecache
+    if sys.version_info >= (3, 14):
+        linecache._register_code(code, source, "<string>")
+    elif sys.version_info >= (3, 13):
+        lines = [line + "\n" for line in source.splitlines()]
+        linecache.cache["<string>"] = (len(source), None, lines, "<string>")
 
 
 def _is_zipfile(path):

@@ -9,7 +9,8 @@ Restored:
 
 * ``@asyncio.coroutine``: generator-based coroutines (``yield from``) and
   plain functions, as in Python 3.10 (``types.coroutine`` plus the
-  ``_is_coroutine`` marker, so ``asyncio.iscoroutinefunction`` is true).
+  ``_is_coroutine`` marker, so ``asyncio.iscoroutinefunction`` is true; from
+  3.12 on, whose Task refuses generators, wrapped in a native coroutine).
 * ``asyncio.Task.all_tasks()`` and ``asyncio.Task.current_task()``, with
   Python 3.8's semantics (see ``_LegacyTask``).
 * ``asyncio.wait()`` given bare coroutines: they are wrapped with
@@ -91,6 +92,16 @@ def coroutine(func):
             return res
 
     wrapper = types.coroutine(coro)
+    if sys.version_info >= (3, 12):
+        # 3.12's Task takes coroutine objects only, no longer generators:
+        # a native coroutine around the generator is what create_task()
+        # accepts, and `yield from` in another generator-based coroutine
+        # still drives it.
+        generator_coro = wrapper
+
+        @functools.wraps(func)
+        async def wrapper(*args, **kw):
+            return await generator_coro(*args, **kw)
     wrapper._is_coroutine = coroutines._is_coroutine  # iscoroutinefunction()
     return wrapper
 
@@ -112,20 +123,27 @@ def _all_tasks_compat(loop=None):
     """Python 3.8's: every task of *loop*, finished ones included."""
     if loop is None:
         loop = events.get_event_loop()
-    if not hasattr(_tasks, "_all_tasks"):
-        # 3.14 keeps tasks in per-thread lists that hold pending tasks only.
-        return _tasks.all_tasks(loop)
+    # Every task ever made, while alive: 3.11's _all_tasks, 3.12's
+    # _scheduled_tasks.  From 3.14 on, _asyncio's own tasks live in
+    # per-thread lists of pending tasks instead: those are added, finished
+    # ones of them cannot be found.
+    registry = getattr(_tasks, "_all_tasks", None)
+    if registry is None:
+        registry = _tasks._scheduled_tasks
     i = 0
     while True:
         try:
-            tasks = list(_tasks._all_tasks)
+            tasks = list(registry)
         except RuntimeError:
             i += 1
             if i >= 1000:
                 raise
         else:
             break
-    return {t for t in tasks if futures._get_loop(t) is loop}
+    found = {t for t in tasks if futures._get_loop(t) is loop}
+    if sys.version_info >= (3, 14):
+        found |= _tasks.all_tasks(loop)
+    return found
 
 
 class _LegacyTaskMeta(type):
