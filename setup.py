@@ -8,8 +8,21 @@ Default: -O2 release with -Wall -Wextra (-Werror when CASYNCIO_WERROR=1).
 """
 import glob
 import os
+import platform
+import sys
 
-from setuptools import Extension, setup
+# What CI builds and tests; anything else stops here with one sentence
+# rather than a C compiler error.
+SUPPORTED = "CPython 3.11 to 3.15 on Linux x86_64"
+here = (f"{platform.python_implementation()} "
+        f"{sys.version_info[0]}.{sys.version_info[1]} on "
+        f"{platform.system()} {platform.machine()}")
+if (platform.python_implementation() != "CPython"
+        or not (3, 11) <= sys.version_info[:2] <= (3, 15)
+        or platform.system() != "Linux" or platform.machine() != "x86_64"):
+    sys.exit(f"casyncio supports {SUPPORTED}; this is {here}.")
+
+from setuptools import Extension, setup  # noqa: E402
 
 cflags = ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter",
           "-Wno-missing-field-initializers", "-Wno-cast-function-type",
