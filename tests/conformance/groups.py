@@ -1,4 +1,5 @@
-"""The groups of CPython 3.11's test_asyncio that run against casyncio.
+"""The groups of the running CPython's test_asyncio that run against
+casyncio (each group's tests come from that version's test_asyncio).
 
 Each group names the test classes or modules to run on casyncio and their
 counterpart on stock asyncio (for the count shown next to ours), plus
@@ -7,17 +8,20 @@ counterpart on stock asyncio (for the count shown next to ours), plus
   xfail     tests that do not pass on casyncio yet, each with its reason and
             the issue that will make them pass.  Strict: one that passes
             fails the run, and a pattern that matches no test fails it too.
+  since     the first CPython version that has the group's tests.
 Patterns are fnmatch patterns over the test's method name.
 """
 import fnmatch
+import sys
 
 CPY = 'test.test_asyncio.'
 
 
 class Group:
     def __init__(self, name, ours, stock, *, install_policy=False,
-                 excluded=None, xfail=None, note=''):
+                 excluded=None, xfail=None, note='', since=(3, 11)):
         self.name = name
+        self.since = since
         self.ours = ours
         self.stock = stock
         self.install_policy = install_policy
@@ -44,6 +48,7 @@ class Group:
 
 
 def _module_group(short, **kw):
+    """A whole test module, run on casyncio loops through the policy."""
     return Group(short, [CPY + 'test_' + short], [CPY + 'test_' + short],
                  install_policy=True, **kw)
 
@@ -103,5 +108,20 @@ GROUPS = {g.name: g for g in [
     Group('subprocess', ['conformance.bind_subprocess'],
           [CPY + 'test_subprocess:SubprocessThreadedWatcherTests'],
           note='no child watcher: the loop reaps its children (pidfd); '
-               'stock: 3.11\'s default ThreadedChildWatcher'),
-]}
+               'stock: its default child process handling'),
+    Group('eager', ['conformance.bind_eager'],
+          [CPY + 'test_eager_task_factory:' + c for c in (
+              'CEagerTaskFactoryLoopTests', 'NonEagerCTaskTests',
+              'EagerCTaskTests')],
+          install_policy=True, since=(3, 12),
+          note='our C Task with the eager task factory'),
+    Group('graph', ['conformance.bind_graph'],
+          [CPY + 'test_graph:TestCallStackC'], since=(3, 14),
+          note='call-graph introspection of our Task and Future'),
+    _module_group('staggered', since=(3, 13)),
+    Group('server_context', ['conformance.bind_server_context'],
+          [CPY + 'test_server_context:AsyncioEventLoopTests',
+           CPY + 'test_server_context:AsyncioEventLoopSSLTests'],
+          since=(3, 15),
+          note='protocol callbacks in the server\'s context'),
+] if sys.version_info[:2] >= g.since}
