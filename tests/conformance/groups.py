@@ -6,7 +6,9 @@ counterpart on stock asyncio (for the count shown next to ours), plus
   excluded  white-box tests of the stock loop, skipped on both sides, each
             with its reason: keep this list short and exact;
   xfail     tests that do not pass on casyncio yet, each with its reason and
-            the issue that will make them pass.  Strict: one that passes
+            the issue that will make them pass: pattern -> (issue, reason),
+            or (issue, reason, versions) for some CPython versions only
+            (versions: a set of (major, minor)).  Strict: one that passes
             fails the run, and a pattern that matches no test fails it too.
   since     the first CPython version that has the group's tests.
 Patterns are fnmatch patterns over the test's method name.
@@ -26,7 +28,10 @@ class Group:
         self.stock = stock
         self.install_policy = install_policy
         self.excluded = excluded or {}
-        self.xfail = xfail or {}
+        running = sys.version_info[:2]
+        self.xfail = {pattern: value
+                      for pattern, value in (xfail or {}).items()
+                      if len(value) < 3 or running in value[2]}
         self.note = note
 
     def targets(self, impl):
