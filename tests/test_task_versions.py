@@ -425,3 +425,106 @@ def test_create_task_eager_start_through_factory_keyword(loop):
         assert ran == [1, 1] and t.done()
 
     run(loop, main())
+
+
+@needs314
+def test_call_graph_edges_leak_nothing(loop):
+    import tracemalloc
+    import weakref
+    refs = []
+
+    async def child():
+        await asyncio.sleep(0)
+        asyncio.capture_call_graph()
+        return 1
+
+    async def fail():
+        raise ValueError
+
+    async def once():
+        a = loop.create_task(child())
+        b = loop.create_task(child())
+        refs.append(weakref.ref(a))
+        await asyncio.gather(a, b)
+        await loop.create_task(child())
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(child())
+        slow = loop.create_task(asyncio.sleep(1))
+        refs.append(weakref.ref(slow))
+        with pytest.raises(ValueError):
+            await asyncio.gather(slow, loop.create_task(fail()))
+        slow.cancel()
+        await asyncio.sleep(0)
+
+    async def rounds(n):
+        for _ in range(n):
+            await once()
+
+    run(loop, rounds(20))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        run(loop, rounds(5))
+        gc.collect()
+        base = tracemalloc.get_traced_memory()[0]
+        run(loop, rounds(100))
+        gc.collect()
+        growth = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert growth < 64 * 1024
+    for _ in range(3):
+        gc.collect()
+    assert [r for r in refs if r() is not None] == []
+
+
+@needs312
+def test_eager_tasks_leak_nothing(loop):
+    import tracemalloc
+    import weakref
+    Task = native_task(loop)
+    refs = []
+
+    async def quick():
+        return 1
+
+    async def suspends():
+        await asyncio.sleep(0)
+        return 2
+
+    async def fails():
+        raise ValueError("x")
+
+    async def once():
+        for coro in (quick(), suspends(), fails()):
+            t = Task(coro, loop=loop, eager_start=True)
+            refs.append(weakref.ref(t))
+            try:
+                await t
+            except ValueError:
+                pass
+        # gather of children done at once (3.12's done_futs path)
+        assert await asyncio.gather(
+            Task(quick(), loop=loop, eager_start=True),
+            Task(quick(), loop=loop, eager_start=True)) == [1, 1]
+
+    async def rounds(n):
+        for _ in range(n):
+            await once()
+
+    run(loop, rounds(20))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        run(loop, rounds(5))
+        gc.collect()
+        base = tracemalloc.get_traced_memory()[0]
+        run(loop, rounds(200))
+        gc.collect()
+        growth = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert growth < 64 * 1024
+    for _ in range(3):
+        gc.collect()
+    assert [r for r in refs if r() is not None] == []
