@@ -370,7 +370,11 @@ task_step_impl(TaskObject *task, PyObject *exc)
 
     if (task->task_state != CX_FUT_PENDING) {
         PyErr_Format(st->asyncio_InvalidStateError,
+#if PY_VERSION_HEX >= 0x030E0000
+                     "__step(): already done: %R %R", task,
+#else
                      "_step(): already done: %R %R", task,
+#endif
                      exc ? exc : Py_None);
         return NULL;
     }

@@ -20,6 +20,12 @@ from future_task_fixtures import (loop, impl, collect_and_check_dead,  # noqa
 Future, Task = _core.Future, _core.Task
 
 
+def run_briefly(loop, n=3):
+    for _ in range(n):
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+
+
 # --- fast wake-up vs generic path ------------------------------------------
 
 def test_fast_wakeup_uses_inline_slot(loop):
@@ -664,3 +670,34 @@ def test_no_memory_growth_many_tasks(loop):
         loop.run_until_complete(main())
 
     assert memory_growth(rounds) < 128 * 1024
+
+
+def test_step_of_a_done_task_raises_as_the_version_does(impl, loop):
+    # The step callback a task scheduled on a stock loop, run once more
+    # after the task is done.
+    _, Tsk = impl
+
+    async def coro():
+        return 1
+
+    task = Tsk(coro(), loop=loop)
+    handle, = [h for h in loop._ready if not h.cancelled()]
+    step = handle._callback
+    loop.run_until_complete(task)
+    name = "__step()" if sys.version_info >= (3, 14) else "_step()"
+    errors = []
+
+    def call_step():
+        # in the running loop, outside any task (3.14's _enter_task wants
+        # the running loop)
+        try:
+            step()
+        except BaseException as e:
+            errors.append(e)
+
+    loop.call_soon(call_step)
+    run_briefly(loop)
+    err, = errors
+    assert type(err) is asyncio.InvalidStateError
+    assert str(err).startswith(f"{name}: already done: ")
+    assert asyncio.current_task(loop) is None

@@ -528,3 +528,40 @@ def test_eager_tasks_leak_nothing(loop):
     for _ in range(3):
         gc.collect()
     assert [r for r in refs if r() is not None] == []
+
+
+def test_stock_and_our_tasks_share_the_current_task(loop):
+    # asyncio's Task and ours on the same loop: each is current in its own
+    # steps, as asyncio's (C from 3.12) current-task functions see it.
+    async def worker(tag):
+        me = asyncio.current_task()
+        for _ in range(3):
+            assert asyncio.current_task() is me
+            assert asyncio.current_task(loop) is me
+            assert me in asyncio.all_tasks()
+            await asyncio.sleep(0)
+        return tag
+
+    async def main():
+        me = asyncio.current_task()
+        tasks = [asyncio.Task(worker("stock"), loop=loop),
+                 _core.Task(worker("ours"), loop=loop)]
+        if PY312:
+            tasks += [asyncio.Task(worker("stock-eager"), loop=loop,
+                                   eager_start=True),
+                      _core.Task(worker("ours-eager"), loop=loop,
+                                 eager_start=True)]
+        assert asyncio.current_task() is me
+        # entering another task while this one runs: asyncio's error
+        with pytest.raises(RuntimeError, match="Cannot enter into task"):
+            asyncio.tasks._enter_task(loop, tasks[0])
+        with pytest.raises(RuntimeError,
+                           match="Invalid attempt to leave task" if PY314
+                           else "does not match the current task"):
+            asyncio.tasks._leave_task(loop, tasks[1])
+        return await asyncio.gather(*tasks)
+
+    expected = ["stock", "ours"]
+    if PY312:
+        expected += ["stock-eager", "ours-eager"]
+    assert run(loop, main()) == expected
