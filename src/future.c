@@ -1153,7 +1153,10 @@ FutureIter_am_send(FutureIterObject *it, PyObject *Py_UNUSED(arg),
     FutureObject *fut = it->future;
     *result = NULL;
     if (fut == NULL) {
-        return PYGEN_ERROR;
+        /* Exhausted, closed or thrown into: a send() raises StopIteration
+         * (a bare error return would be a SystemError). */
+        *result = Py_NewRef(Py_None);
+        return PYGEN_RETURN;
     }
     if (fut->fut_state == CX_FUT_PENDING) {
         if (!fut->fut_blocking) {
@@ -1226,6 +1229,14 @@ FutureIter_throw(FutureIterObject *it, PyObject *const *args,
     PyObject *type = args[0];
     PyObject *val = nargs >= 2 ? args[1] : NULL;
     PyObject *tb = nargs == 3 ? args[2] : NULL;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (nargs > 1 && PyErr_WarnEx(PyExc_DeprecationWarning,
+                                  "the (type, exc, tb) signature of throw() "
+                                  "is deprecated, use the single-arg "
+                                  "signature instead.", 1) < 0) {
+        return NULL;
+    }
+#endif
     if (val == Py_None) {
         val = NULL;
     }
