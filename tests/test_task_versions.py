@@ -565,3 +565,30 @@ def test_stock_and_our_tasks_share_the_current_task(loop):
     if PY312:
         expected += ["stock-eager", "ours-eager"]
     assert run(loop, main()) == expected
+
+
+def test_exception_handler_runs_in_the_task_context(loop):
+    # 3.12 (gh-96704): a custom exception handler runs in the context of
+    # the task (or handle) it reports on.
+    name = contextvars.ContextVar("name", default="foo")
+    seen = []
+    loop.set_exception_handler(lambda lp, ctx: seen.append(name.get()))
+
+    async def task():
+        name.set("bar")
+        1 / 0
+
+    def callback():
+        name.set("bar")
+        1 / 0
+
+    async def main():
+        loop.create_task(task())
+        loop.call_soon(callback)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    run(loop, main())
+    gc.collect()
+    expected = "bar" if PY312 else "foo"
+    assert seen == [expected, expected]
