@@ -214,6 +214,7 @@ future_clear_state(FutureObject *fut)
     Py_CLEAR(fut->fut_source_tb);
     Py_CLEAR(fut->fut_cancel_msg);
     Py_CLEAR(fut->fut_cancelled_exc);
+    Py_CLEAR(fut->fut_awaited_by);
 }
 
 int
@@ -221,7 +222,16 @@ cx_future_init(FutureObject *fut, PyObject *loop)
 {
     cx_state *st = fut->fut_st;
 
-    /* __init__ may run twice: start over, but keep __dict__. */
+#if PY_VERSION_HEX >= 0x030F0000
+    /* 3.15: __init__ runs once. */
+    if (fut->fut_loop != NULL) {
+        PyErr_Format(PyExc_RuntimeError, "%s object is already initialized",
+                     Py_TYPE(fut)->tp_name);
+        return -1;
+    }
+#endif
+    /* __init__ may run twice (before 3.15): start over, but keep
+     * __dict__. */
     future_clear_state(fut);
     fut->fut_state = CX_FUT_PENDING;
     fut->fut_log_tb = 0;
@@ -370,6 +380,25 @@ cx_future_set_exception(FutureObject *fut, PyObject *exc)
         PyErr_SetString(PyExc_TypeError, "invalid exception object");
         return NULL;
     }
+#if PY_VERSION_HEX >= 0x030D0000
+    /* 3.13: any StopIteration is wrapped in a RuntimeError. */
+    if (PyErr_GivenExceptionMatches(val, PyExc_StopIteration)) {
+        PyObject *msg = PyUnicode_FromString(
+            "StopIteration interacts badly with generators and cannot be "
+            "raised into a Future");
+        PyObject *wrapped = msg ? PyObject_CallOneArg(PyExc_RuntimeError,
+                                                      msg) : NULL;
+        Py_XDECREF(msg);
+        if (wrapped == NULL) {
+            Py_DECREF(val);
+            return NULL;
+        }
+        PyException_SetCause(wrapped, Py_NewRef(val));
+        PyException_SetContext(wrapped, val);       /* steals val */
+        val = wrapped;
+    }
+#else
+    /* 3.11, 3.12: exactly StopIteration is refused. */
     if (Py_IS_TYPE(val, (PyTypeObject *)PyExc_StopIteration)) {
         Py_DECREF(val);
         PyErr_SetString(PyExc_TypeError,
@@ -377,6 +406,7 @@ cx_future_set_exception(FutureObject *fut, PyObject *exc)
                         "and cannot be raised into a Future");
         return NULL;
     }
+#endif
     Py_XSETREF(fut->fut_exception, val);
     Py_XSETREF(fut->fut_exception_tb, PyException_GetTraceback(val));
     fut->fut_state = CX_FUT_FINISHED;
@@ -416,6 +446,40 @@ cx_future_new(cx_state *st, PyObject *loop)
         return NULL;
     }
     return (PyObject *)fut;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Call-graph bookkeeping (3.14) */
+
+int
+cx_future_awaited_by_add(FutureObject *fut, PyObject *waiter)
+{
+    cx_state *st = fut->fut_st;
+    if (!PyObject_TypeCheck(waiter, st->FutureType)) {
+        int ok = PyObject_IsInstance(waiter, st->asyncio_Future);
+        if (ok <= 0) {
+            return ok;      /* not a future: nothing recorded */
+        }
+    }
+    if (fut->fut_awaited_by == NULL) {
+        fut->fut_awaited_by = PySet_New(NULL);
+        if (fut->fut_awaited_by == NULL) {
+            return -1;
+        }
+    }
+    return PySet_Add(fut->fut_awaited_by, waiter);
+}
+
+int
+cx_future_awaited_by_discard(FutureObject *fut, PyObject *waiter)
+{
+    if (fut->fut_awaited_by == NULL) {
+        return 0;
+    }
+    PyObject *set = Py_NewRef(fut->fut_awaited_by);
+    int rc = PySet_Discard(set, waiter);
+    Py_DECREF(set);
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -822,6 +886,18 @@ OPTIONAL_FIELD_GETTER(Future_get_source_traceback, fut_source_tb)
 OPTIONAL_FIELD_GETTER(Future_get_cancel_message, fut_cancel_msg)
 #undef OPTIONAL_FIELD_GETTER
 
+#if PY_VERSION_HEX >= 0x030E0000
+/* futures.py's _asyncio_awaited_by: None, or a frozenset of the waiters. */
+static PyObject *
+Future_get_awaited_by(FutureObject *self, void *Py_UNUSED(closure))
+{
+    if (self->fut_awaited_by == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyFrozenSet_New(self->fut_awaited_by);
+}
+#endif
+
 static int
 Future_set_cancel_message(FutureObject *self, PyObject *msg,
                           void *Py_UNUSED(closure))
@@ -850,6 +926,7 @@ cx_future_traverse_fields(FutureObject *fut, visitproc visit, void *arg)
     Py_VISIT(fut->fut_source_tb);
     Py_VISIT(fut->fut_cancel_msg);
     Py_VISIT(fut->fut_cancelled_exc);
+    Py_VISIT(fut->fut_awaited_by);
     Py_VISIT(fut->fut_dict);
     return 0;
 }
@@ -999,6 +1076,9 @@ static PyGetSetDef future_getsets[] = {
     {"_cancel_message", (getter)Future_get_cancel_message,
      (setter)Future_set_cancel_message, NULL, NULL},
     {"_state", (getter)Future_get_state, NULL, NULL, NULL},
+#if PY_VERSION_HEX >= 0x030E0000
+    {"_asyncio_awaited_by", (getter)Future_get_awaited_by, NULL, NULL, NULL},
+#endif
     {"__class__", (getter)Future_get_class, (setter)Future_set_class, NULL,
      NULL},
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL,
@@ -1073,7 +1153,10 @@ FutureIter_am_send(FutureIterObject *it, PyObject *Py_UNUSED(arg),
     FutureObject *fut = it->future;
     *result = NULL;
     if (fut == NULL) {
-        return PYGEN_ERROR;
+        /* Exhausted, closed or thrown into: a send() raises StopIteration
+         * (a bare error return would be a SystemError). */
+        *result = Py_NewRef(Py_None);
+        return PYGEN_RETURN;
     }
     if (fut->fut_state == CX_FUT_PENDING) {
         if (!fut->fut_blocking) {
@@ -1146,6 +1229,14 @@ FutureIter_throw(FutureIterObject *it, PyObject *const *args,
     PyObject *type = args[0];
     PyObject *val = nargs >= 2 ? args[1] : NULL;
     PyObject *tb = nargs == 3 ? args[2] : NULL;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (nargs > 1 && PyErr_WarnEx(PyExc_DeprecationWarning,
+                                  "the (type, exc, tb) signature of throw() "
+                                  "is deprecated, use the single-arg "
+                                  "signature instead.", 1) < 0) {
+        return NULL;
+    }
+#endif
     if (val == Py_None) {
         val = NULL;
     }
@@ -1252,10 +1343,70 @@ static PyType_Spec future_iter_spec = {
     .slots = future_iter_slots,
 };
 
+#if PY_VERSION_HEX >= 0x030E0000
+/* futures.future_add_to_awaited_by(fut, waiter, /) and
+ * future_discard_from_awaited_by(fut, waiter, /) that also know our
+ * futures: for any other `fut`, asyncio's own.  _tasks.py installs them in
+ * asyncio.futures (and asyncio), where asyncio looks them up at each use. */
+static PyObject *
+awaited_by_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                int add)
+{
+    cx_state *st = PyModule_GetState(module);
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "%s expected 2 arguments, got %zd",
+                     add ? "future_add_to_awaited_by"
+                         : "future_discard_from_awaited_by", nargs);
+        return NULL;
+    }
+    if (PyObject_TypeCheck(args[0], st->FutureType)) {
+        FutureObject *fut = (FutureObject *)args[0];
+        int rc = add ? cx_future_awaited_by_add(fut, args[1])
+                     : cx_future_awaited_by_discard(fut, args[1]);
+        if (rc < 0) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    return PyObject_Vectorcall(add ? st->asyncio_fut_add_awaited_by
+                                   : st->asyncio_fut_discard_awaited_by,
+                               args, nargs, NULL);
+}
+
+static PyObject *
+future_add_to_awaited_by(PyObject *module, PyObject *const *args,
+                         Py_ssize_t nargs)
+{
+    return awaited_by_call(module, args, nargs, 1);
+}
+
+static PyObject *
+future_discard_from_awaited_by(PyObject *module, PyObject *const *args,
+                               Py_ssize_t nargs)
+{
+    return awaited_by_call(module, args, nargs, 0);
+}
+
+static PyMethodDef future_module_functions[] = {
+    {"future_add_to_awaited_by",
+     (PyCFunction)(void (*)(void))future_add_to_awaited_by, METH_FASTCALL,
+     "Record that `fut` is awaited on by `waiter`."},
+    {"future_discard_from_awaited_by",
+     (PyCFunction)(void (*)(void))future_discard_from_awaited_by,
+     METH_FASTCALL, "Record that `fut` is no longer awaited on by `waiter`."},
+    {NULL, NULL},
+};
+#endif
+
 int
 cx_future_setup(PyObject *module)
 {
     cx_state *st = PyModule_GetState(module);
+#if PY_VERSION_HEX >= 0x030E0000
+    if (PyModule_AddFunctions(module, future_module_functions) < 0) {
+        return -1;
+    }
+#endif
     st->context_kwnames = PyTuple_Pack(1, st->str_context);
     if (st->context_kwnames == NULL) {
         return -1;

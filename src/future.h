@@ -41,6 +41,7 @@ typedef enum {
     PyObject *prefix##_cancelled_exc;                                       \
     PyObject *prefix##_dict;                                                \
     PyObject *prefix##_weakreflist;                                         \
+    PyObject *prefix##_awaited_by;  /* 3.14+: set of waiters, or NULL */    \
     cx_fut_state prefix##_state;                                            \
     char prefix##_log_tb;                                                   \
     char prefix##_blocking;                                                 \
@@ -94,6 +95,13 @@ int cx_future_add_wakeup(FutureObject *fut, PyObject *task, PyObject *ctx);
  * loop is one of ours.  ctx may be NULL (no context argument).  0 or -1. */
 int cx_future_call_soon(cx_state *st, PyObject *loop, PyObject *cb,
                         PyObject *arg, PyObject *ctx);
+
+/* 3.14's call-graph bookkeeping (futures.future_add_to_awaited_by /
+ * future_discard_from_awaited_by) on one of our futures (or a subclass):
+ * `waiter` is recorded when it is a future of ours or of asyncio's, as
+ * asyncio records only futures.  0 or -1. */
+int cx_future_awaited_by_add(FutureObject *fut, PyObject *waiter);
+int cx_future_awaited_by_discard(FutureObject *fut, PyObject *waiter);
 
 /* tp_traverse / tp_clear / tp_finalize bodies, for Task's own slots. */
 int cx_future_traverse_fields(FutureObject *fut, visitproc visit, void *arg);

@@ -1,4 +1,5 @@
-/* _GatherCallback: asyncio 3.11 gather()'s _done_callback closure in C.
+/* _GatherCallback: asyncio gather()'s _done_callback closure in C (3.11's;
+ * from 3.14 with the call-graph bookkeeping of that version: cur_task).
  *
  * gather() (python/casyncio/_tasks.py) makes one, adds it to every child,
  * then hands it the outer future and the number of distinct children with
@@ -14,6 +15,8 @@ typedef struct {
     cx_state *gc_st;
     PyObject *gc_outer;         /* NULL until _set_outer() */
     PyObject *gc_children;      /* the list gather() builds */
+    PyObject *gc_cur_task;      /* 3.14: the task that called gather(), or
+                                   NULL */
     Py_ssize_t gc_nfuts;
     Py_ssize_t gc_nfinished;
     int gc_return_exceptions;
@@ -123,6 +126,59 @@ outer_set(PyObject *outer, const char *method, PyObject *arg)
     return 0;
 }
 
+/* futures.future_discard_from_awaited_by(fut, waiter).  0 or -1. */
+static int
+discard_awaited_by(cx_state *st, PyObject *fut, PyObject *waiter)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    if (PyObject_TypeCheck(fut, st->FutureType)) {
+        return cx_future_awaited_by_discard((FutureObject *)fut, waiter);
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(
+        st->asyncio_fut_discard_awaited_by, fut, waiter, NULL);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+#else
+    return 0;
+#endif
+}
+
+/* tasks.py's _discard_awaited_by(children, cur_task) (3.14): the children
+ * outliving gather() lose the edge.  0 or -1. */
+static int
+discard_children_awaited_by(GatherCallbackObject *self)
+{
+    if (self->gc_cur_task == NULL) {
+        return 0;
+    }
+    PyObject *children = Py_NewRef(self->gc_children);
+    PyObject *waiter = Py_NewRef(self->gc_cur_task);
+    int rc = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(children); i++) {
+        PyObject *child = Py_NewRef(PyList_GET_ITEM(children, i));
+        rc = discard_awaited_by(self->gc_st, child, waiter);
+        Py_DECREF(child);
+        if (rc < 0) {
+            break;
+        }
+    }
+    Py_DECREF(waiter);
+    Py_DECREF(children);
+    return rc;
+}
+
+/* outer.set_exception(exc) after _discard_awaited_by; steals exc. */
+static int
+outer_set_exception(GatherCallbackObject *self, PyObject *outer,
+                    PyObject *exc)
+{
+    if (exc != NULL && discard_children_awaited_by(self) < 0) {
+        Py_DECREF(exc);
+        return -1;
+    }
+    return outer_set(outer, "set_exception", exc);
+}
+
 static PyObject *
 fut_make_cancelled_error(PyObject *fut)
 {
@@ -196,6 +252,14 @@ gather_child_done(GatherCallbackObject *self, PyObject *fut)
 {
     cx_state *st = self->gc_st;
     self->gc_nfinished++;
+    if (self->gc_cur_task != NULL) {
+        PyObject *waiter = Py_NewRef(self->gc_cur_task);
+        int r = discard_awaited_by(st, fut, waiter);
+        Py_DECREF(waiter);
+        if (r < 0) {
+            return -1;
+        }
+    }
     PyObject *outer = self->gc_outer;
     int done = outer ? outer_done(st, outer) : 1;
     if (done < 0) {
@@ -219,8 +283,8 @@ gather_child_done(GatherCallbackObject *self, PyObject *fut)
             goto done;
         }
         if (c) {
-            rc = outer_set(outer, "set_exception",
-                           fut_make_cancelled_error(fut));
+            rc = outer_set_exception(self, outer,
+                                     fut_make_cancelled_error(fut));
             goto done;
         }
         PyObject *exc = child_exception(st, fut);
@@ -229,7 +293,7 @@ gather_child_done(GatherCallbackObject *self, PyObject *fut)
             goto done;
         }
         if (exc != Py_None) {
-            rc = outer_set(outer, "set_exception", exc);
+            rc = outer_set_exception(self, outer, exc);
             goto done;
         }
         Py_DECREF(exc);
@@ -265,13 +329,14 @@ GatherCallback_vectorcall(PyObject *op, PyObject *const *args,
 static PyObject *
 GatherCallback_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"children", "return_exceptions", NULL};
-    PyObject *children;
+    static char *kwlist[] = {"children", "return_exceptions", "cur_task",
+                             NULL};
+    PyObject *children, *cur_task = Py_None;
     int return_exceptions = 0;
     cx_state *st = cx_state_from_type(tp);
     if (st == NULL || !PyArg_ParseTupleAndKeywords(
-            args, kwds, "O!p:_GatherCallback", kwlist, &PyList_Type,
-            &children, &return_exceptions)) {
+            args, kwds, "O!p|O:_GatherCallback", kwlist, &PyList_Type,
+            &children, &return_exceptions, &cur_task)) {
         return NULL;
     }
     GatherCallbackObject *self = (GatherCallbackObject *)tp->tp_alloc(tp, 0);
@@ -281,6 +346,7 @@ GatherCallback_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     self->gc_st = st;
     self->gc_children = Py_NewRef(children);
     self->gc_return_exceptions = return_exceptions;
+    self->gc_cur_task = cur_task == Py_None ? NULL : Py_NewRef(cur_task);
     self->gc_vectorcall = GatherCallback_vectorcall;
     return (PyObject *)self;
 }
@@ -311,6 +377,7 @@ GatherCallback_traverse(GatherCallbackObject *self, visitproc visit,
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->gc_outer);
     Py_VISIT(self->gc_children);
+    Py_VISIT(self->gc_cur_task);
     return 0;
 }
 
@@ -319,6 +386,7 @@ GatherCallback_clear(GatherCallbackObject *self)
 {
     Py_CLEAR(self->gc_outer);
     Py_CLEAR(self->gc_children);
+    Py_CLEAR(self->gc_cur_task);
     return 0;
 }
 

@@ -1010,10 +1010,92 @@ Loop_create_future(LoopObject *lp, PyObject *Py_UNUSED(ignored))
     return cx_future_new(lp->st, (PyObject *)lp);
 }
 
+#if PY_VERSION_HEX >= 0x030E0000
+/* 3.14's create_task(coro, **kwargs): every keyword goes on, to the task
+ * factory as factory(loop, coro, **kwargs), or to Task(coro, loop=self,
+ * **kwargs) (name, context, eager_start). */
+static PyObject *
+loop_create_task_kwargs(LoopObject *lp, PyObject *const *args,
+                        Py_ssize_t nargs, PyObject *kwnames)
+{
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs != 1) {
+        if (nargs == 0) {
+            PyErr_SetString(PyExc_TypeError, "create_task() missing 1 "
+                            "required positional argument: 'coro'");
+        }
+        else {
+            PyErr_Format(PyExc_TypeError, "create_task() takes 2 positional "
+                         "arguments but %zd were given", nargs + 1);
+        }
+        return NULL;
+    }
+    if (loop_check_closed(lp) < 0) {
+        return NULL;
+    }
+    PyObject *res;
+    PyObject **stack = PyMem_Malloc((size_t)(nkw + 3) * sizeof(PyObject *));
+    if (stack == NULL) {
+        return PyErr_NoMemory();
+    }
+    if (lp->loop_task_factory != NULL) {
+        PyObject *factory = Py_NewRef(lp->loop_task_factory);
+        stack[0] = (PyObject *)lp;
+        stack[1] = args[0];
+        for (Py_ssize_t i = 0; i < nkw; i++) {
+            stack[2 + i] = args[1 + i];
+        }
+        res = PyObject_Vectorcall(factory, stack, 2, kwnames);
+        Py_DECREF(factory);
+    }
+    else {
+        /* Task(coro, **kwargs, loop=self) */
+        PyObject *names = PyTuple_New(nkw + 1);
+        PyObject *loopname = PyUnicode_FromString("loop");
+        if (names == NULL || loopname == NULL) {
+            Py_XDECREF(names);
+            Py_XDECREF(loopname);
+            PyMem_Free(stack);
+            return NULL;
+        }
+        stack[0] = args[0];
+        for (Py_ssize_t i = 0; i < nkw; i++) {
+            stack[1 + i] = args[1 + i];
+            PyTuple_SET_ITEM(names, i,
+                             Py_NewRef(PyTuple_GET_ITEM(kwnames, i)));
+        }
+        stack[1 + nkw] = (PyObject *)lp;
+        PyTuple_SET_ITEM(names, nkw, loopname);     /* steals */
+        res = PyObject_Vectorcall((PyObject *)lp->st->TaskType, stack, 1,
+                                  names);
+        Py_DECREF(names);
+    }
+    PyMem_Free(stack);
+    return res;
+}
+#endif
+
 static PyObject *
 Loop_create_task(LoopObject *lp, PyObject *const *args, Py_ssize_t nargs,
                  PyObject *kwnames)
 {
+#if PY_VERSION_HEX >= 0x030E0000
+    /* Keywords other than name and context: asyncio 3.14's pass-through. */
+    if (kwnames != NULL || lp->loop_task_factory != NULL) {
+        Py_ssize_t n = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+        int plain = lp->loop_task_factory == NULL;
+        for (Py_ssize_t i = 0; plain && i < n; i++) {
+            PyObject *k = PyTuple_GET_ITEM(kwnames, i);
+            plain = PyUnicode_Check(k)
+                    && (PyUnicode_CompareWithASCIIString(k, "name") == 0
+                        || PyUnicode_CompareWithASCIIString(k, "context")
+                           == 0);
+        }
+        if (!plain) {
+            return loop_create_task_kwargs(lp, args, nargs, kwnames);
+        }
+    }
+#endif
     static const char *const kw[] = {"coro", "name", "context", NULL};
     PyObject *coro = NULL, *name = Py_None, *context = Py_None;
     PyObject *slots[3] = {NULL, NULL, NULL};

@@ -21,6 +21,9 @@
     X(str_handle) X(str_source_traceback) X(str_asyncio_future_blocking) \
     X(str_get_loop) X(all_tasks_data) X(all_tasks_discard) \
     X(context_kwnames) X(asyncio_enter_task) X(asyncio_leave_task) \
+    X(asyncio_swap_current_task) X(asyncio_register_eager_task) \
+    X(asyncio_unregister_eager_task) X(asyncio_fut_add_awaited_by) \
+    X(asyncio_fut_discard_awaited_by) \
     X(SockOpType) X(socket_socket) X(str_transports) X(str_data) \
     X(str_ensure_fd_no_transport) \
     X(TransportType) X(SocketTransportType) X(DatagramTransportType) \
@@ -122,7 +125,55 @@ module_exec(PyObject *mod)
     IMPORT(asyncio_logger, "asyncio.log", "logger")
     IMPORT(asyncio_enter_task, "asyncio.tasks", "_enter_task")
     IMPORT(asyncio_leave_task, "asyncio.tasks", "_leave_task")
+#if PY_VERSION_HEX >= 0x030C0000
+    IMPORT(asyncio_swap_current_task, "asyncio.tasks", "_swap_current_task")
+    IMPORT(asyncio_register_eager_task, "asyncio.tasks",
+           "_register_eager_task")
+    IMPORT(asyncio_unregister_eager_task, "asyncio.tasks",
+           "_unregister_eager_task")
+#endif
+#if PY_VERSION_HEX >= 0x030E0000
+    IMPORT(asyncio_fut_add_awaited_by, "asyncio.futures",
+           "future_add_to_awaited_by")
+    IMPORT(asyncio_fut_discard_awaited_by, "asyncio.futures",
+           "future_discard_from_awaited_by")
+#endif
 #undef IMPORT
+    /* Feature test on the running version's tasks.py (the patch is in
+     * some 3.13 and 3.15 releases, not in others): does Task.__init__
+     * refuse a context that is not a contextvars.Context? */
+    {
+        PyObject *pytask;
+        st->task_checks_context = 0;
+        if (import_attr(&pytask, "asyncio.tasks", "_PyTask") < 0) {
+            return -1;
+        }
+        PyObject *consts = PyObject_GetAttrString(pytask, "__init__");
+        Py_DECREF(pytask);
+        Py_XSETREF(consts, consts ? PyObject_GetAttrString(consts,
+                                                           "__code__")
+                                  : NULL);
+        Py_XSETREF(consts, consts ? PyObject_GetAttrString(consts,
+                                                           "co_consts")
+                                  : NULL);
+        if (consts == NULL) {
+            return -1;
+        }
+        if (!PyTuple_Check(consts)) {
+            Py_DECREF(consts);
+            PyErr_SetString(PyExc_TypeError, "co_consts is not a tuple");
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
+            PyObject *c = PyTuple_GET_ITEM(consts, i);
+            if (PyUnicode_Check(c)
+                && PyUnicode_CompareWithASCIIString(
+                       c, "a contextvars.Context was expected, got ") == 0) {
+                st->task_checks_context = 1;
+            }
+        }
+        Py_DECREF(consts);
+    }
 
 #define INTERN(slot, text) \
     if ((st->slot = PyUnicode_InternFromString(text)) == NULL) { return -1; }

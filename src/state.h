@@ -69,6 +69,14 @@ typedef struct {
     PyObject *asyncio_enter_task;          /* tasks._enter_task, used on
                                               versions other than 3.11 */
     PyObject *asyncio_leave_task;          /* tasks._leave_task, likewise */
+    PyObject *asyncio_swap_current_task;   /* 3.12+: tasks._swap_current_task */
+    PyObject *asyncio_register_eager_task; /* 3.12+: tasks._register_eager_task */
+    PyObject *asyncio_unregister_eager_task; /* and _unregister_eager_task */
+    PyObject *asyncio_fut_add_awaited_by;  /* 3.14+: asyncio's own */
+    PyObject *asyncio_fut_discard_awaited_by; /* futures.future_*_awaited_by */
+    /* Task(context=) refuses what is not a Context (gh-157301): true when
+     * the running version's tasks.py does. */
+    int task_checks_context;
     /* 3.11: the set behind the WeakSet tasks._all_tasks, and its discard
      * method; NULL elsewhere (then tasks._register_task is called). */
     PyObject *all_tasks_data;

@@ -283,6 +283,15 @@ static PyObject *
 task_wait_on(TaskObject *task, PyObject *result, int ours)
 {
     cx_state *st = task->task_st;
+#if PY_VERSION_HEX >= 0x030E0000
+    /* futures.future_add_to_awaited_by(result, self): recorded on our
+     * futures (asyncio's record only their own tasks). */
+    if (PyObject_TypeCheck(result, st->FutureType)
+        && cx_future_awaited_by_add(FUT(result), (PyObject *)task) < 0) {
+        Py_DECREF(result);
+        return NULL;
+    }
+#endif
     if (ours) {
         if (cx_future_add_wakeup(FUT(result), (PyObject *)task,
                                  task->task_context) < 0) {
@@ -361,7 +370,11 @@ task_step_impl(TaskObject *task, PyObject *exc)
 
     if (task->task_state != CX_FUT_PENDING) {
         PyErr_Format(st->asyncio_InvalidStateError,
+#if PY_VERSION_HEX >= 0x030E0000
+                     "__step(): already done: %R %R", task,
+#else
                      "_step(): already done: %R %R", task,
+#endif
                      exc ? exc : Py_None);
         return NULL;
     }
@@ -599,6 +612,12 @@ static PyObject *
 task_wakeup(TaskObject *task, PyObject *o)
 {
     cx_state *st = task->task_st;
+#if PY_VERSION_HEX >= 0x030E0000
+    if (PyObject_TypeCheck(o, st->FutureType)
+        && cx_future_awaited_by_discard(FUT(o), (PyObject *)task) < 0) {
+        return NULL;
+    }
+#endif
     if (cx_future_check_exact(st, o)) {
         PyObject *outcome;
         int res = cx_future_get_result(FUT(o), &outcome);
@@ -735,11 +754,88 @@ done:
     Py_DECREF(loop);
     return ret;
 #else
-    /* No direct access to the current task elsewhere: start lazily. */
-    if (task_call_step_soon(task, NULL) < 0) {
+    /* 3.12+: tasks.py's __eager_start, with asyncio's own (C) current-task
+     * and eager-task functions. */
+    cx_state *st = task->task_st;
+    PyObject *loop = Py_NewRef(task->task_loop);
+    PyObject *prev = PyObject_CallFunctionObjArgs(
+        st->asyncio_swap_current_task, loop, (PyObject *)task, NULL);
+    if (prev == NULL) {
+        Py_DECREF(loop);
         return -1;
     }
-    return task_register(task);
+    int ret = -1;
+    PyObject *r = PyObject_CallOneArg(st->asyncio_register_eager_task,
+                                      (PyObject *)task);
+    if (r != NULL) {
+        Py_DECREF(r);
+        PyObject *ctx = Py_NewRef(task->task_context);
+        PyObject *res = NULL;
+        if (PyContext_Enter(ctx) == 0) {
+            res = task_step_impl(task, NULL);
+            PyObject *exc = cx_err_fetch();
+            if (PyContext_Exit(ctx) < 0) {
+                PyErr_WriteUnraisable((PyObject *)task);
+            }
+            cx_err_restore(exc);
+        }
+        Py_DECREF(ctx);
+        if (res != NULL) {
+            Py_DECREF(res);
+            ret = 0;
+        }
+        /* finally: _unregister_eager_task(self), keeping the step's
+         * error first. */
+        PyObject *exc = cx_err_fetch();
+        r = PyObject_CallOneArg(st->asyncio_unregister_eager_task,
+                                (PyObject *)task);
+        if (r == NULL) {
+            ret = -1;
+            if (exc != NULL) {
+                PyObject *exc2 = cx_err_fetch();
+                PyException_SetContext(exc2, exc);
+                exc = exc2;
+            }
+            else {
+                exc = cx_err_fetch();
+            }
+        }
+        Py_XDECREF(r);
+        cx_err_restore(exc);
+    }
+    /* finally: give the current task back. */
+    PyObject *exc = cx_err_fetch();
+    PyObject *cur = PyObject_CallFunctionObjArgs(
+        st->asyncio_swap_current_task, loop, prev, NULL);
+    if (cur == NULL) {
+        ret = -1;
+        PyObject *exc2 = cx_err_fetch();
+        if (exc != NULL) {
+            PyException_SetContext(exc2, exc);
+        }
+        exc = exc2;
+    }
+    Py_XDECREF(cur);
+    cx_err_restore(exc);
+    if (task->task_state != CX_FUT_PENDING) {
+        /* As tasks.py (and _asyncio): the done task drops its coroutine. */
+        Py_CLEAR(task->task_coro);
+    }
+    else {
+        exc = cx_err_fetch();
+        if (task_register(task) < 0) {
+            ret = -1;
+            PyObject *exc2 = cx_err_fetch();
+            if (exc != NULL) {
+                PyException_SetContext(exc2, exc);
+            }
+            exc = exc2;
+        }
+        cx_err_restore(exc);
+    }
+    Py_DECREF(prev);
+    Py_DECREF(loop);
+    return ret;
 #endif
 }
 
@@ -777,6 +873,14 @@ task_init(TaskObject *self, PyObject *coro, PyObject *loop, PyObject *name,
             return -1;
         }
     }
+    else if (st->task_checks_context && !PyContext_CheckExact(context)) {
+        /* gh-157301 (in the 3.13 and 3.15 asyncio we run on): refused. */
+        self->task_log_destroy_pending = 0;
+        PyErr_Format(PyExc_TypeError,
+                     "a contextvars.Context was expected, got %s",
+                     Py_TYPE(context)->tp_name);
+        return -1;
+    }
     else {
         Py_INCREF(context);
     }
@@ -813,7 +917,12 @@ task_init(TaskObject *self, PyObject *coro, PyObject *loop, PyObject *name,
             return -1;
         }
         if (running) {
-            return task_eager_start(self);
+            int rc = task_eager_start(self);
+            if (rc < 0 && st->task_checks_context) {
+                /* the same asyncio change: no "destroyed but pending" */
+                self->task_log_destroy_pending = 0;
+            }
+            return rc;
         }
     }
     if (task_call_step_soon(self, NULL) < 0) {
@@ -914,6 +1023,12 @@ Task_uncancel(TaskObject *self, PyObject *Py_UNUSED(ignored))
 {
     if (self->task_num_cancels_requested > 0) {
         self->task_num_cancels_requested -= 1;
+#if PY_VERSION_HEX >= 0x030D0000
+        /* 3.13: back at zero, a pending cancellation is dropped. */
+        if (self->task_num_cancels_requested == 0) {
+            self->task_must_cancel = 0;
+        }
+#endif
     }
     return PyLong_FromLong(self->task_num_cancels_requested);
 }

@@ -115,11 +115,36 @@ def test_set_exception_class_and_stopiteration(impl, loop):
     fut.set_exception(KeyError)
     assert type(fut.exception()) is KeyError
     fut = Fut(loop=loop)
-    with pytest.raises(TypeError, match="StopIteration interacts badly"):
-        fut.set_exception(StopIteration)
-    with pytest.raises(TypeError, match="StopIteration interacts badly"):
-        fut.set_exception(StopIteration())
-    assert not fut.done()
+    if sys.version_info >= (3, 13):
+        # 3.13: wrapped in a RuntimeError, the original as its cause and
+        # context; a subclass of StopIteration too.
+        class MyStop(StopIteration):
+            pass
+        for exc in (StopIteration, StopIteration(), MyStop()):
+            fut = Fut(loop=loop)
+            fut.set_exception(exc)
+            wrapped = fut.exception()
+            assert type(wrapped) is RuntimeError
+            assert str(wrapped) == ("StopIteration interacts badly with "
+                                    "generators and cannot be raised into "
+                                    "a Future")
+            expected = MyStop if exc is not StopIteration and isinstance(
+                exc, MyStop) else StopIteration
+            assert type(wrapped.__cause__) is expected
+            assert wrapped.__context__ is wrapped.__cause__
+            if not isinstance(exc, type):
+                assert wrapped.__cause__ is exc
+            with pytest.raises(RuntimeError, match="interacts badly") as ei:
+                fut.result()
+            assert ei.value is wrapped
+        fut = Fut(loop=loop)
+    else:
+        # 3.11, 3.12: refused, exactly StopIteration only.
+        with pytest.raises(TypeError, match="StopIteration interacts badly"):
+            fut.set_exception(StopIteration)
+        with pytest.raises(TypeError, match="StopIteration interacts badly"):
+            fut.set_exception(StopIteration())
+        assert not fut.done()
     with pytest.raises(TypeError):
         fut.set_exception(42)
     fut.cancel()
@@ -192,6 +217,32 @@ def test_await_iterator_protocol(impl, loop):
     fut.cancel()
 
 
+def test_await_iterator_send_after_close_or_throw(impl, loop):
+    # An iterator that was closed or thrown into is exhausted: send()
+    # raises StopIteration.  asyncio's own C iterator returns an error
+    # without an exception before 3.14 (a SystemError; CPython's fix came
+    # with its test_futureiter_send_after_close_no_crash); ours raises
+    # StopIteration on every version.
+    Fut, _ = impl
+    expected = StopIteration
+    if Fut is asyncio.Future and sys.version_info < (3, 14):
+        expected = (StopIteration, SystemError)
+    for how in ("close", "throw"):
+        fut = Fut(loop=loop)
+        it = fut.__await__()
+        next(it)
+        if how == "close":
+            it.close()
+        else:
+            with pytest.raises(RuntimeError):
+                it.throw(RuntimeError)
+        with pytest.raises(expected):
+            it.send(None)
+        with pytest.raises(StopIteration):
+            next(it)
+        fut.cancel()
+
+
 def test_get_loop_default(impl):
     Fut, _ = impl
     loop = asyncio.new_event_loop()
@@ -234,8 +285,15 @@ def test_bad_arguments(loop):
         fut.remove_done_callback()
     with pytest.raises(TypeError):
         fut.__await__().throw()
-    with pytest.raises(TypeError, match="traceback"):
-        fut.__await__().throw(ValueError, None, 42)
+    if sys.version_info >= (3, 12):
+        # 3.12: throw(type, exc, tb) is deprecated, as for generators
+        with pytest.warns(DeprecationWarning,
+                          match=r"the \(type, exc, tb\) signature"):
+            with pytest.raises(TypeError, match="traceback"):
+                fut.__await__().throw(ValueError, None, 42)
+    else:
+        with pytest.raises(TypeError, match="traceback"):
+            fut.__await__().throw(ValueError, None, 42)
     with pytest.raises(AttributeError):
         fut._state = "FINISHED"
     with pytest.raises(AttributeError):
@@ -340,11 +398,23 @@ def test_wrap_in_concurrent_interop(loop):
     # _copy_future_state on our futures.
     import concurrent.futures
     cf = concurrent.futures.Future()
-    af = asyncio.wrap_future(cf, loop=loop)
     ours = Future(loop=loop)
-    asyncio.futures._chain_future(af, ours)
+    if sys.version_info < (3, 15):
+        # an asyncio future as the source (3.15's _copy_future_state takes
+        # only a concurrent.futures.Future there)
+        af = asyncio.wrap_future(cf, loop=loop)
+        asyncio.futures._chain_future(af, ours)
+    else:
+        asyncio.futures._chain_future(cf, ours)
     loop.call_soon_threadsafe(cf.set_result, 3)
     assert loop.run_until_complete(ours) == 3
+    # ours as the source of a concurrent future (run_coroutine_threadsafe)
+    ours = Future(loop=loop)
+    cf = concurrent.futures.Future()
+    asyncio.futures._chain_future(ours, cf)
+    loop.call_soon(ours.set_result, 4)
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert cf.result(timeout=1) == 4
 
 
 def test_no_leak_callbacks_and_results(loop):

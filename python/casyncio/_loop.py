@@ -467,7 +467,21 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
                              exc_info=True)
         else:
             try:
-                self._exception_handler(self, context)
+                ctx = None
+                if sys.version_info >= (3, 12):
+                    # 3.12 (gh-96704): the handler runs in the context of
+                    # the task, future or handle the report is about.
+                    thing = context.get("task")
+                    if thing is None:
+                        thing = context.get("future")
+                    if thing is None:
+                        thing = context.get("handle")
+                    if thing is not None and hasattr(thing, "get_context"):
+                        ctx = thing.get_context()
+                if ctx is not None and hasattr(ctx, "run"):
+                    ctx.run(self._exception_handler, self, context)
+                else:
+                    self._exception_handler(self, context)
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:

@@ -1,11 +1,12 @@
-"""gather, wait, sleep, Semaphore, BoundedSemaphore with asyncio 3.11 semantics.
+"""gather, wait, sleep, Semaphore, BoundedSemaphore with the running asyncio's semantics.
 
 Only gather() needs its own code: asyncio.gather() always builds its outer
 future as ``asyncio.tasks._GatheringFuture``, a subclass of the stock
 ``asyncio.Future``, so a casyncio Task awaiting it would leave its C fast
 path.  Ours builds the outer future from ``casyncio._core.Future`` when the
 loop is a casyncio loop, and uses asyncio's own class for any other loop.
-The function body is asyncio 3.11.7's, line for line, so results, ordering,
+The function body is the running version's asyncio's (3.11, 3.12-3.13,
+3.14+), line for line, so results, ordering,
 exceptions and cancellation (including ``_cancel_requested``) are the same;
 the per-child ``_done_callback`` is the same code in C (src/gather.c).
 
@@ -14,6 +15,7 @@ re-exported: they create every future through ``loop.create_future()`` and
 schedule through ``loop.call_later()``, so on a casyncio loop they already use
 casyncio futures and timers, and copying them would only add a way to differ.
 """
+import sys
 from asyncio import events, futures
 from asyncio import tasks as _aio_tasks
 from asyncio.locks import BoundedSemaphore, Semaphore  # re-exported as is
@@ -60,6 +62,22 @@ def _make_gathering_future(base):
     return _GatheringFuture
 
 
+_PY312 = sys.version_info >= (3, 12)
+_PY314 = sys.version_info >= (3, 14)
+
+if _PY314:
+    # asyncio's call-graph functions, extended to our futures (asyncio's own
+    # record only its own C futures and tasks; ours delegate to them for
+    # any other future).  asyncio looks them up in asyncio.futures at each
+    # use (gather, shield, wait, TaskGroup, staggered), so every caller
+    # sees ours.
+    import asyncio as _asyncio_pkg
+    for _name in ("future_add_to_awaited_by",
+                  "future_discard_from_awaited_by"):
+        setattr(futures, _name, getattr(_core, _name))
+        setattr(_asyncio_pkg, _name, getattr(_core, _name))
+    del _name
+
 _CoreLoop = getattr(_core, "Loop", None)
 _CoreFuture = getattr(_core, "Future", None)
 _CoreGatheringFuture = (_make_gathering_future(_CoreFuture)
@@ -76,27 +94,42 @@ def _gathering_future_class(loop):
 def gather(*coros_or_futures, return_exceptions=False):
     """Return a future aggregating results from the given coroutines/futures.
 
-    Exactly asyncio.gather() (Python 3.11), see its documentation; the only
-    difference is the class of the returned future on a casyncio loop.
+    Exactly asyncio.gather() of the running version, see its documentation;
+    the only difference is the class of the returned future on a casyncio
+    loop.
     """
     if not coros_or_futures:
-        loop = events._get_event_loop()
+        loop = (events.get_event_loop() if _PY312
+                else events._get_event_loop())
         outer = loop.create_future()
         outer.set_result([])
         return outer
 
+    if _PY314:
+        loop = events._get_running_loop()
+        if loop is not None:
+            cur_task = _aio_tasks.current_task(loop)
+        else:
+            cur_task = None
+    else:
+        loop = cur_task = None
+
     # asyncio's _done_callback closure, in C (src/gather.c): it runs once
     # per child; it gets the outer future once that exists.
     children = []
-    _done_callback = _core._GatherCallback(children, return_exceptions)
+    _done_callback = _core._GatherCallback(children, return_exceptions,
+                                           cur_task)
 
     arg_to_fut = {}
     nfuts = 0
-    loop = None
+    done_futs = []
     outer = None  # bpo-46672
     for arg in coros_or_futures:
         if arg not in arg_to_fut:
-            fut = _aio_tasks._ensure_future(arg, loop=loop)
+            if _PY312:
+                fut = _aio_tasks.ensure_future(arg, loop=loop)
+            else:
+                fut = _aio_tasks._ensure_future(arg, loop=loop)
             if loop is None:
                 loop = futures._get_loop(fut)
             if fut is not arg:
@@ -108,7 +141,12 @@ def gather(*coros_or_futures, return_exceptions=False):
 
             nfuts += 1
             arg_to_fut[arg] = fut
-            fut.add_done_callback(_done_callback)
+            if _PY312 and fut.done():
+                done_futs.append(fut)
+            else:
+                if cur_task is not None:
+                    futures.future_add_to_awaited_by(fut, cur_task)
+                fut.add_done_callback(_done_callback)
 
         else:
             # There's a duplicate Future object in coros_or_futures.
@@ -118,4 +156,11 @@ def gather(*coros_or_futures, return_exceptions=False):
 
     outer = _gathering_future_class(loop)(children, loop=loop)
     _done_callback._set_outer(outer, nfuts)
+    # Run done callbacks after GatheringFuture created so any post-processing
+    # can be performed at this point
+    # optimization: in the special case that *all* futures finished eagerly,
+    # this will effectively complete the gather eagerly, with the last
+    # callback setting the result (or exception) on outer before returning it
+    for fut in done_futs:
+        _done_callback(fut)
     return outer

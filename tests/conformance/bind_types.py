@@ -13,6 +13,17 @@ from test.test_asyncio import utils as test_utils
 
 from casyncio import _core
 
+
+def _same_helpers(cls, stock_cls_name):
+    """Give cls the current_task / all_tasks helpers (3.12+) that CPython's
+    own class of that name uses: ours run with asyncio's C current-task
+    functions as its C Task does, the Python Task with its own."""
+    stock = getattr(test_tasks, stock_cls_name, None)
+    for name in ("current_task", "all_tasks"):
+        if stock is not None and name in vars(stock):
+            setattr(cls, name, vars(stock)[name])
+
+
 class CXFutureTests(test_futures.BaseFutureTests, test_utils.TestCase):
     cls = _core.Future
 
@@ -87,3 +98,10 @@ class CXCurrentLoopTests(test_tasks.BaseCurrentLoopTests,
                          test_utils.TestCase):
     def new_task(self, coro):
         return _core.Task(coro, loop=self.loop)
+
+
+_same_helpers(CXTask_CXFuture_Tests, 'CTask_CFuture_Tests')
+_same_helpers(CXTask_CXFuture_SubclassTests, 'CTask_CFuture_SubclassTests')
+_same_helpers(CXTask_PyFuture_Tests, 'CTask_PyFuture_Tests')
+_same_helpers(PyTask_CXFuture_Tests, 'PyTask_CFuture_Tests')
+_same_helpers(CXCurrentLoopTests, 'CCurrentLoopTests')
