@@ -122,6 +122,14 @@ GROUPS = {g.name: g for g in [
           note='our C Task with the eager task factory'),
     Group('graph', ['conformance.bind_graph'],
           [CPY + 'test_graph:TestCallStackC'], since=(3, 14),
+          xfail={
+              'test_stack_future': (
+                  'README, differences',
+                  'an asyncio.Future() (_asyncio\'s) awaited by our Task: '
+                  '_asyncio records awaiters on its futures only when they '
+                  'are its own Task type, and its futures have no '
+                  'attribute for anyone else to record them in'),
+          },
           note='call-graph introspection of our Task and Future'),
     _module_group('staggered', since=(3, 13)),
     Group('server_context', ['conformance.bind_server_context'],
