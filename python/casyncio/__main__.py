@@ -141,7 +141,8 @@ def _run(kind, target, args):
             sys.path[0] = os.path.dirname(os.path.realpath(filename))
         import importlib.machinery
         main.__file__ = filename
-        main.__cached__ = None
+        if sys.version_info < (3, 15):
+            main.__cached__ = None      # 3.15 no longer sets it
         main.__loader__ = importlib.machinery.SourceFileLoader(
             "__main__", filename)
     try:

@@ -12,7 +12,8 @@ Restored:
   ``_is_coroutine`` marker, so ``asyncio.iscoroutinefunction`` is true; from
   3.12 on, whose Task refuses generators, wrapped in a native coroutine).
 * ``asyncio.Task.all_tasks()`` and ``asyncio.Task.current_task()``, with
-  Python 3.8's semantics (see ``_LegacyTask``).
+  Python 3.8's semantics (see ``_LegacyTask``), except that from 3.14 on
+  ``all_tasks()`` lists pending tasks only: 3.14 keeps no finished ones.
 * ``asyncio.wait()`` given bare coroutines: they are wrapped with
   ensure_future() as Python 3.10 did, instead of 3.11's TypeError.
 * ``with (await lock)`` and ``with (yield from lock)`` for Lock, Semaphore,
@@ -120,13 +121,16 @@ def _task_types():
 
 
 def _all_tasks_compat(loop=None):
-    """Python 3.8's: every task of *loop*, finished ones included."""
+    """Python 3.8's: every task of *loop*, finished ones included (until
+    3.13)."""
     if loop is None:
         loop = events.get_event_loop()
+    if sys.version_info >= (3, 14):
+        # 3.14 keeps only pending tasks (per-thread lists, and a weak set
+        # inside _asyncio for other task types): finished ones are gone.
+        return _tasks.all_tasks(loop)
     # Every task ever made, while alive: 3.11's _all_tasks, 3.12's
-    # _scheduled_tasks.  From 3.14 on, _asyncio's own tasks live in
-    # per-thread lists of pending tasks instead: those are added, finished
-    # ones of them cannot be found.
+    # _scheduled_tasks.
     registry = getattr(_tasks, "_all_tasks", None)
     if registry is None:
         registry = _tasks._scheduled_tasks
@@ -140,10 +144,7 @@ def _all_tasks_compat(loop=None):
                 raise
         else:
             break
-    found = {t for t in tasks if futures._get_loop(t) is loop}
-    if sys.version_info >= (3, 14):
-        found |= _tasks.all_tasks(loop)
-    return found
+    return {t for t in tasks if futures._get_loop(t) is loop}
 
 
 class _LegacyTaskMeta(type):
