@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""run.py (and net.py echo) on every supported CPython, one table.
+
+    python bench/versions.py [--versions 3.11,...,3.15] [--quick]
+                             [--rounds N] [--only PATTERN] [--net]
+
+Each version runs the same benchmark as its own interpreter would: 3.11 is
+the interpreter running this script, 3.12 and 3.13 come from pyenv, 3.14 and
+3.15 from the Debian root folder (.ci/pyroot run).  Every version's run
+compares casyncio with that version's stock asyncio and uvloop, interleaved
+as run.py does; this script only collects the ratios into one Markdown table
+with a version column (each version's own table is printed as it finishes).
+casyncio is taken from python/ of this tree: build it in place for every
+version first (README, "For contributors").
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PYROOT_VERSIONS = ("3.14", "3.15")
+
+
+def command(version, argv):
+    """argv run by *version*'s interpreter, in the project's root."""
+    if version == f"{sys.version_info[0]}.{sys.version_info[1]}":
+        return [sys.executable] + argv, None
+    if version in PYROOT_VERSIONS:
+        return ["bash", os.path.join(ROOT, ".ci", "pyroot"), "run", version,
+                "python"] + argv, None
+    out = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True,
+                         text=True, check=True).stdout.split()
+    found = sorted((v for v in out if v.startswith(version + ".")
+                    and v.count(".") == 2 and v.replace(".", "").isdigit()),
+                   key=lambda v: tuple(map(int, v.split("."))))
+    if not found:
+        sys.exit(f"versions.py: no pyenv CPython {version}")
+    root = subprocess.run(["pyenv", "root"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    return [os.path.join(root, "versions", found[-1], "bin", "python")] \
+        + argv, None
+
+
+def ratio(doc, workload, base, impl):
+    res = doc["workloads"][workload]["results"]
+    base_res = doc["workloads"][base]["results"]
+    mine = (res.get("casyncio") or {}).get("median_ops_per_s")
+    other = (base_res.get(impl) or {}).get("median_ops_per_s")
+    return f"{mine / other:.2f}x" if mine and other else "-"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--versions", default="3.11,3.12,3.13,3.14,3.15")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--only")
+    ap.add_argument("--net", action="store_true",
+                    help="also net.py echo (protocol and streams, 1 and "
+                         "100 KiB) on every version")
+    args = ap.parse_args()
+    versions = args.versions.split(",")
+    # Inside the tree (build/ is ignored by git): the root folder's runs see
+    # the tree, not this machine's /tmp.
+    os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="bench-versions-",
+                           dir=os.path.join(ROOT, "build"))
+    docs = {}
+    for v in versions:
+        out = os.path.join(tmp, f"run-{v}.json")
+        argv = ["bench/run.py", "--casyncio-path", os.path.join(ROOT, "python"),
+                "--json", out]
+        argv += ["--quick"] if args.quick else []
+        argv += ["--rounds", str(args.rounds)] if args.rounds else []
+        argv += ["--only", args.only] if args.only else []
+        cmd, env = command(v, argv)
+        print(f"=== CPython {v}: {' '.join(argv)}", flush=True)
+        subprocess.run(cmd, cwd=ROOT, env=env)
+        if os.path.exists(out):
+            with open(out) as f:
+                docs[v] = json.load(f)
+        if args.net:
+            cmd, env = command(v, [
+                "bench/net.py", "echo", "--kinds", "protocol,streams",
+                "--sizes", "1,100", "--rounds", str(args.rounds or 3),
+                "--casyncio-path", os.path.join(ROOT, "python"),
+                "--markdown"])
+            print(f"=== CPython {v}: net.py echo", flush=True)
+            subprocess.run(cmd, cwd=ROOT, env=env)
+    if not docs:
+        sys.exit("versions.py: no run finished")
+    names = list(next(iter(docs.values()))["workloads"])
+    print("\n| workload | " + " | ".join(
+        f"{v} vs asyncio | {v} vs uvloop" for v in docs) + " |")
+    print("|---|" + "---:|---:|" * len(docs))
+    for name in names:
+        cells = []
+        for v, doc in docs.items():
+            if name not in doc["workloads"]:
+                cells += ["-", "-"]
+                continue
+            base = doc["workloads"][name]["base"] or name
+            cells += [ratio(doc, name, base, "asyncio"),
+                      ratio(doc, name, base, "uvloop")]
+        print(f"| `{name}` | " + " | ".join(cells) + " |")
+    print("\n" + "; ".join(
+        f"{v}: {d['meta'].get('python')}, uvloop {d['meta'].get('uvloop')}"
+        for v, d in docs.items()))
+
+
+if __name__ == "__main__":
+    main()
