@@ -427,9 +427,36 @@ def test_create_task_eager_start_through_factory_keyword(loop):
     run(loop, main())
 
 
+def assert_no_growth(loop, once, n, refs):
+    """Run the coroutine function *once* n times after a warm-up: traced
+    memory stays flat, and every object *refs* (weak references) names is
+    gone."""
+    import tracemalloc
+
+    async def rounds(count):
+        for _ in range(count):
+            await once()
+
+    run(loop, rounds(20))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        run(loop, rounds(5))
+        gc.collect()
+        base = tracemalloc.get_traced_memory()[0]
+        run(loop, rounds(n))
+        gc.collect()
+        growth = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert growth < 64 * 1024
+    for _ in range(3):
+        gc.collect()
+    assert [r for r in refs if r() is not None] == []
+
+
 @needs314
 def test_call_graph_edges_leak_nothing(loop):
-    import tracemalloc
     import weakref
     refs = []
 
@@ -456,31 +483,11 @@ def test_call_graph_edges_leak_nothing(loop):
         slow.cancel()
         await asyncio.sleep(0)
 
-    async def rounds(n):
-        for _ in range(n):
-            await once()
-
-    run(loop, rounds(20))
-    gc.collect()
-    tracemalloc.start()
-    try:
-        run(loop, rounds(5))
-        gc.collect()
-        base = tracemalloc.get_traced_memory()[0]
-        run(loop, rounds(100))
-        gc.collect()
-        growth = tracemalloc.get_traced_memory()[0] - base
-    finally:
-        tracemalloc.stop()
-    assert growth < 64 * 1024
-    for _ in range(3):
-        gc.collect()
-    assert [r for r in refs if r() is not None] == []
+    assert_no_growth(loop, once, 100, refs)
 
 
 @needs312
 def test_eager_tasks_leak_nothing(loop):
-    import tracemalloc
     import weakref
     Task = native_task(loop)
     refs = []
@@ -508,26 +515,7 @@ def test_eager_tasks_leak_nothing(loop):
             Task(quick(), loop=loop, eager_start=True),
             Task(quick(), loop=loop, eager_start=True)) == [1, 1]
 
-    async def rounds(n):
-        for _ in range(n):
-            await once()
-
-    run(loop, rounds(20))
-    gc.collect()
-    tracemalloc.start()
-    try:
-        run(loop, rounds(5))
-        gc.collect()
-        base = tracemalloc.get_traced_memory()[0]
-        run(loop, rounds(200))
-        gc.collect()
-        growth = tracemalloc.get_traced_memory()[0] - base
-    finally:
-        tracemalloc.stop()
-    assert growth < 64 * 1024
-    for _ in range(3):
-        gc.collect()
-    assert [r for r in refs if r() is not None] == []
+    assert_no_growth(loop, once, 200, refs)
 
 
 def test_stock_and_our_tasks_share_the_current_task(loop):
