@@ -247,8 +247,8 @@ WritePipe__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
         Py_RETURN_NONE;
     }
     struct iovec iov[CX_STREAM_IOV_MAX];
-    int cnt = cx_stream_fill_iov(tr, iov);
-    ssize_t n = writev(tr->tr_fd, iov, cnt);
+    int cnt = cx_stream_fill_iov(tr, iov);      /* >= 0: bytes only */
+    ssize_t n = writev(tr->tr_fd, iov, cnt < 0 ? 0 : cnt);
     PyObject *res = NULL;
     Py_INCREF(tr);
     if (n < 0) {

@@ -485,9 +485,25 @@ transport_write_odd_view(cx_transport *tr, PyObject *data)
         if (contiguous) {
             return NULL;
         }
+#if PY_VERSION_HEX >= 0x030C0000
+        /* 3.12: the view is queued as it is (a deque of buffers), its
+         * len() counted; the flush's sendmsg() fails on it: BufferError,
+         * a fatal write error (Transport__write_ready). */
+        Py_ssize_t len = PyObject_Size(data);
+        if (len < 0 || tr->tr_wbuf == NULL
+            || PyList_Append(tr->tr_wbuf, data) < 0) {
+            return NULL;
+        }
+        tr->tr_wbuf_size += len;
+        if (cx_transport_maybe_pause(tr) < 0) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+#else
         PyErr_SetString(PyExc_TypeError,
                         "can't set bytearray slice from memoryview");
         return NULL;
+#endif
     }
     if (contiguous) {
         /* 0-d, nothing queued: the optimistic send() */
@@ -595,15 +611,26 @@ Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
     }
     struct iovec iov[CX_STREAM_IOV_MAX];
     int cnt = cx_stream_fill_iov(tr, iov);
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
-    ssize_t n = sendmsg(tr->tr_fd, &msg, MSG_NOSIGNAL);
+    ssize_t n = -1;
+    if (cnt >= 0) {
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+        n = sendmsg(tr->tr_fd, &msg, MSG_NOSIGNAL);
+    }
     Py_INCREF(tr);
     PyObject *res = NULL;
     if (n < 0) {
-        if (cx_errno_would_block(errno)) {
+        if (cnt < 0) {
+            /* 3.12+: a queued non-contiguous memoryview (write()) */
+            PyErr_SetString(PyExc_BufferError,
+                            "memoryview: underlying buffer is not "
+                            "C-contiguous");
+        }
+        else if (cx_errno_would_block(errno)) {
             goto done;
         }
-        PyErr_SetFromErrno(PyExc_OSError);
+        else {
+            PyErr_SetFromErrno(PyExc_OSError);
+        }
         PyObject *exc = cx_err_fetch();
         int rc = cx_transport_watch(tr, 1, 0);
         cx_transport_clear_wbuf(tr);
@@ -718,6 +745,9 @@ cx_stream_get_buffer(cx_transport *tr, void *c)
     for (Py_ssize_t i = tr->tr_wbuf_head; i < PyList_GET_SIZE(tr->tr_wbuf);
          i++) {
         PyObject *item = PyList_GET_ITEM(tr->tr_wbuf, i);
+        if (!PyBytes_CheckExact(item)) {
+            continue;       /* a non-contiguous view (3.12+): no bytes */
+        }
         Py_ssize_t off = i == tr->tr_wbuf_head ? tr->tr_wbuf_off : 0;
         Py_ssize_t n = PyByteArray_GET_SIZE(out);
         if (PyByteArray_Resize(out, n + PyBytes_GET_SIZE(item) - off) < 0) {

@@ -258,7 +258,13 @@ cx_transport_call_connection_lost(PyObject *self, PyObject *exc)
     PyObject *server = tr->tr_server;
     tr->tr_server = NULL;
     if (server != NULL) {
+#if PY_VERSION_HEX >= 0x030D0000
+        /* 3.13: Server._detach(transport), the server's WeakSet of
+         * clients */
+        PyObject *r = PyObject_CallMethod(server, "_detach", "O", tr);
+#else
         PyObject *r = PyObject_CallMethod(server, "_detach", NULL);
+#endif
         Py_DECREF(server);
         keep_first_error(r, &pending, &rc);
     }

@@ -69,6 +69,9 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
         self._current_handle = None
         self._transports = weakref.WeakValueDictionary()    # fd -> transport
         self._children = {}     # pid -> _unix._Child, reaped by the loop
+        # 3.13: listening Unix socket -> its inode, unlinked when the
+        # server stops (create_unix_server(cleanup_socket=True))
+        self._unix_server_sockets = {}
         self.set_debug(coroutines._is_debug_mode())
 
     def __repr__(self):

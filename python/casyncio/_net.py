@@ -10,6 +10,7 @@ messages are asyncio's by construction.  Resolution and connecting use the
 loop's own getaddrinfo / _ensure_resolved / sock_connect (_sock.py).
 """
 import math
+import os
 import socket
 import ssl
 import sys
@@ -17,10 +18,18 @@ import warnings
 
 from asyncio import base_events, constants, selector_events
 from asyncio import trsock, unix_events
+from asyncio.log import logger
 
 from . import _core, _tls
 
 __all__ = ('NetMixin',)
+
+# 3.13: Server._attach(transport) / _detach(transport) keep a WeakSet of the
+# clients (close_clients(), abort_clients()); before, a count.
+_SERVER_KNOWS_CLIENTS = sys.version_info >= (3, 13)
+# 3.14: writelines() after the connection was lost counts it as write()
+# does; 3.12 and 3.13 queue the data, never sent.
+_WRITELINES_COUNTS_LOST = sys.version_info >= (3, 14)
 
 class _TransportCommon:
     """What casyncio's socket transports (stream, datagram) share in
@@ -96,9 +105,30 @@ class _SocketTransport(_TransportCommon, _core.SocketTransport):
     _start_tls_compatible = True
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
-    def writelines(self, list_of_data):
-        data = b''.join(list_of_data)
-        self.write(data)
+    if sys.version_info >= (3, 12):
+        def writelines(self, list_of_data):
+            """_SelectorSocketTransport.writelines of 3.12+: its own checks
+            (not write()'s), each item taken as a memoryview, then sent
+            (or queued) as one write."""
+            if self._eof:
+                raise RuntimeError(
+                    'Cannot call writelines() after write_eof()')
+            if self._empty_waiter is not None:
+                raise RuntimeError(
+                    'unable to writelines; sendfile is in progress')
+            if not list_of_data:
+                return
+            if _WRITELINES_COUNTS_LOST and self._conn_lost:
+                # 3.14: counted (and warned about) as write() does
+                self.write(b'\0')
+                return
+            data = b''.join([memoryview(data) for data in list_of_data])
+            if data and not self._conn_lost:
+                self.write(data)
+    else:
+        def writelines(self, list_of_data):
+            data = b''.join(list_of_data)
+            self.write(data)
 
 
 class NetMixin:
@@ -112,7 +142,10 @@ class NetMixin:
         transport = _SocketTransport(self, sock, protocol, extra, server)
         self._transports[sock.fileno()] = transport
         if server is not None:
-            server._attach()
+            if _SERVER_KNOWS_CLIENTS:
+                server._attach(transport)
+            else:
+                server._attach()
         base_events._set_nodelay(sock)
         transport._start(waiter)
         return transport
@@ -259,7 +292,32 @@ class NetMixin:
         selector_events.BaseSelectorEventLoop._accept_connection
     _accept_connection2 = \
         selector_events.BaseSelectorEventLoop._accept_connection2
-    _stop_serving = selector_events.BaseSelectorEventLoop._stop_serving
+    if sys.version_info >= (3, 13):
+        def _stop_serving(self, sock):
+            """unix_events._UnixSelectorEventLoop._stop_serving (3.13,
+            create_unix_server(cleanup_socket=True)): the socket's path is
+            unlinked if it is still the server's."""
+            # Is this a unix socket that needs cleanup?
+            if sock in self._unix_server_sockets:
+                path = sock.getsockname()
+            else:
+                path = None
+
+            selector_events.BaseSelectorEventLoop._stop_serving(self, sock)
+
+            if path is not None:
+                prev_ino = self._unix_server_sockets[sock]
+                del self._unix_server_sockets[sock]
+                try:
+                    if os.stat(path).st_ino == prev_ino:
+                        os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                except OSError as err:
+                    logger.error('Unable to clean up listening UNIX socket '
+                                 '%r: %r', path, err)
+    else:
+        _stop_serving = selector_events.BaseSelectorEventLoop._stop_serving
 
     # ---- Unix sockets ----
 
