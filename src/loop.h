@@ -72,7 +72,13 @@ int cx_loop_report_exception(PyObject *loop, PyObject *message,
  * for a failed callback.  New reference; never NULL unless out of memory
  * (then the current exception is kept). */
 PyObject *cx_callback_error_message(cx_state *st, PyObject *callback,
-                                    PyObject *args);
+                                    PyObject *args, PyObject *loop);
+
+/* format_helpers._format_callback_source(callback, args), with
+ * debug=loop.get_debug() where it takes debug= (3.13+; loop NULL or None:
+ * False).  New reference or NULL. */
+PyObject *cx_format_callback_source(cx_state *st, PyObject *callback,
+                                    PyObject *args, PyObject *loop);
 
 /* A TimerHandle in this loop's heap was cancelled (handle.c). */
 static inline void

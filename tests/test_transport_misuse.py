@@ -10,6 +10,8 @@ import asyncio
 import gc
 import os
 import socket
+import sys
+from asyncio import selector_events
 
 import pytest
 
@@ -125,6 +127,14 @@ async def unix_dgram_pair(loop, tmp):
     return t, p, peer
 
 
+# get_write_buffer_size() of a datagram transport: 3.13 counts 8 bytes
+# beyond each queued datagram's length; 3.13.0 forgets to take them off once
+# it is sent (later versions have _SelectorDatagramTransport._header_size).
+HEADER_IN = 8 if sys.version_info >= (3, 13) else 0
+HEADER_OUT = HEADER_IN if hasattr(
+    selector_events._SelectorDatagramTransport, '_header_size') else 0
+
+
 def test_dgram_queue_of_wide_memoryview_drains_and_closes(loop, tmp_path):
     """asyncio's datagram _buffer_size counts len(data) in (3 for an 'i'
     memoryview of 3 items) and len(bytes) out (12): it ends negative.  Ours
@@ -137,7 +147,9 @@ def test_dgram_queue_of_wide_memoryview_drains_and_closes(loop, tmp_path):
                 t.sendto(b'y' * 100)
             queued = t.get_write_buffer_size()
             t.sendto(memoryview(array.array('i', [1, 2, 3])))
-            assert t.get_write_buffer_size() == queued + 3
+            # 3.13 counts 8 header bytes in (and, after 3.13.0, out)
+            assert t.get_write_buffer_size() == queued + 3 + HEADER_IN
+            count = queued // (100 + HEADER_IN) + 1
 
             def drained():
                 try:
@@ -148,7 +160,9 @@ def test_dgram_queue_of_wide_memoryview_drains_and_closes(loop, tmp_path):
                 return not t._buffer
             await until(drained)
             await settle()
-            assert t.get_write_buffer_size() == -9      # asyncio's count
+            # asyncio's count
+            assert t.get_write_buffer_size() == \
+                -9 + count * (HEADER_IN - HEADER_OUT)
             t.close()
             await until(lambda: ('lost', 'NoneType') in p.calls)
             assert t.get_extra_info('socket').fileno() == -1
