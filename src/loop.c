@@ -197,6 +197,26 @@ cx_loop_push_cfunc(LoopObject *lp, cx_cfunc fn, PyObject *arg1,
 }
 
 int
+cx_loop_push_cfunc_ctx(LoopObject *lp, cx_cfunc fn, PyObject *arg1,
+                       PyObject *arg2, PyObject *ctx)
+{
+    if (ctx == NULL) {
+        return cx_loop_push_cfunc(lp, fn, arg1, arg2);
+    }
+    if (loop_check_closed(lp) < 0
+        || (lp->loop_debug && loop_check_thread(lp) < 0)) {
+        return -1;
+    }
+    cx_entry e = {CX_ENTRY_CFUNC, Py_NewRef(arg1), Py_XNewRef(arg2),
+                  Py_NewRef(ctx), fn};
+    if (loop_push(lp, &e) < 0) {
+        cx_entry_clear(&e);
+        return -1;
+    }
+    return 0;
+}
+
+int
 cx_loop_push_call1(LoopObject *lp, PyObject *callable, PyObject *arg,
                    PyObject *ctx)
 {
@@ -659,8 +679,20 @@ loop_run_entry(LoopObject *lp, cx_entry *e)
         break;
     }
     case CX_ENTRY_CFUNC:
-        if (e->fn(e->obj, e->arg) == 0) {
-            return 0;
+        if (e->ctx == NULL) {
+            if (e->fn(e->obj, e->arg) == 0) {
+                return 0;
+            }
+        }
+        else if (PyContext_Enter(e->ctx) == 0) {
+            /* a transport's callback in its context (3.15) */
+            int rc = e->fn(e->obj, e->arg);
+            PyObject *exc = rc < 0 ? cx_err_fetch() : NULL;
+            PyContext_Exit(e->ctx);
+            cx_err_restore(exc);
+            if (rc == 0) {
+                return 0;
+            }
         }
         break;
     }

@@ -52,6 +52,10 @@ cx_loop_is_fast(cx_state *st, PyObject *loop)
  * references to arg1 and arg2 (arg2 may be NULL).  Returns 0 or -1. */
 int cx_loop_push_cfunc(LoopObject *loop, cx_cfunc fn,
                        PyObject *arg1, PyObject *arg2);
+/* cx_loop_push_cfunc, fn run in context ctx (entered and left around
+ * the call) unless ctx is NULL. */
+int cx_loop_push_cfunc_ctx(LoopObject *loop, cx_cfunc fn, PyObject *arg1,
+                           PyObject *arg2, PyObject *ctx);
 
 /* Schedule callable(arg) in context ctx (NULL: a copy of the current
  * context), as loop.call_soon(callable, arg, context=ctx) would, but with

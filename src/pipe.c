@@ -33,7 +33,7 @@ pipe_close(cx_transport *tr, PyObject *exc)
     if (tr->tr_loop == NULL) {
         return 0;
     }
-    return cx_loop_push_cfunc(tr->tr_loop, cx_transport_call_connection_lost,
+    return cx_transport_push(tr, cx_transport_call_connection_lost,
                               (PyObject *)tr, exc ? exc : Py_None);
 }
 
@@ -132,9 +132,9 @@ ReadPipe__read_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
     }
     tr->tr_closing = 1;
     if (cx_transport_watch(tr, 0, 0) < 0
-        || cx_loop_push_cfunc(tr->tr_loop, read_pipe_eof_received_cb,
+        || cx_transport_push(tr, read_pipe_eof_received_cb,
                               (PyObject *)tr, tr->tr_protocol) < 0
-        || cx_loop_push_cfunc(tr->tr_loop, cx_transport_call_connection_lost,
+        || cx_transport_push(tr, cx_transport_call_connection_lost,
                               (PyObject *)tr, Py_None) < 0) {
         goto error;
     }

@@ -527,14 +527,38 @@ fatal:
     Py_RETURN_NONE;
 }
 
+/* write(data) of a type asyncio refuses: the TypeError of the running
+ * asyncio, whose message changed (3.14: "data argument must be a bytes,
+ * bytearray, or memoryview object"): its _SelectorSocketTransport.write
+ * checks the type before anything else, so it raises it for us.  NULL. */
+static PyObject *
+transport_write_type_error(PyObject *data)
+{
+    PyObject *mod = PyImport_ImportModule("asyncio.selector_events");
+    PyObject *cls = mod ? PyObject_GetAttrString(
+        mod, "_SelectorSocketTransport") : NULL;
+    PyObject *fn = cls ? PyObject_GetAttrString(cls, "write") : NULL;
+    PyObject *r = fn ? PyObject_CallFunctionObjArgs(fn, Py_None, data, NULL)
+                     : NULL;
+    Py_XDECREF(fn);
+    Py_XDECREF(cls);
+    Py_XDECREF(mod);
+    if (r == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
+        return NULL;
+    }
+    Py_XDECREF(r);
+    PyErr_Clear();
+    return PyErr_Format(PyExc_TypeError,
+                        "data argument must be a bytes-like object, "
+                        "not '%.200s'", Py_TYPE(data)->tp_name);
+}
+
 static PyObject *
 Transport_write(cx_transport *tr, PyObject *data)
 {
     if (!PyBytes_Check(data) && !PyByteArray_Check(data)
         && !PyMemoryView_Check(data)) {
-        return PyErr_Format(PyExc_TypeError,
-                            "data argument must be a bytes-like object, "
-                            "not '%.200s'", Py_TYPE(data)->tp_name);
+        return transport_write_type_error(data);
     }
     if (tr->tr_eof) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -662,7 +686,14 @@ Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
             && stream_resolve_empty_waiter(tr, NULL) < 0) {
             goto error;
         }
+#if PY_VERSION_HEX >= 0x030E0000
+        /* 3.14 (gh-156512): counted as lost first, so that
+         * _call_connection_lost runs once and later writes are dropped */
+        if (tr->tr_closing && !tr->tr_conn_lost) {
+            tr->tr_conn_lost++;
+#else
         if (tr->tr_closing) {
+#endif
             if (cx_transport_call_connection_lost((PyObject *)tr, Py_None) < 0) {
                 goto error;
             }

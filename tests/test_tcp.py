@@ -376,9 +376,12 @@ def test_write_type_error(loop):
         srv, port, _ = await echo_server(loop)
         tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
                                               port)
+        # 3.14 names the types
+        kinds = ('a bytes-like object' if sys.version_info < (3, 14)
+                 else 'a bytes, bytearray, or memoryview object')
         with pytest.raises(TypeError,
-                           match="data argument must be a bytes-like "
-                                 "object, not 'str'"):
+                           match=f"data argument must be {kinds}, "
+                                 f"not 'str'"):
             tr.write('text')
         tr.close()
         await pr.lost

@@ -101,11 +101,19 @@ def test_write_after_flushed_close_does_not_reach_reused_fd(loop):
         c, d = socket.socketpair()
         c.setblocking(False)
         try:
-            # asyncio: sock.send() on None, then _fatal_error on loop None
-            with pytest.raises(AttributeError):
+            if sys.version_info >= (3, 14):
+                # the flush that ends in connection_lost counts the
+                # connection as lost (gh-156512): writes are dropped
                 t.write(b'LEAK')
-            with pytest.raises(AttributeError):
                 t.write(memoryview(b'LEAK')[::2])
+                assert t._conn_lost == 3
+            else:
+                # asyncio: sock.send() on None, then _fatal_error on loop
+                # None
+                with pytest.raises(AttributeError):
+                    t.write(b'LEAK')
+                with pytest.raises(AttributeError):
+                    t.write(memoryview(b'LEAK')[::2])
             with pytest.raises(BlockingIOError):
                 c.recv(100)
             assert t.get_write_buffer_size() == 0

@@ -28,6 +28,11 @@ from ._unix import UnixMixin
 
 __all__ = ('Loop',)
 
+# 3.14 deprecates asyncio.iscoroutinefunction; its loop uses the private
+# one, which warns about nothing.
+_iscoroutinefunction = getattr(coroutines, '_iscoroutinefunction',
+                               coroutines.iscoroutinefunction)
+
 
 def _run_until_complete_cb(fut):
     if not fut.cancelled():
@@ -110,7 +115,7 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
 
     def _check_callback(self, callback, method):
         if (coroutines.iscoroutine(callback) or
-                coroutines.iscoroutinefunction(callback)):
+                _iscoroutinefunction(callback)):
             raise TypeError(
                 f"coroutines cannot be used with {method}()")
         if not callable(callback):
@@ -271,7 +276,7 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
         Raise RuntimeError if there is a problem setting up the handler.
         """
         if (coroutines.iscoroutine(callback) or
-                coroutines.iscoroutinefunction(callback)):
+                _iscoroutinefunction(callback)):
             raise TypeError("coroutines cannot be used "
                             "with add_signal_handler()")
         self._check_signal(sig)
