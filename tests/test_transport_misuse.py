@@ -255,6 +255,13 @@ def write_method(t):
 @pytest.mark.parametrize('kind', KINDS[:3])
 @pytest.mark.parametrize('arg', BAD, ids=BAD_IDS)
 def test_write_bad_data(kind, arg):
+    if (sys.version_info >= (3, 15) and kind == 'tcp'
+            and arg == [b'a', 'b']):
+        pytest.xfail('3.15 writelines() queues the items before the one '
+                     'that is not bytes-like, with no writer registered: '
+                     'never sent, and close() never ends the connection; '
+                     'ours raises before queuing anything')
+
     async def body(t, p, out):
         out.append(outcome(write_method(t), arg))
         await settle()
