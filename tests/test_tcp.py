@@ -752,3 +752,176 @@ def test_write_odd_memoryviews(loop):
         srv.close()
         await srv.wait_closed()
     loop.run_until_complete(main())
+
+
+# ---- Server: what later versions added ----
+
+def test_server_wait_closed_waits_for_connections(loop):
+    """3.12: wait_closed() returns once the server is closed AND its
+    connections are gone, in either order; 3.11 returns once closed."""
+    async def main():
+        srv, port, protos = await echo_server(loop)
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        while not protos:
+            await asyncio.sleep(0.001)
+        srv.close()
+        waiter = asyncio.ensure_future(srv.wait_closed())
+        await asyncio.sleep(0.05)
+        assert waiter.done() is (sys.version_info < (3, 12))
+        tr.close()                  # the server side sees EOF and closes
+        await asyncio.wait_for(waiter, 5)
+        await asyncio.wait_for(protos[0].lost, 5)
+    loop.run_until_complete(main())
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13),
+                    reason='Server.close_clients/abort_clients are 3.13')
+@pytest.mark.parametrize('how', ['close_clients', 'abort_clients'])
+def test_server_close_and_abort_clients(loop, how):
+    """3.13: the server keeps its connections (a WeakSet, _attach and
+    _detach with the transport); close_clients() closes them (queued data
+    flushed), abort_clients() drops them."""
+    async def main():
+        srv, port, protos = await echo_server(loop)
+        clients = []
+        for _ in range(3):
+            clients.append(await loop.create_connection(
+                lambda: Recorder(loop), HOST, port))
+        while len(protos) < 3:
+            await asyncio.sleep(0.001)
+        assert set(srv._clients) == {p.transport for p in protos}
+        srv.close()
+        getattr(srv, how)()
+        assert all(p.transport.is_closing() for p in protos)
+        await asyncio.wait_for(srv.wait_closed(), 5)
+        assert len(srv._clients) == 0
+        for tr, pr in clients:
+            exc = await asyncio.wait_for(pr.lost, 5)
+            assert exc is None or isinstance(exc, ConnectionResetError)
+        assert [p.events[-1] for p in protos] == [('lost', type(None))] * 3
+    loop.run_until_complete(main())
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13),
+                    reason='Server keeps its clients from 3.13')
+def test_server_forgets_collected_transport(loop):
+    """A transport the server attached and nobody closed: collected, it
+    warns and detaches itself (3.13's __del__), so wait_closed() ends."""
+    async def main():
+        srv = await loop.create_server(asyncio.Protocol, HOST, 0)
+        port = srv.sockets[0].getsockname()[1]
+        s = socket.create_connection((HOST, port))
+        while not srv._clients:
+            await asyncio.sleep(0.001)
+        srv.close()
+        tr, = list(srv._clients)
+        # the loop's own references go with the reader
+        tr.pause_reading()
+        del tr
+        with pytest.warns(ResourceWarning, match='unclosed transport'):
+            for _ in range(3):
+                gc.collect()
+            await asyncio.sleep(0)
+            if srv._clients:    # kept by something: no detach to test
+                pytest.skip('transport still referenced')
+        await asyncio.wait_for(srv.wait_closed(), 5)
+        s.close()
+    loop.run_until_complete(main())
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13),
+                    reason='create_unix_server(cleanup_socket=) is 3.13')
+@pytest.mark.parametrize('cleanup', [True, False, None])
+def test_unix_server_cleanup_socket(loop, tmp_path, cleanup):
+    """3.13: closing a Unix server unlinks its socket file (unless
+    cleanup_socket=False, or the file is another one by then)."""
+    async def main():
+        path = str(tmp_path / 'sock')
+        kw = {} if cleanup is None else {'cleanup_socket': cleanup}
+        srv = await loop.create_unix_server(asyncio.Protocol, path, **kw)
+        assert os.path.exists(path)
+        srv.close()
+        await srv.wait_closed()
+        assert os.path.exists(path) is (cleanup is False)
+        if cleanup is False:
+            os.unlink(path)
+        # replaced by another file meanwhile: left alone
+        srv = await loop.create_unix_server(asyncio.Protocol, path)
+        os.unlink(path)
+        with open(path, 'w'):
+            pass
+        srv.close()
+        await srv.wait_closed()
+        assert os.path.exists(path)
+    loop.run_until_complete(main())
+
+
+@pytest.mark.skipif(sys.version_info < (3, 15),
+                    reason='transports take a context from 3.15')
+def test_protocol_callbacks_run_in_the_connection_context(loop):
+    """3.15: a server's connections each run their protocol in a copy of
+    the context the server was created in; a client's protocol runs in a
+    copy of create_connection's caller's context."""
+    import contextvars
+    var = contextvars.ContextVar('var', default='unset')
+    conn = contextvars.ContextVar('conn', default=None)
+
+    class P(asyncio.Protocol):
+        def __init__(self, echo=False):
+            self.echo = echo
+            self.seen = []
+            self.lost = loop.create_future()
+
+        def connection_made(self, transport):
+            self.transport = transport
+            self.seen.append(('made', var.get(), conn.get()))
+            conn.set(id(self))
+
+        def data_received(self, data):
+            self.seen.append(('data', var.get(), conn.get() == id(self)))
+            if self.echo:
+                self.transport.write(data)
+
+        def eof_received(self):
+            self.seen.append(('eof', var.get(), conn.get() == id(self)))
+
+        def connection_lost(self, exc):
+            self.seen.append(('lost', var.get(), conn.get() == id(self)))
+            self.lost.set_result(None)
+
+    async def main():
+        servers = []
+        var.set('server')
+        srv = await loop.create_server(lambda: servers.append(P(True)) or
+                                       servers[-1], HOST, 0)
+        port = srv.sockets[0].getsockname()[1]
+        var.set('client')
+        clients = []
+        for _ in range(2):
+            tr, pr = await loop.create_connection(P, HOST, port)
+            clients.append(pr)
+        var.set('later')
+        for pr in clients:
+            pr.transport.write(b'x')
+        while not all(('data', 'client', True) in pr.seen
+                      for pr in clients):
+            await asyncio.sleep(0.001)
+        for pr in clients:
+            pr.transport.close()
+            await pr.lost
+        for p in servers:
+            await p.lost
+        assert conn.get() is None and var.get() == 'later'
+        for p in servers:
+            assert p.seen == [('made', 'server', None),
+                              ('data', 'server', True),
+                              ('eof', 'server', True),
+                              ('lost', 'server', True)]
+        for p in clients:
+            assert p.seen == [('made', 'client', None),
+                              ('data', 'client', True),
+                              ('lost', 'client', True)]
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())

@@ -69,6 +69,8 @@ class _TransportCommon:
             _warn(f"unclosed transport {self!r}", ResourceWarning,
                   source=self)
             self._sock.close()
+            if _SERVER_KNOWS_CLIENTS and self._server is not None:
+                self._server._detach(self)      # 3.13
 
     def set_write_buffer_limits(self, high=None, low=None):
         if high is None:
