@@ -389,7 +389,7 @@ transport_append(cx_transport *tr, PyObject *data, const char *buf,
  * error); -1 on error.  Inlined into Transport_write (sock a constant). */
 static inline int
 stream_write_or_queue(cx_transport *tr, PyObject *data, Py_buffer *view,
-                      int sock)
+                      int sock, int pause)
 {
     Py_ssize_t sent = 0;
     if (tr->tr_wbuf_size == 0) {
@@ -417,13 +417,13 @@ stream_write_or_queue(cx_transport *tr, PyObject *data, Py_buffer *view,
                          view->len - sent) < 0) {
         return -1;
     }
-    return cx_transport_maybe_pause(tr);
+    return pause ? cx_transport_maybe_pause(tr) : 0;
 }
 
 int
 cx_stream_write_or_queue(cx_transport *tr, PyObject *data, Py_buffer *view)
 {
-    return stream_write_or_queue(tr, data, view, 0);
+    return stream_write_or_queue(tr, data, view, 0, 1);
 }
 
 /* write() after the connection was lost: count it, and warn from the
@@ -553,8 +553,10 @@ transport_write_type_error(PyObject *data)
                         "not '%.200s'", Py_TYPE(data)->tp_name);
 }
 
-static PyObject *
-Transport_write(cx_transport *tr, PyObject *data)
+/* write(data); pause: _maybe_pause_protocol() once queued (3.12 and 3.13's
+ * writelines() do not call it). */
+static inline PyObject *
+transport_write(cx_transport *tr, PyObject *data, int pause)
 {
     if (!PyBytes_Check(data) && !PyByteArray_Check(data)
         && !PyMemoryView_Check(data)) {
@@ -605,7 +607,7 @@ Transport_write(cx_transport *tr, PyObject *data)
         transport_write_closed();
         goto error;
     }
-    int rc = stream_write_or_queue(tr, data, &view, 1);
+    int rc = stream_write_or_queue(tr, data, &view, 1, pause);
     if (rc > 0) {
         rc = cx_transport_fatal_error(tr,
                                       "Fatal write error on socket transport");
@@ -620,10 +622,24 @@ error:
     return res;
 }
 
+static PyObject *
+Transport_write(cx_transport *tr, PyObject *data)
+{
+    return transport_write(tr, data, 1);
+}
+
+/* _write_nopause(data): write() without _maybe_pause_protocol(), for 3.12
+ * and 3.13's writelines() (_net.py). */
+static PyObject *
+Transport__write_nopause(cx_transport *tr, PyObject *data)
+{
+    return transport_write(tr, data, 0);
+}
+
 PyObject *
 cx_stream_write(cx_transport *tr, PyObject *data)
 {
-    return Transport_write(tr, data);
+    return transport_write(tr, data, 1);
 }
 
 /* The writer Handle's callback: flush what the queue holds. */
@@ -793,6 +809,7 @@ cx_stream_get_buffer(cx_transport *tr, void *c)
 
 static PyMethodDef Stream_methods[] = {
     {"write", (PyCFunction)Transport_write, METH_O, NULL},
+    {"_write_nopause", (PyCFunction)Transport__write_nopause, METH_O, NULL},
     {"write_eof", (PyCFunction)Transport_write_eof, METH_NOARGS, NULL},
     {"can_write_eof", (PyCFunction)Transport_can_write_eof, METH_NOARGS,
      NULL},

@@ -925,3 +925,61 @@ def test_protocol_callbacks_run_in_the_connection_context(loop):
         srv.close()
         await srv.wait_closed()
     loop.run_until_complete(main())
+
+
+def test_writelines_rules(loop):
+    """writelines() of each version: 3.11 joins and write()s; 3.12 has its
+    own checks (write_eof, sendfile, empty list: nothing) and takes each
+    item as a memoryview; 3.12 and 3.13 never call pause_writing() from
+    it, 3.14 does, and drops (and counts) writes once the connection is
+    lost."""
+    async def main():
+        srv, port, protos = await echo_server(loop)
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        while not protos:
+            await asyncio.sleep(0.001)
+        protos[0].transport.pause_reading()
+        tr.pause_reading()
+        tr.writelines([])
+        tr.writelines([b'', bytearray(b'ab'), memoryview(b'cd')])
+        if sys.version_info >= (3, 12):
+            tr.writelines(None)         # falsy: nothing to do
+            with pytest.raises(TypeError, match='memoryview'):
+                tr.writelines([b'x', 'str'])
+        else:
+            with pytest.raises(TypeError):
+                tr.writelines(None)
+            with pytest.raises(TypeError):
+                tr.writelines([b'x', 'str'])
+        big = [b'z' * 65536] * 8
+        while tr.get_write_buffer_size() <= 65536:
+            tr.writelines(big)
+        paused = 'pause' in pr.events
+        assert paused is (sys.version_info < (3, 12)
+                          or sys.version_info >= (3, 14))
+        tr.write_eof()
+        with pytest.raises(RuntimeError, match=r'after write_eof\(\)'):
+            tr.writelines([b'x'])
+        tr.abort()
+        await pr.lost
+        with pytest.raises(RuntimeError, match=r'after write_eof\(\)'):
+            tr.writelines([b'x'])
+        # a lost connection: 3.14 counts the call as write() does
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        tr.abort()
+        await pr.lost
+        if (3, 12) <= sys.version_info < (3, 14):
+            # queued, then _add_writer() on the dropped loop
+            with pytest.raises(AttributeError, match='_add_writer'):
+                tr.writelines([b'after'])
+            assert tr._conn_lost == 1
+        else:
+            tr.writelines([b'after'])
+            assert tr._conn_lost == 2
+        srv.close()
+        for p in protos:
+            p.transport.abort()
+        await srv.wait_closed()
+    loop.run_until_complete(main())

@@ -30,6 +30,8 @@ _SERVER_KNOWS_CLIENTS = sys.version_info >= (3, 13)
 # 3.14: writelines() after the connection was lost counts it as write()
 # does; 3.12 and 3.13 queue the data, never sent.
 _WRITELINES_COUNTS_LOST = sys.version_info >= (3, 14)
+# 3.14: writelines() calls _maybe_pause_protocol(); 3.12 and 3.13 do not.
+_WRITELINES_PAUSES = sys.version_info >= (3, 14)
 
 def _with_globals(func, **names):
     """func (a function of asyncio) with some of its module's global names
@@ -138,8 +140,19 @@ class _SocketTransport(_TransportCommon, _core.SocketTransport):
                 self.write(b'\0')
                 return
             data = b''.join([memoryview(data) for data in list_of_data])
-            if data and not self._conn_lost:
-                self.write(data)
+            if data and self._conn_lost:
+                # 3.12 and 3.13 queue it, never sent; once connection_lost
+                # ran, their _loop._add_writer() fails on None
+                if self._loop is None:
+                    raise AttributeError(
+                        "'NoneType' object has no attribute '_add_writer'")
+                return
+            if data:
+                if _WRITELINES_PAUSES:
+                    self.write(data)
+                else:
+                    # 3.12 and 3.13 never call pause_writing() here
+                    self._write_nopause(data)
     else:
         def writelines(self, list_of_data):
             data = b''.join(list_of_data)
