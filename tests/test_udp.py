@@ -406,3 +406,26 @@ def test_pause_resume_reading(loop):
         await sp.done
         await cp.done
     loop.run_until_complete(main())
+
+
+def test_empty_datagram(loop):
+    """3.13 sends an empty datagram (the receiver gets b''); before, sendto
+    of nothing did nothing."""
+    async def main():
+        rt, rp = await loop.create_datagram_endpoint(
+            lambda: Proto(loop), local_addr=('127.0.0.1', 0))
+        raddr = rt.get_extra_info('sockname')
+        st, sp = await loop.create_datagram_endpoint(
+            lambda: Proto(loop), remote_addr=raddr)
+        st.sendto(b'')
+        st.sendto(memoryview(b''))
+        st.sendto(b'end')
+        await wait_for(rp, lambda: any(d == b'end' for d, _ in rp.received))
+        got = [d for d, _ in rp.received]
+        if sys.version_info >= (3, 13):
+            assert got == [b'', b'', b'end']
+        else:
+            assert got == [b'end']
+        st.close()
+        rt.close()
+    loop.run_until_complete(main())
