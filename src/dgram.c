@@ -23,6 +23,12 @@ typedef struct {
     PyObject *dg_address;     /* the connected address, or NULL */
     int dg_family;
     char dg_connected;        /* extra['peername'] is set: send() */
+    /* What get_write_buffer_size() counts per queued datagram beyond its
+     * len(): 3.13 adds 8 "header bytes" when queueing (dg_header_in); 3.13.0
+     * takes only len() off again when the datagram is sent, later 3.13s
+     * and 3.14 the 8 too (dg_header_out).  Set by _set_header_sizes(). */
+    Py_ssize_t dg_header_in;
+    Py_ssize_t dg_header_out;
 } DatagramObject;
 
 #define DG(tr) ((DatagramObject *)(tr))
@@ -245,7 +251,7 @@ dgram_append(cx_transport *tr, PyObject *data, PyObject *addr,
     if (rc < 0) {
         return -1;
     }
-    tr->tr_wbuf_size += len;
+    tr->tr_wbuf_size += len + DG(tr)->dg_header_in;
     return cx_transport_maybe_pause(tr);
 }
 
@@ -298,6 +304,7 @@ Datagram_sendto(cx_transport *tr, PyObject *const *args, Py_ssize_t nargs,
                             "data argument must be a bytes-like object, "
                             "not '%.200s'", Py_TYPE(data)->tp_name);
     }
+#if PY_VERSION_HEX < 0x030D0000
     Py_ssize_t len = PyObject_Size(data);
     if (len < 0) {
         return NULL;
@@ -305,6 +312,9 @@ Datagram_sendto(cx_transport *tr, PyObject *const *args, Py_ssize_t nargs,
     if (len == 0) {
         Py_RETURN_NONE;
     }
+#endif
+    /* 3.13: an empty datagram is sent too; len(data) is taken only when
+     * the datagram is queued */
     if (dg->dg_address != NULL) {
         int same = addr == Py_None ? 1
             : PyObject_RichCompareBool(addr, dg->dg_address, Py_EQ);
@@ -359,6 +369,12 @@ Datagram_sendto(cx_transport *tr, PyObject *const *args, Py_ssize_t nargs,
             goto error;
         }
     }
+#if PY_VERSION_HEX >= 0x030D0000
+    Py_ssize_t len = PyObject_Size(data);
+    if (len < 0) {
+        goto error;
+    }
+#endif
     if (dgram_append(tr, data, addr, len) < 0) {
         goto error;
     }
@@ -386,7 +402,7 @@ Datagram__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
         PyObject *data = PyTuple_GET_ITEM(item, 0);
         Py_ssize_t len = PyBytes_GET_SIZE(data);
         tr->tr_wbuf_head++;
-        tr->tr_wbuf_size -= len;
+        tr->tr_wbuf_size -= len + DG(tr)->dg_header_out;
         int rc = dgram_send(tr, data, PyTuple_GET_ITEM(item, 1));
         if (rc == 0) {
             /* Try again later: put it back in front (dgram_send may have
@@ -404,7 +420,7 @@ Datagram__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
             if (ok < 0) {
                 goto error;
             }
-            tr->tr_wbuf_size += len;
+            tr->tr_wbuf_size += len + DG(tr)->dg_header_out;
             break;
         }
         Py_DECREF(item);
@@ -518,12 +534,30 @@ Datagram_get_buffer(cx_transport *tr, void *c)
                            PyList_GET_SIZE(tr->tr_wbuf));
 }
 
+static PyObject *
+Datagram__set_header_sizes(DatagramObject *dg, PyObject *args)
+{
+    Py_ssize_t in, out;
+    if (!PyArg_ParseTuple(args, "nn:_set_header_sizes", &in, &out)) {
+        return NULL;
+    }
+    if (in < 0 || out < 0) {
+        PyErr_SetString(PyExc_ValueError, "header sizes must be >= 0");
+        return NULL;
+    }
+    dg->dg_header_in = in;
+    dg->dg_header_out = out;
+    Py_RETURN_NONE;
+}
+
 #define FASTKW(f) (PyCFunction)(void (*)(void))(f)
 static PyMethodDef Datagram_methods[] = {
     {"sendto", FASTKW(Datagram_sendto), METH_FASTCALL | METH_KEYWORDS, NULL},
     {"_read_ready", (PyCFunction)Datagram__read_ready, METH_NOARGS, NULL},
     {"_write_ready", (PyCFunction)Datagram__write_ready, METH_NOARGS, NULL},
     {"_sendto_ready", (PyCFunction)Datagram__write_ready, METH_NOARGS, NULL},
+    {"_set_header_sizes", (PyCFunction)Datagram__set_header_sizes,
+     METH_VARARGS, NULL},
     {NULL, NULL},
 };
 

@@ -223,9 +223,8 @@ handle_repr_info(HandleObject *h)
         Py_DECREF(c);
     }
     if (h->handle_callback != NULL) {
-        PyObject *src = PyObject_CallFunctionObjArgs(
-            st->asyncio_format_callback, h->handle_callback,
-            h->handle_args ? h->handle_args : Py_None, NULL);
+        PyObject *src = cx_format_callback_source(
+            st, h->handle_callback, h->handle_args, h->handle_loop);
         if (src == NULL || PyList_Append(info, src) < 0) {
             Py_XDECREF(src);
             goto error;
@@ -419,8 +418,8 @@ cx_handle_run(HandleObject *h)
         }
         else {
             cx_state *st = cx_state_from_type(Py_TYPE(h));
-            PyObject *msg = st ? cx_callback_error_message(st, cb, args)
-                               : NULL;
+            PyObject *msg = st ? cx_callback_error_message(
+                st, cb, args, h->handle_loop) : NULL;
             rc = msg ? cx_loop_report_exception(h->handle_loop, msg,
                                                 st->str_handle,
                                                 (PyObject *)h)

@@ -67,7 +67,10 @@ static inline void
 cx_err_restore(PyObject *exc)
 {
 #if PY_VERSION_HEX >= 0x030C0000
-    PyErr_SetRaisedException(exc);
+    /* PyErr_SetRaisedException(NULL) would clear the current exception */
+    if (exc != NULL) {
+        PyErr_SetRaisedException(exc);
+    }
 #else
     if (exc == NULL) {
         return;

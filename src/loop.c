@@ -88,12 +88,49 @@ done:
 }
 
 PyObject *
-cx_callback_error_message(cx_state *st, PyObject *callback, PyObject *args)
+cx_format_callback_source(cx_state *st, PyObject *callback, PyObject *args,
+                          PyObject *loop)
+{
+    PyObject *fn = st->asyncio_format_callback;
+    PyObject *cb = callback ? callback : Py_None;
+    PyObject *a = args ? args : Py_None;
+    /* 3.13: _format_callback_source(func, args, *, debug=False) shows the
+     * arguments only when debug is true: the loop's get_debug(), as
+     * Handle._repr_info passes it. */
+    PyObject *kwdefaults = PyObject_GetAttrString(fn, "__kwdefaults__");
+    if (kwdefaults == NULL) {
+        return NULL;
+    }
+    int takes_debug = PyDict_Check(kwdefaults)
+        ? PyDict_GetItemString(kwdefaults, "debug") != NULL : 0;
+    Py_DECREF(kwdefaults);
+    if (!takes_debug) {
+        return PyObject_CallFunctionObjArgs(fn, cb, a, NULL);
+    }
+    PyObject *debug = Py_False;
+    if (loop != NULL && loop != Py_None) {
+        PyObject *r = PyObject_CallMethod(loop, "get_debug", NULL);
+        int truth = r ? PyObject_IsTrue(r) : -1;
+        Py_XDECREF(r);
+        if (truth < 0) {
+            return NULL;
+        }
+        debug = truth ? Py_True : Py_False;
+    }
+    PyObject *kw = Py_BuildValue("{sO}", "debug", debug);
+    PyObject *pos = kw ? PyTuple_Pack(2, cb, a) : NULL;
+    PyObject *r = pos ? PyObject_Call(fn, pos, kw) : NULL;
+    Py_XDECREF(pos);
+    Py_XDECREF(kw);
+    return r;
+}
+
+PyObject *
+cx_callback_error_message(cx_state *st, PyObject *callback, PyObject *args,
+                          PyObject *loop)
 {
     PyObject *exc = cx_err_fetch();
-    PyObject *src = PyObject_CallFunctionObjArgs(
-        st->asyncio_format_callback, callback ? callback : Py_None,
-        args ? args : Py_None, NULL);
+    PyObject *src = cx_format_callback_source(st, callback, args, loop);
     PyObject *msg = src ? PyUnicode_FromFormat("Exception in callback %U",
                                                src) : NULL;
     Py_XDECREF(src);
@@ -152,6 +189,26 @@ cx_loop_push_cfunc(LoopObject *lp, cx_cfunc fn, PyObject *arg1,
     }
     cx_entry e = {CX_ENTRY_CFUNC, Py_NewRef(arg1), Py_XNewRef(arg2), NULL,
                   fn};
+    if (loop_push(lp, &e) < 0) {
+        cx_entry_clear(&e);
+        return -1;
+    }
+    return 0;
+}
+
+int
+cx_loop_push_cfunc_ctx(LoopObject *lp, cx_cfunc fn, PyObject *arg1,
+                       PyObject *arg2, PyObject *ctx)
+{
+    if (ctx == NULL) {
+        return cx_loop_push_cfunc(lp, fn, arg1, arg2);
+    }
+    if (loop_check_closed(lp) < 0
+        || (lp->loop_debug && loop_check_thread(lp) < 0)) {
+        return -1;
+    }
+    cx_entry e = {CX_ENTRY_CFUNC, Py_NewRef(arg1), Py_XNewRef(arg2),
+                  Py_NewRef(ctx), fn};
     if (loop_push(lp, &e) < 0) {
         cx_entry_clear(&e);
         return -1;
@@ -583,7 +640,8 @@ loop_report_call1(LoopObject *lp, cx_entry *e)
     if (args == NULL) {
         return -1;
     }
-    PyObject *msg = cx_callback_error_message(lp->st, e->obj, args);
+    PyObject *msg = cx_callback_error_message(lp->st, e->obj, args,
+                                              (PyObject *)lp);
     PyObject *exc = cx_err_fetch();
     PyObject *h = cx_handle_new(lp->st, e->obj, args, (PyObject *)lp,
                                 e->ctx);
@@ -621,8 +679,20 @@ loop_run_entry(LoopObject *lp, cx_entry *e)
         break;
     }
     case CX_ENTRY_CFUNC:
-        if (e->fn(e->obj, e->arg) == 0) {
-            return 0;
+        if (e->ctx == NULL) {
+            if (e->fn(e->obj, e->arg) == 0) {
+                return 0;
+            }
+        }
+        else if (PyContext_Enter(e->ctx) == 0) {
+            /* a transport's callback in its context (3.15) */
+            int rc = e->fn(e->obj, e->arg);
+            PyObject *exc = rc < 0 ? cx_err_fetch() : NULL;
+            PyContext_Exit(e->ctx);
+            cx_err_restore(exc);
+            if (rc == 0) {
+                return 0;
+            }
         }
         break;
     }

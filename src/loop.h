@@ -52,6 +52,10 @@ cx_loop_is_fast(cx_state *st, PyObject *loop)
  * references to arg1 and arg2 (arg2 may be NULL).  Returns 0 or -1. */
 int cx_loop_push_cfunc(LoopObject *loop, cx_cfunc fn,
                        PyObject *arg1, PyObject *arg2);
+/* cx_loop_push_cfunc, fn run in context ctx (entered and left around
+ * the call) unless ctx is NULL. */
+int cx_loop_push_cfunc_ctx(LoopObject *loop, cx_cfunc fn, PyObject *arg1,
+                           PyObject *arg2, PyObject *ctx);
 
 /* Schedule callable(arg) in context ctx (NULL: a copy of the current
  * context), as loop.call_soon(callable, arg, context=ctx) would, but with
@@ -72,7 +76,13 @@ int cx_loop_report_exception(PyObject *loop, PyObject *message,
  * for a failed callback.  New reference; never NULL unless out of memory
  * (then the current exception is kept). */
 PyObject *cx_callback_error_message(cx_state *st, PyObject *callback,
-                                    PyObject *args);
+                                    PyObject *args, PyObject *loop);
+
+/* format_helpers._format_callback_source(callback, args), with
+ * debug=loop.get_debug() where it takes debug= (3.13+; loop NULL or None:
+ * False).  New reference or NULL. */
+PyObject *cx_format_callback_source(cx_state *st, PyObject *callback,
+                                    PyObject *args, PyObject *loop);
 
 /* A TimerHandle in this loop's heap was cancelled (handle.c). */
 static inline void

@@ -33,7 +33,7 @@ pipe_close(cx_transport *tr, PyObject *exc)
     if (tr->tr_loop == NULL) {
         return 0;
     }
-    return cx_loop_push_cfunc(tr->tr_loop, cx_transport_call_connection_lost,
+    return cx_transport_push(tr, cx_transport_call_connection_lost,
                               (PyObject *)tr, exc ? exc : Py_None);
 }
 
@@ -132,9 +132,9 @@ ReadPipe__read_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
     }
     tr->tr_closing = 1;
     if (cx_transport_watch(tr, 0, 0) < 0
-        || cx_loop_push_cfunc(tr->tr_loop, read_pipe_eof_received_cb,
+        || cx_transport_push(tr, read_pipe_eof_received_cb,
                               (PyObject *)tr, tr->tr_protocol) < 0
-        || cx_loop_push_cfunc(tr->tr_loop, cx_transport_call_connection_lost,
+        || cx_transport_push(tr, cx_transport_call_connection_lost,
                               (PyObject *)tr, Py_None) < 0) {
         goto error;
     }
@@ -247,8 +247,8 @@ WritePipe__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
         Py_RETURN_NONE;
     }
     struct iovec iov[CX_STREAM_IOV_MAX];
-    int cnt = cx_stream_fill_iov(tr, iov);
-    ssize_t n = writev(tr->tr_fd, iov, cnt);
+    int cnt = cx_stream_fill_iov(tr, iov);      /* >= 0: bytes only */
+    ssize_t n = writev(tr->tr_fd, iov, cnt < 0 ? 0 : cnt);
     PyObject *res = NULL;
     Py_INCREF(tr);
     if (n < 0) {

@@ -389,7 +389,7 @@ transport_append(cx_transport *tr, PyObject *data, const char *buf,
  * error); -1 on error.  Inlined into Transport_write (sock a constant). */
 static inline int
 stream_write_or_queue(cx_transport *tr, PyObject *data, Py_buffer *view,
-                      int sock)
+                      int sock, int pause)
 {
     Py_ssize_t sent = 0;
     if (tr->tr_wbuf_size == 0) {
@@ -417,13 +417,13 @@ stream_write_or_queue(cx_transport *tr, PyObject *data, Py_buffer *view,
                          view->len - sent) < 0) {
         return -1;
     }
-    return cx_transport_maybe_pause(tr);
+    return pause ? cx_transport_maybe_pause(tr) : 0;
 }
 
 int
 cx_stream_write_or_queue(cx_transport *tr, PyObject *data, Py_buffer *view)
 {
-    return stream_write_or_queue(tr, data, view, 0);
+    return stream_write_or_queue(tr, data, view, 0, 1);
 }
 
 /* write() after the connection was lost: count it, and warn from the
@@ -485,9 +485,25 @@ transport_write_odd_view(cx_transport *tr, PyObject *data)
         if (contiguous) {
             return NULL;
         }
+#if PY_VERSION_HEX >= 0x030C0000
+        /* 3.12: the view is queued as it is (a deque of buffers), its
+         * len() counted; the flush's sendmsg() fails on it: BufferError,
+         * a fatal write error (Transport__write_ready). */
+        Py_ssize_t len = PyObject_Size(data);
+        if (len < 0 || tr->tr_wbuf == NULL
+            || PyList_Append(tr->tr_wbuf, data) < 0) {
+            return NULL;
+        }
+        tr->tr_wbuf_size += len;
+        if (cx_transport_maybe_pause(tr) < 0) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+#else
         PyErr_SetString(PyExc_TypeError,
                         "can't set bytearray slice from memoryview");
         return NULL;
+#endif
     }
     if (contiguous) {
         /* 0-d, nothing queued: the optimistic send() */
@@ -511,14 +527,40 @@ fatal:
     Py_RETURN_NONE;
 }
 
+/* write(data) of a type asyncio refuses: the TypeError of the running
+ * asyncio, whose message changed (3.14: "data argument must be a bytes,
+ * bytearray, or memoryview object"): its _SelectorSocketTransport.write
+ * checks the type before anything else, so it raises it for us.  NULL. */
 static PyObject *
-Transport_write(cx_transport *tr, PyObject *data)
+transport_write_type_error(PyObject *data)
+{
+    PyObject *mod = PyImport_ImportModule("asyncio.selector_events");
+    PyObject *cls = mod ? PyObject_GetAttrString(
+        mod, "_SelectorSocketTransport") : NULL;
+    PyObject *fn = cls ? PyObject_GetAttrString(cls, "write") : NULL;
+    PyObject *r = fn ? PyObject_CallFunctionObjArgs(fn, Py_None, data, NULL)
+                     : NULL;
+    Py_XDECREF(fn);
+    Py_XDECREF(cls);
+    Py_XDECREF(mod);
+    if (r == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
+        return NULL;
+    }
+    Py_XDECREF(r);
+    PyErr_Clear();
+    return PyErr_Format(PyExc_TypeError,
+                        "data argument must be a bytes-like object, "
+                        "not '%.200s'", Py_TYPE(data)->tp_name);
+}
+
+/* write(data); pause: _maybe_pause_protocol() once queued (3.12 and 3.13's
+ * writelines() do not call it). */
+static inline PyObject *
+transport_write(cx_transport *tr, PyObject *data, int pause)
 {
     if (!PyBytes_Check(data) && !PyByteArray_Check(data)
         && !PyMemoryView_Check(data)) {
-        return PyErr_Format(PyExc_TypeError,
-                            "data argument must be a bytes-like object, "
-                            "not '%.200s'", Py_TYPE(data)->tp_name);
+        return transport_write_type_error(data);
     }
     if (tr->tr_eof) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -565,7 +607,7 @@ Transport_write(cx_transport *tr, PyObject *data)
         transport_write_closed();
         goto error;
     }
-    int rc = stream_write_or_queue(tr, data, &view, 1);
+    int rc = stream_write_or_queue(tr, data, &view, 1, pause);
     if (rc > 0) {
         rc = cx_transport_fatal_error(tr,
                                       "Fatal write error on socket transport");
@@ -580,10 +622,24 @@ error:
     return res;
 }
 
+static PyObject *
+Transport_write(cx_transport *tr, PyObject *data)
+{
+    return transport_write(tr, data, 1);
+}
+
+/* _write_nopause(data): write() without _maybe_pause_protocol(), for 3.12
+ * and 3.13's writelines() (_net.py). */
+static PyObject *
+Transport__write_nopause(cx_transport *tr, PyObject *data)
+{
+    return transport_write(tr, data, 0);
+}
+
 PyObject *
 cx_stream_write(cx_transport *tr, PyObject *data)
 {
-    return Transport_write(tr, data);
+    return transport_write(tr, data, 1);
 }
 
 /* The writer Handle's callback: flush what the queue holds. */
@@ -595,15 +651,26 @@ Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
     }
     struct iovec iov[CX_STREAM_IOV_MAX];
     int cnt = cx_stream_fill_iov(tr, iov);
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
-    ssize_t n = sendmsg(tr->tr_fd, &msg, MSG_NOSIGNAL);
+    ssize_t n = -1;
+    if (cnt >= 0) {
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+        n = sendmsg(tr->tr_fd, &msg, MSG_NOSIGNAL);
+    }
     Py_INCREF(tr);
     PyObject *res = NULL;
     if (n < 0) {
-        if (cx_errno_would_block(errno)) {
+        if (cnt < 0) {
+            /* 3.12+: a queued non-contiguous memoryview (write()) */
+            PyErr_SetString(PyExc_BufferError,
+                            "memoryview: underlying buffer is not "
+                            "C-contiguous");
+        }
+        else if (cx_errno_would_block(errno)) {
             goto done;
         }
-        PyErr_SetFromErrno(PyExc_OSError);
+        else {
+            PyErr_SetFromErrno(PyExc_OSError);
+        }
         PyObject *exc = cx_err_fetch();
         int rc = cx_transport_watch(tr, 1, 0);
         cx_transport_clear_wbuf(tr);
@@ -635,7 +702,14 @@ Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
             && stream_resolve_empty_waiter(tr, NULL) < 0) {
             goto error;
         }
+#if PY_VERSION_HEX >= 0x030E0000
+        /* 3.14 (gh-156512): counted as lost first, so that
+         * _call_connection_lost runs once and later writes are dropped */
+        if (tr->tr_closing && !tr->tr_conn_lost) {
+            tr->tr_conn_lost++;
+#else
         if (tr->tr_closing) {
+#endif
             if (cx_transport_call_connection_lost((PyObject *)tr, Py_None) < 0) {
                 goto error;
             }
@@ -718,6 +792,9 @@ cx_stream_get_buffer(cx_transport *tr, void *c)
     for (Py_ssize_t i = tr->tr_wbuf_head; i < PyList_GET_SIZE(tr->tr_wbuf);
          i++) {
         PyObject *item = PyList_GET_ITEM(tr->tr_wbuf, i);
+        if (!PyBytes_CheckExact(item)) {
+            continue;       /* a non-contiguous view (3.12+): no bytes */
+        }
         Py_ssize_t off = i == tr->tr_wbuf_head ? tr->tr_wbuf_off : 0;
         Py_ssize_t n = PyByteArray_GET_SIZE(out);
         if (PyByteArray_Resize(out, n + PyBytes_GET_SIZE(item) - off) < 0) {
@@ -732,6 +809,7 @@ cx_stream_get_buffer(cx_transport *tr, void *c)
 
 static PyMethodDef Stream_methods[] = {
     {"write", (PyCFunction)Transport_write, METH_O, NULL},
+    {"_write_nopause", (PyCFunction)Transport__write_nopause, METH_O, NULL},
     {"write_eof", (PyCFunction)Transport_write_eof, METH_NOARGS, NULL},
     {"can_write_eof", (PyCFunction)Transport_can_write_eof, METH_NOARGS,
      NULL},

@@ -60,7 +60,10 @@ cx_stream_consume(cx_transport *tr, Py_ssize_t n)
     }
 }
 
-/* Point iov (CX_STREAM_IOV_MAX entries) at the unsent queue; the count. */
+/* Point iov (CX_STREAM_IOV_MAX entries) at the unsent queue; the count.
+ * -1 when an item within reach is not bytes: a non-contiguous memoryview
+ * that 3.12+'s write() queued as is, on which asyncio's sendmsg() fails
+ * (BufferError, nothing sent); only stream sockets queue one. */
 static inline int
 cx_stream_fill_iov(cx_transport *tr, struct iovec *iov)
 {
@@ -69,6 +72,9 @@ cx_stream_fill_iov(cx_transport *tr, struct iovec *iov)
     for (Py_ssize_t i = tr->tr_wbuf_head;
          i < PyList_GET_SIZE(list) && cnt < CX_STREAM_IOV_MAX; i++, cnt++) {
         PyObject *item = PyList_GET_ITEM(list, i);
+        if (!PyBytes_CheckExact(item)) {
+            return -1;
+        }
         Py_ssize_t off = i == tr->tr_wbuf_head ? tr->tr_wbuf_off : 0;
         iov[cnt].iov_base = PyBytes_AS_STRING(item) + off;
         iov[cnt].iov_len = (size_t)(PyBytes_GET_SIZE(item) - off);

@@ -151,7 +151,7 @@ cx_transport_force_close(cx_transport *tr, PyObject *exc)
     if (tr->tr_loop == NULL) {
         return 0;
     }
-    return cx_loop_push_cfunc(tr->tr_loop, cx_transport_call_connection_lost,
+    return cx_transport_push(tr, cx_transport_call_connection_lost,
                               (PyObject *)tr, exc ? exc : Py_None);
 }
 
@@ -255,10 +255,17 @@ cx_transport_call_connection_lost(PyObject *self, PyObject *exc)
     Py_CLEAR(tr->tr_loop);
     Py_CLEAR(tr->tr_read_handle);
     Py_CLEAR(tr->tr_write_handle);
+    Py_CLEAR(tr->tr_context);
     PyObject *server = tr->tr_server;
     tr->tr_server = NULL;
     if (server != NULL) {
+#if PY_VERSION_HEX >= 0x030D0000
+        /* 3.13: Server._detach(transport), the server's WeakSet of
+         * clients */
+        PyObject *r = PyObject_CallMethod(server, "_detach", "O", tr);
+#else
         PyObject *r = PyObject_CallMethod(server, "_detach", NULL);
+#endif
         Py_DECREF(server);
         keep_first_error(r, &pending, &rc);
     }
@@ -337,7 +344,7 @@ cx_transport_close(cx_transport *tr)
             return NULL;
         }
         if (tr->tr_loop != NULL
-            && cx_loop_push_cfunc(tr->tr_loop, cx_transport_call_connection_lost,
+            && cx_transport_push(tr, cx_transport_call_connection_lost,
                                   (PyObject *)tr, Py_None) < 0) {
             return NULL;
         }
@@ -506,15 +513,15 @@ Transport__start(cx_transport *tr, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_RuntimeError, "transport is closed");
         return NULL;
     }
-    if (cx_loop_push_cfunc(tr->tr_loop, transport_connection_made_cb,
+    if (cx_transport_push(tr, transport_connection_made_cb,
                            (PyObject *)tr, tr->tr_protocol) < 0
         || (add_reader
-            && cx_loop_push_cfunc(tr->tr_loop, transport_add_reader_cb,
+            && cx_transport_push(tr, transport_add_reader_cb,
                                   (PyObject *)tr, NULL) < 0)) {
         return NULL;
     }
     if (waiter != Py_None
-        && cx_loop_push_cfunc(tr->tr_loop, transport_set_waiter_cb, waiter,
+        && cx_transport_push(tr, transport_set_waiter_cb, waiter,
                               NULL) < 0) {
         return NULL;
     }
@@ -707,6 +714,60 @@ cx_transport_bytes_done(cx_state *st, PyObject *data, Py_ssize_t cap)
 
 /* ---- the type ---- */
 
+/* The reader and writer Handles of self._read_ready / _write_ready, in
+ * tr_context (NULL: a copy of the current one).  0 or -1. */
+static int
+transport_make_handles(cx_transport *tr)
+{
+    PyObject *empty = PyTuple_New(0);
+    if (empty == NULL) {
+        return -1;
+    }
+    for (int which = 0; which < 2; which++) {
+        PyObject *cb = PyObject_GetAttrString(
+            (PyObject *)tr, which ? "_write_ready" : "_read_ready");
+        PyObject *h = cb ? cx_handle_new(tr->tr_st, cb, empty,
+                                         (PyObject *)tr->tr_loop,
+                                         tr->tr_context) : NULL;
+        Py_XDECREF(cb);
+        if (h == NULL) {
+            Py_DECREF(empty);
+            return -1;
+        }
+        if (which) {
+            Py_XSETREF(tr->tr_write_handle, h);
+        }
+        else {
+            Py_XSETREF(tr->tr_read_handle, h);
+        }
+    }
+    Py_DECREF(empty);
+    return 0;
+}
+
+/* _set_context(context): 3.15's transports run the protocol's callbacks
+ * (the scheduled ones, reading and writing when ready) in the context
+ * given by create_connection / the server; before _start() only. */
+static PyObject *
+Transport__set_context(cx_transport *tr, PyObject *ctx)
+{
+    if (!PyContext_CheckExact(ctx)) {
+        return PyErr_Format(PyExc_TypeError,
+                            "a Context was expected, got %.200s",
+                            Py_TYPE(ctx)->tp_name);
+    }
+    if (tr->tr_loop == NULL || tr->tr_reader_on || tr->tr_writer_on) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "_set_context() after the transport started");
+        return NULL;
+    }
+    Py_XSETREF(tr->tr_context, Py_NewRef(ctx));
+    if (transport_make_handles(tr) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 int
 cx_transport_init(cx_transport *tr, PyObject *loop, PyObject *sock,
                   PyObject *protocol, PyObject *extra, PyObject *server)
@@ -751,28 +812,7 @@ cx_transport_init(cx_transport *tr, PyObject *loop, PyObject *sock,
     if (transport_set_protocol(tr, protocol) < 0) {
         return -1;
     }
-    PyObject *empty = PyTuple_New(0);
-    if (empty == NULL) {
-        return -1;
-    }
-    for (int which = 0; which < 2; which++) {
-        PyObject *cb = PyObject_GetAttrString(
-            (PyObject *)tr, which ? "_write_ready" : "_read_ready");
-        PyObject *h = cb ? cx_handle_new(st, cb, empty, loop, NULL) : NULL;
-        Py_XDECREF(cb);
-        if (h == NULL) {
-            Py_DECREF(empty);
-            return -1;
-        }
-        if (which) {
-            tr->tr_write_handle = h;
-        }
-        else {
-            tr->tr_read_handle = h;
-        }
-    }
-    Py_DECREF(empty);
-    return 0;
+    return transport_make_handles(tr);
 }
 
 cx_transport *
@@ -798,6 +838,7 @@ cx_transport_traverse(cx_transport *tr, visitproc visit, void *arg)
     Py_VISIT(tr->tr_server);
     Py_VISIT(tr->tr_read_handle);
     Py_VISIT(tr->tr_write_handle);
+    Py_VISIT(tr->tr_context);
     Py_VISIT(tr->tr_wbuf);
     Py_VISIT(tr->tr_dict);
     for (int i = 0; i < CX_TRANSPORT_MIXIN_SLOTS; i++) {
@@ -816,6 +857,7 @@ cx_transport_clear(cx_transport *tr)
     Py_CLEAR(tr->tr_server);
     Py_CLEAR(tr->tr_read_handle);
     Py_CLEAR(tr->tr_write_handle);
+    Py_CLEAR(tr->tr_context);
     Py_CLEAR(tr->tr_wbuf);
     Py_CLEAR(tr->tr_dict);
     for (int i = 0; i < CX_TRANSPORT_MIXIN_SLOTS; i++) {
@@ -886,6 +928,7 @@ static PyMethodDef Transport_methods[] = {
     {"_set_limits", (PyCFunction)Transport__set_limits, METH_VARARGS, NULL},
     {"_start", FASTCALL(Transport__start), METH_FASTCALL, NULL},
     {"_force_close", (PyCFunction)Transport__force_close, METH_O, NULL},
+    {"_set_context", (PyCFunction)Transport__set_context, METH_O, NULL},
     {"_fatal_error", (PyCFunction)Transport__fatal_error, METH_VARARGS,
      NULL},
     {NULL, NULL},

@@ -42,6 +42,8 @@ struct cx_transport {
     PyObject *tr_server;          /* or NULL */
     PyObject *tr_read_handle;     /* Handle(self._read_ready) */
     PyObject *tr_write_handle;    /* Handle(self._write_ready) */
+    PyObject *tr_context;         /* 3.15: the context the protocol's
+                                     callbacks run in, or NULL */
     PyObject *tr_wbuf;            /* list of queued items; those before
                                      wbuf_head are sent */
     Py_ssize_t tr_wbuf_head;
@@ -65,6 +67,16 @@ struct cx_transport {
 };
 
 int cx_transport_setup(PyObject *module);
+
+/* Schedule fn(arg1, arg2) on the transport's loop, in its context if it
+ * has one (asyncio 3.15's _SelectorTransport._call_soon). */
+static inline int
+cx_transport_push(cx_transport *tr, cx_cfunc fn, PyObject *arg1,
+                  PyObject *arg2)
+{
+    return cx_loop_push_cfunc_ctx(tr->tr_loop, fn, arg1, arg2,
+                                  tr->tr_context);
+}
 
 /* The receive buffer (CX_TRANSPORT_MAX_SIZE bytes) every transport of this
  * interpreter reads into: the bytes are copied out before any Python code

@@ -15,6 +15,12 @@ import pytest
 from conftest import PACKAGE_PARENT
 
 
+# 3.13: Handle reprs and "Exception in callback" messages show the
+# callback's arguments only when the loop is in debug mode.
+HIDES_ARGS = 'debug' in (
+    asyncio.format_helpers._format_callback_source.__kwdefaults__ or {})
+
+
 def run_until(loop, cond, timeout=5.0):
     deadline = time.monotonic() + timeout
 
@@ -60,7 +66,16 @@ def test_handle_api(loop):
     h = loop.call_soon(cb, 1, 2)
     assert isinstance(h, asyncio.Handle) or type(h).__name__ == 'Handle'
     assert not h.cancelled()
-    assert repr(h).startswith('<Handle test_handle_api.<locals>.cb(1, 2) at ')
+    if HIDES_ARGS:
+        # 3.13: the arguments are shown in debug mode only
+        assert repr(h).startswith('<Handle test_handle_api.<locals>.cb() at ')
+        loop.set_debug(True)
+        assert repr(h).startswith(
+            '<Handle test_handle_api.<locals>.cb(1, 2) at ')
+        loop.set_debug(False)
+    else:
+        assert repr(h).startswith(
+            '<Handle test_handle_api.<locals>.cb(1, 2) at ')
     h.cancel()
     assert h.cancelled()
     assert repr(h) == '<Handle cancelled>'
@@ -501,6 +516,8 @@ def test_unencodable_callback_repr_is_reported(loop):
     def boom(x):
         raise ValueError('boom')
     seen = []
+    if HIDES_ARGS:
+        loop.set_debug(True)    # 3.13: the arguments are shown only then
     loop.set_exception_handler(lambda lp, ctx: seen.append(ctx['message']))
     loop.call_soon(boom, X())
     fut = loop.create_future()
@@ -601,3 +618,72 @@ def test_debug_thread_check_on_future_callbacks(loop):
     assert errors == ['Non-thread-safe operation invoked on an event loop '
                       'other than the current one']
     loop.set_debug(False)
+
+
+# ---- what later versions added to the loop ----
+
+@pytest.mark.skipif(sys.version_info < (3, 13),
+                    reason='_run_forever_setup/_cleanup are new in 3.13')
+def test_run_forever_setup_once_cleanup(loop):
+    """3.13's hooks for loops that integrate another event loop:
+    _run_forever_setup(), _run_once() steps, _run_forever_cleanup()."""
+    import asyncio.events as ev
+    seen = []
+    hooks = sys.get_asyncgen_hooks()
+    loop._run_forever_setup()
+    try:
+        assert loop.is_running()
+        assert ev._get_running_loop() is loop
+        assert sys.get_asyncgen_hooks() != hooks
+        loop.call_soon(lambda: seen.append(asyncio.get_running_loop()))
+        loop._run_once()
+        assert seen == [loop]
+    finally:
+        loop._run_forever_cleanup()
+    assert not loop.is_running()
+    assert ev._get_running_loop() is None
+    assert sys.get_asyncgen_hooks() == hooks
+    assert loop._old_agen_hooks is None
+    assert loop.run_until_complete(asyncio.sleep(0, 'after')) == 'after'
+
+
+def test_run_forever_on_a_running_loop(loop):
+    """run_forever() inside the running loop raises; 3.13's clean-up runs
+    all the same (its set-up is inside the try: the loop then looks
+    stopped), 3.14 moved the set-up out of it."""
+    out = []
+
+    async def main():
+        with pytest.raises(RuntimeError,
+                           match='This event loop is already running'):
+            loop.run_forever()
+        out.append(loop.is_running())
+    loop.run_until_complete(main())
+    assert out == [sys.version_info[:2] != (3, 13)]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13),
+                    reason='Queue.shutdown is new in 3.13')
+def test_queue_shutdown(loop):
+    async def main():
+        q = asyncio.Queue()
+        getter = asyncio.ensure_future(q.get())
+        await asyncio.sleep(0)
+        q.put_nowait(1)
+        assert await getter == 1
+        getter = asyncio.ensure_future(q.get())
+        await asyncio.sleep(0)
+        q.shutdown()
+        with pytest.raises(asyncio.QueueShutDown):
+            await getter
+        with pytest.raises(asyncio.QueueShutDown):
+            q.put_nowait(2)
+        q2 = asyncio.Queue(maxsize=1)
+        q2.put_nowait('x')
+        putter = asyncio.ensure_future(q2.put('y'))
+        await asyncio.sleep(0)
+        q2.shutdown(immediate=True)
+        with pytest.raises(asyncio.QueueShutDown):
+            await putter
+        assert q2.empty()
+    loop.run_until_complete(main())

@@ -8,6 +8,7 @@ import asyncio
 import io
 import os
 import socket
+import sys
 
 import pytest
 
@@ -234,4 +235,27 @@ def test_empty_waiter_write_error(loop):
         assert errors[0]['message'].startswith('Exception in callback')
         srv.close()
         await srv.wait_closed()
+    run(loop, main())
+
+
+def test_sock_sendfile_fallback_seeks_to_offset(loop):
+    """sock_sendfile's read+send fallback: 3.14 seeks to offset whenever
+    the file can seek (offset 0 included), before it only for a nonzero
+    offset, so a file already read from is sent from where it stands."""
+    async def main():
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        f = io.BytesIO(b'0123456789')       # no fileno(): the fallback
+        f.seek(4)
+        n = await loop.sock_sendfile(a, f)
+        a.close()
+        got = b''
+        b.settimeout(5)
+        while chunk := b.recv(100):
+            got += chunk
+        b.close()
+        if sys.version_info >= (3, 14):
+            assert (n, got) == (10, b'0123456789')
+        else:
+            assert (n, got) == (6, b'456789')
     run(loop, main())

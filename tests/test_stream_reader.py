@@ -432,7 +432,48 @@ def test_tracers_see_the_python_methods(loop, settrace):
     run(loop, main())
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12),
+                    reason='sys.monitoring is new in 3.12')
+def test_monitoring_tool_sees_the_python_methods(loop):
+    """A sys.monitoring tool (3.12+) sees asyncio's own data_received and
+    feed_data run for each chunk, on either loop."""
+    mon = sys.monitoring
+    tool = mon.PROFILER_ID
+    codes = {asyncio.StreamReaderProtocol.data_received.__code__: 'dr',
+             asyncio.StreamReader.feed_data.__code__: 'fd'}
+    seen = []
+
+    def on_start(code, offset):
+        name = codes.get(code)
+        if name is not None:
+            seen.append(name)
+
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        mon.use_tool_id(tool, 'casyncio-test')
+        try:
+            mon.register_callback(tool, mon.events.PY_START, on_start)
+            mon.set_events(tool, mon.events.PY_START)
+            for chunk in (b'one', b'two'):
+                peer.sendall(chunk)
+                assert await reader.readexactly(len(chunk)) == chunk
+        finally:
+            mon.set_events(tool, 0)
+            mon.register_callback(tool, mon.events.PY_START, None)
+            mon.free_tool_id(tool)
+        tr.close()
+        peer.close()
+        assert seen == ['dr', 'fd', 'dr', 'fd']
+    run(loop, main())
+
+
 # ---- casyncio: the C path is the one taken ----
+
+# The C path is compiled for 3.11 only (src/readerproto.c): from 3.12 on,
+# every chunk goes through asyncio's Python methods, so sys.monitoring tools
+# and tracers see them; the count stays 0.
+C_PATH = sys.version_info < (3, 12)
+
 
 def streams_fed():
     from casyncio import _core
@@ -446,12 +487,12 @@ def test_c_path_taken(cloop):
         for chunk in (b'one', b'two', b'three'):
             peer.sendall(chunk)
             assert await reader.readexactly(len(chunk)) == chunk
-        assert streams_fed() - before == 3
+        assert streams_fed() - before == (3 if C_PATH else 0)
         # a patched method: the Python path, not counted
         with mock.patch.object(reader, 'feed_data', reader.feed_data):
             peer.sendall(b'four')
             assert await reader.readexactly(4) == b'four'
-        assert streams_fed() - before == 3
+        assert streams_fed() - before == (3 if C_PATH else 0)
         tr.close()
         peer.close()
     run(cloop, main())
@@ -470,7 +511,8 @@ def test_c_path_taken_over_tls(cloop, server_ctx, client_ctx):
         before = streams_fed()
         w.write(b'tls')
         assert await r.readexactly(3) == b'tls'
-        assert streams_fed() - before == 2      # server and client
+        # server and client
+        assert streams_fed() - before == (2 if C_PATH else 0)
         w.close()
         await w.wait_closed()
         srv.close()
@@ -564,6 +606,9 @@ def test_feed_data_globals_are_looked_up(loop, monkeypatch):
 
 # ---- no Python code between the recv() and the copy ----
 
+@pytest.mark.skipif(not C_PATH, reason='checks the 3.11-only C path; '
+                    "3.12+'s specialized attribute reads may skip the "
+                    'colliding key on either loop')
 def test_hash_colliding_key_cannot_corrupt_another_read(loop):
     """A key in the reader's __dict__ whose hash collides with '_eof' runs
     Python code (its __eq__) when the attribute is looked up: here that
@@ -694,6 +739,9 @@ def test_code_replaced_in_place(loop):
     run(loop, main())
 
 
+@pytest.mark.skipif(not C_PATH, reason='checks the 3.11-only C path; '
+                    "3.12+'s specializing interpreter keeps the old getter "
+                    'in its inline cache on either loop')
 def test_property_getter_replaced_in_place(loop):
     prop = asyncio.StreamReaderProtocol._stream_reader
     orig = prop.fget

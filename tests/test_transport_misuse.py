@@ -10,6 +10,8 @@ import asyncio
 import gc
 import os
 import socket
+import sys
+from asyncio import selector_events
 
 import pytest
 
@@ -99,11 +101,19 @@ def test_write_after_flushed_close_does_not_reach_reused_fd(loop):
         c, d = socket.socketpair()
         c.setblocking(False)
         try:
-            # asyncio: sock.send() on None, then _fatal_error on loop None
-            with pytest.raises(AttributeError):
+            if sys.version_info >= (3, 14):
+                # the flush that ends in connection_lost counts the
+                # connection as lost (gh-156512): writes are dropped
                 t.write(b'LEAK')
-            with pytest.raises(AttributeError):
                 t.write(memoryview(b'LEAK')[::2])
+                assert t._conn_lost == 3
+            else:
+                # asyncio: sock.send() on None, then _fatal_error on loop
+                # None
+                with pytest.raises(AttributeError):
+                    t.write(b'LEAK')
+                with pytest.raises(AttributeError):
+                    t.write(memoryview(b'LEAK')[::2])
             with pytest.raises(BlockingIOError):
                 c.recv(100)
             assert t.get_write_buffer_size() == 0
@@ -125,6 +135,14 @@ async def unix_dgram_pair(loop, tmp):
     return t, p, peer
 
 
+# get_write_buffer_size() of a datagram transport: 3.13 counts 8 bytes
+# beyond each queued datagram's length; 3.13.0 forgets to take them off once
+# it is sent (later versions have _SelectorDatagramTransport._header_size).
+HEADER_IN = 8 if sys.version_info >= (3, 13) else 0
+HEADER_OUT = HEADER_IN if hasattr(
+    selector_events._SelectorDatagramTransport, '_header_size') else 0
+
+
 def test_dgram_queue_of_wide_memoryview_drains_and_closes(loop, tmp_path):
     """asyncio's datagram _buffer_size counts len(data) in (3 for an 'i'
     memoryview of 3 items) and len(bytes) out (12): it ends negative.  Ours
@@ -137,7 +155,9 @@ def test_dgram_queue_of_wide_memoryview_drains_and_closes(loop, tmp_path):
                 t.sendto(b'y' * 100)
             queued = t.get_write_buffer_size()
             t.sendto(memoryview(array.array('i', [1, 2, 3])))
-            assert t.get_write_buffer_size() == queued + 3
+            # 3.13 counts 8 header bytes in (and, after 3.13.0, out)
+            assert t.get_write_buffer_size() == queued + 3 + HEADER_IN
+            count = queued // (100 + HEADER_IN) + 1
 
             def drained():
                 try:
@@ -148,7 +168,9 @@ def test_dgram_queue_of_wide_memoryview_drains_and_closes(loop, tmp_path):
                 return not t._buffer
             await until(drained)
             await settle()
-            assert t.get_write_buffer_size() == -9      # asyncio's count
+            # asyncio's count
+            assert t.get_write_buffer_size() == \
+                -9 + count * (HEADER_IN - HEADER_OUT)
             t.close()
             await until(lambda: ('lost', 'NoneType') in p.calls)
             assert t.get_extra_info('socket').fileno() == -1
@@ -233,6 +255,13 @@ def write_method(t):
 @pytest.mark.parametrize('kind', KINDS[:3])
 @pytest.mark.parametrize('arg', BAD, ids=BAD_IDS)
 def test_write_bad_data(kind, arg):
+    if (sys.version_info >= (3, 15) and kind == 'tcp'
+            and arg == [b'a', 'b']):
+        pytest.xfail('3.15 writelines() queues the items before the one '
+                     'that is not bytes-like, with no writer registered: '
+                     'never sent, and close() never ends the connection; '
+                     'ours raises before queuing anything')
+
     async def body(t, p, out):
         out.append(outcome(write_method(t), arg))
         await settle()

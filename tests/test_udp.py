@@ -4,7 +4,9 @@ import asyncio
 import gc
 import os
 import socket
+import sys
 import tempfile
+from asyncio import selector_events
 
 import pytest
 
@@ -51,6 +53,14 @@ async def wait_for(proto, pred):
     while not pred():
         proto.got.clear()
         await asyncio.wait_for(proto.got.wait(), 10)
+
+
+# get_write_buffer_size() of a datagram transport: 3.13 counts 8 bytes
+# beyond each queued datagram's length; 3.13.0 forgets to take them off once
+# it is sent (later versions have _SelectorDatagramTransport._header_size).
+HEADER_IN = 8 if sys.version_info >= (3, 13) else 0
+HEADER_OUT = HEADER_IN if hasattr(
+    selector_events._SelectorDatagramTransport, '_header_size') else 0
 
 
 def free_udp_port():
@@ -173,7 +183,9 @@ def test_argument_errors(loop):
                     local_addr=('127.0.0.1', 0))
         finally:
             sock.close()
-        with pytest.raises(ValueError, match='A UDP Socket was expected'):
+        with pytest.raises(ValueError, match=(
+                'A UDP Socket was expected' if sys.version_info < (3, 13)
+                else 'A datagram socket was expected')):
             s2 = socket.socket()
             try:
                 await loop.create_datagram_endpoint(lambda: Proto(loop),
@@ -322,7 +334,10 @@ def test_flow_control(loop):
                 sent += 1
                 assert sent < 100000
             queued = ct.get_write_buffer_size()
-            assert queued > 4096 and queued % 1000 == 0
+            # 3.13 counts 8 header bytes per queued datagram
+            each = 1000 + HEADER_IN
+            assert queued > 4096 and queued % each == 0
+            residue = queued // each * (HEADER_IN - HEADER_OUT)
             assert 'write=<polling' in repr(ct)
             # Closing with a queue: connection_lost waits for the flush.
             ct.close()
@@ -344,7 +359,8 @@ def test_flow_control(loop):
             rsock.close()
             assert got == sent
             assert cp.events == ['made', 'pause', 'resume', ('lost', None)]
-            assert ct.get_write_buffer_size() == 0
+            # 3.13.0 takes the 8 bytes off again only from later versions
+            assert ct.get_write_buffer_size() == residue
     loop.run_until_complete(main())
 
 
@@ -389,4 +405,27 @@ def test_pause_resume_reading(loop):
         ct.close()
         await sp.done
         await cp.done
+    loop.run_until_complete(main())
+
+
+def test_empty_datagram(loop):
+    """3.13 sends an empty datagram (the receiver gets b''); before, sendto
+    of nothing did nothing."""
+    async def main():
+        rt, rp = await loop.create_datagram_endpoint(
+            lambda: Proto(loop), local_addr=('127.0.0.1', 0))
+        raddr = rt.get_extra_info('sockname')
+        st, sp = await loop.create_datagram_endpoint(
+            lambda: Proto(loop), remote_addr=raddr)
+        st.sendto(b'')
+        st.sendto(memoryview(b''))
+        st.sendto(b'end')
+        await wait_for(rp, lambda: any(d == b'end' for d, _ in rp.received))
+        got = [d for d, _ in rp.received]
+        if sys.version_info >= (3, 13):
+            assert got == [b'', b'', b'end']
+        else:
+            assert got == [b'end']
+        st.close()
+        rt.close()
     loop.run_until_complete(main())

@@ -28,6 +28,11 @@ from ._unix import UnixMixin
 
 __all__ = ('Loop',)
 
+# 3.14 deprecates asyncio.iscoroutinefunction; its loop uses the private
+# one, which warns about nothing.
+_iscoroutinefunction = getattr(coroutines, '_iscoroutinefunction',
+                               coroutines.iscoroutinefunction)
+
 
 def _run_until_complete_cb(fut):
     if not fut.cancelled():
@@ -69,6 +74,11 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
         self._current_handle = None
         self._transports = weakref.WeakValueDictionary()    # fd -> transport
         self._children = {}     # pid -> _unix._Child, reaped by the loop
+        # 3.13: listening Unix socket -> its inode, unlinked when the
+        # server stops (create_unix_server(cleanup_socket=True))
+        self._unix_server_sockets = {}
+        # 3.13: the hooks _run_forever_setup() replaced
+        self._old_agen_hooks = None
         self.set_debug(coroutines._is_debug_mode())
 
     def __repr__(self):
@@ -107,7 +117,7 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
 
     def _check_callback(self, callback, method):
         if (coroutines.iscoroutine(callback) or
-                coroutines.iscoroutinefunction(callback)):
+                _iscoroutinefunction(callback)):
             raise TypeError(
                 f"coroutines cannot be used with {method}()")
         if not callable(callback):
@@ -124,23 +134,49 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
     def is_running(self):
         return self._thread_id is not None
 
-    def run_forever(self):
-        self._check_closed()
-        self._check_running()
-        self._set_coroutine_origin_tracking(self.get_debug())
-        old_agen_hooks = sys.get_asyncgen_hooks()
-        try:
-            self._thread_id = threading.get_ident()
-            sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
-                                   finalizer=self._asyncgen_finalizer_hook)
-            events._set_running_loop(self)
-            self._run_forever_core()
-        finally:
-            self._stopping = False
-            self._thread_id = None
-            events._set_running_loop(None)
-            self._set_coroutine_origin_tracking(False)
-            sys.set_asyncgen_hooks(*old_agen_hooks)
+    if sys.version_info >= (3, 13):
+        # asyncio's own set-up and clean-up of the running version (3.13
+        # made them methods, for loops that integrate another event loop:
+        # _run_forever_setup(), then _run_once() calls, then
+        # _run_forever_cleanup()).
+        _run_forever_setup = base_events.BaseEventLoop._run_forever_setup
+        _run_forever_cleanup = base_events.BaseEventLoop._run_forever_cleanup
+
+        if sys.version_info >= (3, 14):
+            def run_forever(self):
+                """Run until stop() is called."""
+                self._run_forever_setup()
+                try:
+                    self._run_forever_core()
+                finally:
+                    self._run_forever_cleanup()
+        else:
+            def run_forever(self):
+                """Run until stop() is called."""
+                try:
+                    self._run_forever_setup()
+                    self._run_forever_core()
+                finally:
+                    self._run_forever_cleanup()
+    else:
+        def run_forever(self):
+            self._check_closed()
+            self._check_running()
+            self._set_coroutine_origin_tracking(self.get_debug())
+            old_agen_hooks = sys.get_asyncgen_hooks()
+            try:
+                self._thread_id = threading.get_ident()
+                sys.set_asyncgen_hooks(
+                    firstiter=self._asyncgen_firstiter_hook,
+                    finalizer=self._asyncgen_finalizer_hook)
+                events._set_running_loop(self)
+                self._run_forever_core()
+            finally:
+                self._stopping = False
+                self._thread_id = None
+                events._set_running_loop(None)
+                self._set_coroutine_origin_tracking(False)
+                sys.set_asyncgen_hooks(*old_agen_hooks)
 
     def run_until_complete(self, future):
         self._check_closed()
@@ -268,7 +304,7 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
         Raise RuntimeError if there is a problem setting up the handler.
         """
         if (coroutines.iscoroutine(callback) or
-                coroutines.iscoroutinefunction(callback)):
+                _iscoroutinefunction(callback)):
             raise TypeError("coroutines cannot be used "
                             "with add_signal_handler()")
         self._check_signal(sig)

@@ -10,17 +10,41 @@ messages are asyncio's by construction.  Resolution and connecting use the
 loop's own getaddrinfo / _ensure_resolved / sock_connect (_sock.py).
 """
 import math
+import os
 import socket
-import ssl
 import sys
+import types
 import warnings
 
 from asyncio import base_events, constants, selector_events
 from asyncio import trsock, unix_events
+from asyncio.log import logger
 
 from . import _core, _tls
 
 __all__ = ('NetMixin',)
+
+# 3.13: Server._attach(transport) / _detach(transport) keep a WeakSet of the
+# clients (close_clients(), abort_clients()); before, a count.
+_SERVER_KNOWS_CLIENTS = sys.version_info >= (3, 13)
+# 3.14: writelines() after the connection was lost counts it as write()
+# does; 3.12 and 3.13 queue the data, never sent.
+_WRITELINES_COUNTS_LOST = sys.version_info >= (3, 14)
+# 3.14: writelines() calls _maybe_pause_protocol(); 3.12 and 3.13 do not.
+_WRITELINES_PAUSES = sys.version_info >= (3, 14)
+
+def _with_globals(func, **names):
+    """func (a function of asyncio) with some of its module's global names
+    bound to other objects: its code, defaults and behaviour otherwise."""
+    g = dict(func.__globals__)
+    g.update(names)
+    f = types.FunctionType(func.__code__, g, func.__name__,
+                           func.__defaults__, func.__closure__)
+    f.__kwdefaults__ = func.__kwdefaults__
+    f.__qualname__ = func.__qualname__
+    f.__doc__ = func.__doc__
+    return f
+
 
 class _TransportCommon:
     """What casyncio's socket transports (stream, datagram) share in
@@ -47,6 +71,8 @@ class _TransportCommon:
             _warn(f"unclosed transport {self!r}", ResourceWarning,
                   source=self)
             self._sock.close()
+            if _SERVER_KNOWS_CLIENTS and self._server is not None:
+                self._server._detach(self)      # 3.13
 
     def set_write_buffer_limits(self, high=None, low=None):
         if high is None:
@@ -96,9 +122,41 @@ class _SocketTransport(_TransportCommon, _core.SocketTransport):
     _start_tls_compatible = True
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
-    def writelines(self, list_of_data):
-        data = b''.join(list_of_data)
-        self.write(data)
+    if sys.version_info >= (3, 12):
+        def writelines(self, list_of_data):
+            """_SelectorSocketTransport.writelines of 3.12+: its own checks
+            (not write()'s), each item taken as a memoryview, then sent
+            (or queued) as one write."""
+            if self._eof:
+                raise RuntimeError(
+                    'Cannot call writelines() after write_eof()')
+            if self._empty_waiter is not None:
+                raise RuntimeError(
+                    'unable to writelines; sendfile is in progress')
+            if not list_of_data:
+                return
+            if _WRITELINES_COUNTS_LOST and self._conn_lost:
+                # 3.14: counted (and warned about) as write() does
+                self.write(b'\0')
+                return
+            data = b''.join([memoryview(data) for data in list_of_data])
+            if data and self._conn_lost:
+                # 3.12 and 3.13 queue it, never sent; once connection_lost
+                # ran, their _loop._add_writer() fails on None
+                if self._loop is None:
+                    raise AttributeError(
+                        "'NoneType' object has no attribute '_add_writer'")
+                return
+            if data:
+                if _WRITELINES_PAUSES:
+                    self.write(data)
+                else:
+                    # 3.12 and 3.13 never call pause_writing() here
+                    self._write_nopause(data)
+    else:
+        def writelines(self, list_of_data):
+            data = b''.join(list_of_data)
+            self.write(data)
 
 
 class NetMixin:
@@ -107,12 +165,20 @@ class NetMixin:
     # ---- the transport ----
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *,
-                               extra=None, server=None):
+                               extra=None, server=None, context=None):
         extra = _transport_extra(sock, extra)
         transport = _SocketTransport(self, sock, protocol, extra, server)
+        if context is not None:
+            # 3.15: the protocol's callbacks run in this context (a copy
+            # of create_connection's caller's, or of the server's per
+            # connection)
+            transport._set_context(context)
         self._transports[sock.fileno()] = transport
         if server is not None:
-            server._attach()
+            if _SERVER_KNOWS_CLIENTS:
+                server._attach(transport)
+            else:
+                server._attach()
         base_events._set_nodelay(sock)
         transport._start(waiter)
         return transport
@@ -123,6 +189,7 @@ class NetMixin:
             extra=None, server=None,
             ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
             ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT,
+            context=None,
     ):
         """TLS over our C stream transport: an SSLProtocol (asyncio's,
         its data path in C: _tls.py) between the socket transport and the
@@ -134,54 +201,16 @@ class NetMixin:
             ssl_shutdown_timeout=ssl_shutdown_timeout
         )
         self._make_socket_transport(rawsock, ssl_protocol,
-                                    extra=extra, server=server)
+                                    extra=extra, server=server,
+                                    context=context)
         return ssl_protocol._app_transport
 
-    async def start_tls(self, transport, protocol, sslcontext, *,
-                        server_side=False,
-                        server_hostname=None,
-                        ssl_handshake_timeout=None,
-                        ssl_shutdown_timeout=None):
-        """Upgrade transport to TLS.
-
-        Return a new transport that *protocol* should start using
-        immediately.
-        """
-        # asyncio's BaseEventLoop.start_tls, with our SSLProtocol
-        if not isinstance(sslcontext, ssl.SSLContext):
-            raise TypeError(
-                f'sslcontext is expected to be an instance of ssl.SSLContext, '
-                f'got {sslcontext!r}')
-
-        if not getattr(transport, '_start_tls_compatible', False):
-            raise TypeError(
-                f'transport {transport!r} is not supported by start_tls()')
-
-        waiter = self.create_future()
-        ssl_protocol = _tls.new_ssl_protocol(
-            self, protocol, sslcontext, waiter,
-            server_side, server_hostname,
-            ssl_handshake_timeout=ssl_handshake_timeout,
-            ssl_shutdown_timeout=ssl_shutdown_timeout,
-            call_connection_made=False)
-
-        # Pause early so that "ssl_protocol.data_received()" doesn't
-        # have a chance to get called before "ssl_protocol.connection_made()".
-        transport.pause_reading()
-
-        transport.set_protocol(ssl_protocol)
-        conmade_cb = self.call_soon(ssl_protocol.connection_made, transport)
-        resume_cb = self.call_soon(transport.resume_reading)
-
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            conmade_cb.cancel()
-            resume_cb.cancel()
-            raise
-
-        return ssl_protocol._app_transport
+    # asyncio's own start_tls of the running version (3.14 moves what a
+    # server's StreamReader buffered into the SSLProtocol, gh-142352), its
+    # SSLProtocol ours (_tls.py).
+    start_tls = _with_globals(
+        base_events.BaseEventLoop.start_tls,
+        sslproto=types.SimpleNamespace(SSLProtocol=_tls.new_ssl_protocol))
 
     _create_server_getaddrinfo = \
         base_events.BaseEventLoop._create_server_getaddrinfo
@@ -197,52 +226,9 @@ class NetMixin:
 
     # ---- create_connection ----
 
-    async def _connect_sock(self, exceptions, addr_info,
-                            local_addr_infos=None):
-        """Create, bind and connect one socket."""
-        my_exceptions = []
-        exceptions.append(my_exceptions)
-        family, type_, proto, _, address = addr_info
-        sock = None
-        try:
-            sock = socket.socket(family=family, type=type_, proto=proto)
-            sock.setblocking(False)
-            if local_addr_infos is not None:
-                for lfamily, _, _, _, laddr in local_addr_infos:
-                    # skip local addresses of different family
-                    if lfamily != family:
-                        continue
-                    try:
-                        sock.bind(laddr)
-                        break
-                    except OSError as exc:
-                        msg = (
-                            f'error while attempting to bind on '
-                            f'address {laddr!r}: '
-                            f'{exc.strerror.lower()}'
-                        )
-                        exc = OSError(exc.errno, msg)
-                        my_exceptions.append(exc)
-                else:  # all bind attempts failed
-                    if my_exceptions:
-                        raise my_exceptions.pop()
-                    else:
-                        raise OSError(
-                            f"no matching local address with {family=} "
-                            f"found")
-            await self.sock_connect(sock, address)
-            return sock
-        except OSError as exc:
-            my_exceptions.append(exc)
-            if sock is not None:
-                sock.close()
-            raise
-        except:
-            if sock is not None:
-                sock.close()
-            raise
-        finally:
-            exceptions = my_exceptions = None
+    # asyncio's own, of the running version (3.13 words the bind error
+    # with str(exc); 3.14 ignores an OSError from closing the socket)
+    _connect_sock = base_events.BaseEventLoop._connect_sock
 
     _create_connection_transport = \
         base_events.BaseEventLoop._create_connection_transport
@@ -259,7 +245,32 @@ class NetMixin:
         selector_events.BaseSelectorEventLoop._accept_connection
     _accept_connection2 = \
         selector_events.BaseSelectorEventLoop._accept_connection2
-    _stop_serving = selector_events.BaseSelectorEventLoop._stop_serving
+    if sys.version_info >= (3, 13):
+        def _stop_serving(self, sock):
+            """unix_events._UnixSelectorEventLoop._stop_serving (3.13,
+            create_unix_server(cleanup_socket=True)): the socket's path is
+            unlinked if it is still the server's."""
+            # Is this a unix socket that needs cleanup?
+            if sock in self._unix_server_sockets:
+                path = sock.getsockname()
+            else:
+                path = None
+
+            selector_events.BaseSelectorEventLoop._stop_serving(self, sock)
+
+            if path is not None:
+                prev_ino = self._unix_server_sockets[sock]
+                del self._unix_server_sockets[sock]
+                try:
+                    if os.stat(path).st_ino == prev_ino:
+                        os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                except OSError as err:
+                    logger.error('Unable to clean up listening UNIX socket '
+                                 '%r: %r', path, err)
+    else:
+        _stop_serving = selector_events.BaseSelectorEventLoop._stop_serving
 
     # ---- Unix sockets ----
 

@@ -8,12 +8,9 @@ returns its result, or a pending Future when it would block; the fd is then
 watched in C and the Future completed there.  Behaviour and messages follow
 asyncio.selector_events and asyncio.base_events (3.11).
 """
-import errno
-import io
-import os
 import socket
 
-from asyncio import base_events, constants, exceptions
+from asyncio import base_events, unix_events
 from asyncio.log import logger
 
 from . import _core
@@ -163,172 +160,21 @@ class SockMixin:
 
     # ---- sendfile ----
 
-    async def sock_sendfile(self, sock, file, offset=0, count=None,
-                            *, fallback=True):
-        if self._debug and sock.gettimeout() != 0:
-            raise ValueError("the socket must be non-blocking")
-        _check_ssl_socket(sock)
-        self._check_sendfile_params(sock, file, offset, count)
-        try:
-            return await self._sock_sendfile_native(sock, file,
-                                                    offset, count)
-        except exceptions.SendfileNotAvailableError:
-            if not fallback:
-                raise
-
-        return await self._sock_sendfile_fallback(sock, file,
-                                                  offset, count)
-
-    async def _sock_sendfile_native(self, sock, file, offset, count):
-        try:
-            os.sendfile
-        except AttributeError:
-            raise exceptions.SendfileNotAvailableError(
-                "os.sendfile() is not available")
-        try:
-            fileno = file.fileno()
-        except (AttributeError, io.UnsupportedOperation):
-            raise exceptions.SendfileNotAvailableError("not a regular file")
-        try:
-            fsize = os.fstat(fileno).st_size
-        except OSError:
-            raise exceptions.SendfileNotAvailableError("not a regular file")
-        blocksize = count if count else fsize
-        if not blocksize:
-            return 0  # empty file
-
-        fut = self.create_future()
-        self._sock_sendfile_native_impl(fut, None, sock, fileno,
-                                        offset, count, blocksize, 0)
-        return await fut
-
-    def _sock_sendfile_native_impl(self, fut, registered_fd, sock, fileno,
-                                   offset, count, blocksize, total_sent):
-        # asyncio.unix_events, line for line.
-        fd = sock.fileno()
-        if registered_fd is not None:
-            self.remove_writer(registered_fd)
-        if fut.cancelled():
-            self._sock_sendfile_update_filepos(fileno, offset, total_sent)
-            return
-        if count:
-            blocksize = count - total_sent
-            if blocksize <= 0:
-                self._sock_sendfile_update_filepos(fileno, offset,
-                                                   total_sent)
-                fut.set_result(total_sent)
-                return
-
-        try:
-            sent = os.sendfile(fd, fileno, offset, blocksize)
-        except (BlockingIOError, InterruptedError):
-            if registered_fd is None:
-                self._sock_add_cancellation_callback(fut, sock)
-            self.add_writer(fd, self._sock_sendfile_native_impl, fut,
-                            fd, sock, fileno,
-                            offset, count, blocksize, total_sent)
-        except OSError as exc:
-            if (registered_fd is not None and
-                    exc.errno == errno.ENOTCONN and
-                    type(exc) is not ConnectionError):
-                # The connection was closed in the middle of the
-                # operation: ConnectionError, as on all Posix systems.
-                new_exc = ConnectionError(
-                    "socket is not connected", errno.ENOTCONN)
-                new_exc.__cause__ = exc
-                exc = new_exc
-            if total_sent == 0:
-                # Not a regular mmap(2)-like file, say: fall back on
-                # plain send().
-                err = exceptions.SendfileNotAvailableError(
-                    "os.sendfile call failed")
-                self._sock_sendfile_update_filepos(fileno, offset,
-                                                   total_sent)
-                fut.set_exception(err)
-            else:
-                self._sock_sendfile_update_filepos(fileno, offset,
-                                                   total_sent)
-                fut.set_exception(exc)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._sock_sendfile_update_filepos(fileno, offset, total_sent)
-            fut.set_exception(exc)
-        else:
-            if sent == 0:
-                # EOF
-                self._sock_sendfile_update_filepos(fileno, offset,
-                                                   total_sent)
-                fut.set_result(total_sent)
-            else:
-                offset += sent
-                total_sent += sent
-                if registered_fd is None:
-                    self._sock_add_cancellation_callback(fut, sock)
-                self.add_writer(fd, self._sock_sendfile_native_impl, fut,
-                                fd, sock, fileno,
-                                offset, count, blocksize, total_sent)
-
-    def _sock_sendfile_update_filepos(self, fileno, offset, total_sent):
-        if total_sent > 0:
-            os.lseek(fileno, offset, os.SEEK_SET)
-
-    def _sock_add_cancellation_callback(self, fut, sock):
-        def cb(fut):
-            if fut.cancelled():
-                fd = sock.fileno()
-                if fd != -1:
-                    self.remove_writer(fd)
-        fut.add_done_callback(cb)
-
-    async def _sock_sendfile_fallback(self, sock, file, offset, count):
-        if offset:
-            file.seek(offset)
-        blocksize = (
-            min(count, constants.SENDFILE_FALLBACK_READBUFFER_SIZE)
-            if count else constants.SENDFILE_FALLBACK_READBUFFER_SIZE
-        )
-        buf = bytearray(blocksize)
-        total_sent = 0
-        try:
-            while True:
-                if count:
-                    blocksize = min(count - total_sent, blocksize)
-                    if blocksize <= 0:
-                        break
-                view = memoryview(buf)[:blocksize]
-                read = await self.run_in_executor(None, file.readinto, view)
-                if not read:
-                    break  # EOF
-                await self.sock_sendall(sock, view[:read])
-                total_sent += read
-            return total_sent
-        finally:
-            if total_sent > 0 and hasattr(file, 'seek'):
-                file.seek(offset + total_sent)
-
-    def _check_sendfile_params(self, sock, file, offset, count):
-        if 'b' not in getattr(file, 'mode', 'b'):
-            raise ValueError("file should be opened in binary mode")
-        if not sock.type == socket.SOCK_STREAM:
-            raise ValueError("only SOCK_STREAM type sockets are supported")
-        if count is not None:
-            if not isinstance(count, int):
-                raise TypeError(
-                    "count must be a positive integer (got {!r})".format(
-                        count))
-            if count <= 0:
-                raise ValueError(
-                    "count must be a positive integer (got {!r})".format(
-                        count))
-        if not isinstance(offset, int):
-            raise TypeError(
-                "offset must be a non-negative integer (got {!r})".format(
-                    offset))
-        if offset < 0:
-            raise ValueError(
-                "offset must be a non-negative integer (got {!r})".format(
-                    offset))
+    # asyncio's own, of the running version: base_events' checks and
+    # read+send fallback (3.14 seeks whenever the file can), unix_events'
+    # os.sendfile() loop on add_writer (3.14 always sets the file position
+    # back).
+    sock_sendfile = base_events.BaseEventLoop.sock_sendfile
+    _sock_sendfile_fallback = base_events.BaseEventLoop._sock_sendfile_fallback
+    _check_sendfile_params = base_events.BaseEventLoop._check_sendfile_params
+    _sock_sendfile_native = \
+        unix_events._UnixSelectorEventLoop._sock_sendfile_native
+    _sock_sendfile_native_impl = \
+        unix_events._UnixSelectorEventLoop._sock_sendfile_native_impl
+    _sock_sendfile_update_filepos = \
+        unix_events._UnixSelectorEventLoop._sock_sendfile_update_filepos
+    _sock_add_cancellation_callback = \
+        unix_events._UnixSelectorEventLoop._sock_add_cancellation_callback
 
     # ---- name resolution (in the default executor, as asyncio) ----
 

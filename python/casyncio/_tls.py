@@ -11,6 +11,8 @@ asyncio's _SSLProtocolTransport with write() in C.
 
 USE_C = False makes new connections use asyncio's pure-Python SSLProtocol.
 """
+import sys
+
 from asyncio import constants, sslproto
 from asyncio.log import logger
 
@@ -44,9 +46,14 @@ class SSLProtocol(_core.SSLProtocolBase, sslproto.SSLProtocol):
             logger.warning('SSL connection is closed')
         self._conn_lost += 1
 
-    def _schedule_read(self):
-        # _do_read__buffered(): the app's buffer is full, read on later
-        self._loop.call_soon(lambda: self._do_read())
+    if sys.version_info >= (3, 13):
+        def _schedule_read(self):
+            # _do_read__buffered(): the app's buffer is full, read on later
+            self._loop.call_soon(self._do_read)
+    else:
+        def _schedule_read(self):
+            # _do_read__buffered(): the app's buffer is full, read on later
+            self._loop.call_soon(lambda: self._do_read())
 
 
 def new_ssl_protocol(*args, **kwargs):

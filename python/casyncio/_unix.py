@@ -24,7 +24,7 @@ from asyncio import base_events, transports, unix_events
 from asyncio.log import logger
 
 from . import _core
-from ._net import _SocketTransport, _TransportCommon
+from ._net import _TransportCommon
 
 __all__ = ('UnixMixin',)
 
@@ -79,7 +79,8 @@ class _UnixWritePipeTransport(_core.WritePipeTransport):
     def __del__(self, _warn=warnings.warn):
         _pipe_del(self, _warn)
 
-    writelines = _SocketTransport.writelines
+    # asyncio.WriteTransport.writelines: b"".join() then write()
+    writelines = transports.WriteTransport.writelines
     set_write_buffer_limits = _TransportCommon.set_write_buffer_limits
 
     # asyncio's write pipe is no ReadTransport: these raise
