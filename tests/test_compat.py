@@ -181,11 +181,6 @@ def test_coroutine_missing_without_compat(stock):
 
 # --- Task.all_tasks() / Task.current_task() ---------------------------------
 
-# Python 3.8's Task.all_tasks() lists finished tasks too; from 3.14 on no
-# registry keeps them, and the compat layer lists pending tasks only.
-KEEPS_FINISHED = sys.version_info < (3, 14)
-
-
 def test_task_all_tasks_in_running_loop(compat):
     async def child():
         return 1
@@ -197,8 +192,7 @@ def test_task_all_tasks_in_running_loop(compat):
         tasks = asyncio.Task.all_tasks()
         this = asyncio.Task.current_task()
         pending.cancel()
-        want = {this, done, pending} if KEEPS_FINISHED else {this, pending}
-        return tasks == want, this is asyncio.current_task()
+        return tasks == {this, done, pending}, this is asyncio.current_task()
 
     assert run_loop(main()) == (True, True)
 
@@ -217,10 +211,9 @@ def test_task_all_tasks_without_running_loop_uses_get_event_loop(compat):
         t1 = loop.create_task(work(1))
         loop.run_until_complete(t1)
         t2 = loop.create_task(work(2))
-        mine = {t1, t2} if KEEPS_FINISHED else {t2}
-        assert asyncio.Task.all_tasks() == mine
+        assert asyncio.Task.all_tasks() == {t1, t2}
         assert asyncio.Task.all_tasks(other) == {t_other}
-        assert asyncio.Task.all_tasks(loop=loop) == mine
+        assert asyncio.Task.all_tasks(loop=loop) == {t1, t2}
         assert asyncio.Task.current_task() is None
         assert asyncio.Task.current_task(loop) is None
         loop.run_until_complete(t2)

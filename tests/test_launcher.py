@@ -336,8 +336,7 @@ LEGACY = """
 """
 
 
-# Task.all_tasks() lists finished tasks up to 3.13; 3.14 keeps none.
-LEGACY_OUT = "hi\nTrue\n" if sys.version_info < (3, 14) else "hi\nFalse\n"
+LEGACY_OUT = "hi\nTrue\n"
 
 
 def test_compat_on_by_default(tmp_path):

@@ -12,8 +12,7 @@ Restored:
   ``_is_coroutine`` marker, so ``asyncio.iscoroutinefunction`` is true; from
   3.12 on, whose Task refuses generators, wrapped in a native coroutine).
 * ``asyncio.Task.all_tasks()`` and ``asyncio.Task.current_task()``, with
-  Python 3.8's semantics (see ``_LegacyTask``), except that from 3.14 on
-  ``all_tasks()`` lists pending tasks only: 3.14 keeps no finished ones.
+  Python 3.8's semantics (see ``_LegacyTask``).
 * ``asyncio.wait()`` given bare coroutines: they are wrapped with
   ensure_future() as Python 3.10 did, instead of 3.11's TypeError.
 * ``with (await lock)`` and ``with (yield from lock)`` for Lock, Semaphore,
@@ -31,6 +30,7 @@ them).
 import asyncio
 import collections.abc
 import functools
+import gc
 import inspect
 import sys
 import threading
@@ -121,19 +121,23 @@ def _task_types():
 
 
 def _all_tasks_compat(loop=None):
-    """Python 3.8's: every task of *loop*, finished ones included (until
-    3.13)."""
+    """Python 3.8's: every task of *loop*, finished ones included."""
     if loop is None:
         loop = events.get_event_loop()
-    if sys.version_info >= (3, 14):
-        # 3.14 keeps only pending tasks (per-thread lists, and a weak set
-        # inside _asyncio for other task types): finished ones are gone.
-        return _tasks.all_tasks(loop)
     # Every task ever made, while alive: 3.11's _all_tasks, 3.12's
-    # _scheduled_tasks.
-    registry = getattr(_tasks, "_all_tasks", None)
-    if registry is None:
-        registry = _tasks._scheduled_tasks
+    # _scheduled_tasks.  3.14 registers pending tasks only (per-thread
+    # lists, and a weak set inside _asyncio for other task types): there the
+    # garbage collector's list of objects is what still holds every live
+    # task, finished ones included (a rare, legacy call: its cost is the
+    # heap's size).
+    if sys.version_info >= (3, 14):
+        task_types = _task_types()
+        registry = [o for o in gc.get_objects()
+                    if issubclass(type(o), task_types)]
+    else:
+        registry = getattr(_tasks, "_all_tasks", None)
+        if registry is None:
+            registry = _tasks._scheduled_tasks
     i = 0
     while True:
         try:
