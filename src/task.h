@@ -19,6 +19,8 @@ typedef struct {
 } TaskObject;
 
 int cx_task_setup(PyObject *module);
+/* Find asyncio's task registry and current-task dict (after setup). */
+int cx_task_registry_setup(PyObject *module);
 
 /* Task(coro, loop=loop, name=name, context=context); name and context may be
  * NULL.  New reference. */
