@@ -20,7 +20,7 @@
     X(str_message) X(str_exception) X(str_future) X(str_task) \
     X(str_handle) X(str_source_traceback) X(str_asyncio_future_blocking) \
     X(str_get_loop) X(all_tasks_data) X(all_tasks_iterating) \
-    X(all_tasks_pending) X(all_tasks_remove) \
+    X(all_tasks_pending) \
     X(context_kwnames) X(asyncio_enter_task) X(asyncio_leave_task) \
     X(asyncio_swap_current_task) X(asyncio_register_eager_task) \
     X(asyncio_unregister_eager_task) X(asyncio_fut_add_awaited_by) \

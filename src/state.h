@@ -80,13 +80,12 @@ typedef struct {
     /* The WeakSet tasks._register_task puts our tasks in (3.11
      * tasks._all_tasks, 3.12/3.13 tasks._scheduled_tasks, 3.14+ the one
      * inside _asyncio), found at import by a probe (task.c): its data set,
-     * _iterating set and _pending_removals list, and all_tasks_remove, a C
-     * twin of its _remove callback.  NULL when not found: then
-     * tasks._register_task is called. */
+     * and up to 3.13 its _iterating set and _pending_removals list (NULL
+     * on 3.14+, whose WeakSet has neither).  data is NULL when not found:
+     * then tasks._register_task is called. */
     PyObject *all_tasks_data;
     PyObject *all_tasks_iterating;
     PyObject *all_tasks_pending;
-    PyObject *all_tasks_remove;
     /* 3.12/3.13: tasks._current_tasks is the dict _enter_task/_leave_task
      * work on (_asyncio's): step there directly.  0 elsewhere. */
     int current_tasks_direct;

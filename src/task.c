@@ -654,7 +654,9 @@ task_wakeup(TaskObject *task, PyObject *o)
 /* tasks._register_task(task): what WeakSet.add does, straight into the
  * registry's data set when it was found (see cx_task_registry_setup) and
  * has no removals pending (add() would commit them first: then the call
- * does it). */
+ * does it).  The weakref has no callback: the task takes it out of the
+ * set itself when it goes (task_unregister_ref), as the WeakSet's
+ * _remove would. */
 static int
 task_register(TaskObject *task)
 {
@@ -662,14 +664,16 @@ task_register(TaskObject *task)
     if (st->all_tasks_data != NULL
         && (st->all_tasks_pending == NULL
             || PyList_GET_SIZE(st->all_tasks_pending) == 0)) {
-        PyObject *wr = PyWeakref_NewRef((PyObject *)task,
-                                        st->all_tasks_remove);
+        PyObject *wr = PyWeakref_NewRef((PyObject *)task, NULL);
         if (wr == NULL) {
             return -1;
         }
-        int rc = PySet_Add(st->all_tasks_data, wr);
-        Py_DECREF(wr);
-        return rc;
+        if (PySet_Add(st->all_tasks_data, wr) < 0) {
+            Py_DECREF(wr);
+            return -1;
+        }
+        Py_XSETREF(task->task_registry_ref, wr);
+        return 0;
     }
     PyObject *r = PyObject_CallOneArg(st->asyncio_register_task,
                                       (PyObject *)task);
@@ -678,6 +682,36 @@ task_register(TaskObject *task)
     }
     Py_DECREF(r);
     return 0;
+}
+
+/* The task is going (dealloc, or tp_clear of cyclic garbage): what the
+ * WeakSet's _remove callback does with its weakref (a weakref without
+ * callback, so this is the only removal).  Keeps any current exception. */
+static void
+task_unregister_ref(TaskObject *task)
+{
+    PyObject *wr = task->task_registry_ref;
+    if (wr == NULL) {
+        return;
+    }
+    task->task_registry_ref = NULL;
+    cx_state *st = task->task_st;
+    if (st != NULL && st->all_tasks_data != NULL) {
+        PyObject *exc = cx_err_fetch();
+        int rc;
+        if (st->all_tasks_iterating != NULL
+            && PySet_GET_SIZE(st->all_tasks_iterating) > 0) {
+            rc = PyList_Append(st->all_tasks_pending, wr);
+        }
+        else {
+            rc = PySet_Discard(st->all_tasks_data, wr) < 0 ? -1 : 0;
+        }
+        if (rc < 0) {
+            PyErr_WriteUnraisable((PyObject *)task);
+        }
+        cx_err_restore(exc);
+    }
+    Py_DECREF(wr);
 }
 
 static int
@@ -1186,12 +1220,14 @@ Task_traverse(TaskObject *self, visitproc visit, void *arg)
     Py_VISIT(self->task_coro);
     Py_VISIT(self->task_name);
     Py_VISIT(self->task_context);
+    Py_VISIT(self->task_registry_ref);
     return cx_future_traverse_fields(FUT(self), visit, arg);
 }
 
 static int
 Task_clear(TaskObject *self)
 {
+    task_unregister_ref(self);
     cx_future_clear_fields(FUT(self));
     Py_CLEAR(self->task_fut_waiter);
     Py_CLEAR(self->task_coro);
@@ -1249,6 +1285,7 @@ Task_dealloc(PyObject *self)
         return;     /* resurrected */
     }
     PyObject_GC_UnTrack(self);
+    task_unregister_ref(TASK(self));
     if (TASK(self)->task_weakreflist != NULL) {
         PyObject_ClearWeakRefs(self);
     }
@@ -1329,32 +1366,6 @@ cx_task_setup(PyObject *module)
 
 /* ---------------------------------------------------------------------- */
 /* asyncio's task registry and current-task dict, found at import */
-
-/* WeakSet._remove in C: the callback of the weakrefs task_register puts in
- * the registry.  As _remove up to 3.13, it defers the removal while the
- * set is being iterated (all_tasks() lists it); 3.14's WeakSet iterates a
- * copy and always discards (all_tasks_iterating is NULL then). */
-static PyObject *
-task_registry_remove(PyObject *mod, PyObject *wr)
-{
-    cx_state *st = PyModule_GetState(mod);
-    if (st == NULL || st->all_tasks_data == NULL) {
-        Py_RETURN_NONE;     /* module cleared: the WeakSet is not ours */
-    }
-    if (st->all_tasks_iterating != NULL
-        && PySet_GET_SIZE(st->all_tasks_iterating) > 0) {
-        if (PyList_Append(st->all_tasks_pending, wr) < 0) {
-            return NULL;
-        }
-    }
-    else if (PySet_Discard(st->all_tasks_data, wr) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
-}
-
-static PyMethodDef task_registry_remove_def = {
-    "_remove", task_registry_remove, METH_O, NULL};
 
 /* 1 if the data set of WeakSet ws holds a weakref to obj, 0 if not (or ws
  * is not a WeakSet with a set for data), -1 on error. */
@@ -1498,7 +1509,7 @@ optional_attr(PyObject *o, const char *name, PyObject **out)
  * Left NULL (tasks._register_task is called then) unless found and shaped
  * as expected.  0, or -1 on an error other than "not found". */
 static int
-setup_task_registry(cx_state *st, PyObject *mod, PyObject *probe,
+setup_task_registry(cx_state *st, PyObject *probe,
                     PyObject *asyncio_c)
 {
     PyObject *ws = find_task_registry(st, probe, asyncio_c);
@@ -1524,14 +1535,6 @@ setup_task_registry(cx_state *st, PyObject *mod, PyObject *probe,
     Py_DECREF(ws);
     PyErr_Clear();
     if (shaped) {
-        st->all_tasks_remove = PyCFunction_New(&task_registry_remove_def,
-                                               mod);
-        if (st->all_tasks_remove == NULL) {
-            Py_DECREF(data);
-            Py_XDECREF(iterating);
-            Py_XDECREF(pending);
-            return -1;
-        }
         st->all_tasks_data = data;
         st->all_tasks_iterating = iterating;
         st->all_tasks_pending = pending;
@@ -1597,7 +1600,7 @@ cx_task_registry_setup(PyObject *mod)
         Py_XDECREF(asyncio_c);
         return -1;
     }
-    int rc = setup_task_registry(st, mod, probe, asyncio_c);
+    int rc = setup_task_registry(st, probe, asyncio_c);
 #if PY_VERSION_HEX < 0x030E0000
     if (rc == 0) {
         st->current_tasks_direct = current_tasks_is_direct(st, probe);

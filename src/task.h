@@ -16,6 +16,7 @@ typedef struct {
     int task_must_cancel;
     int task_log_destroy_pending;
     int task_num_cancels_requested;
+    PyObject *task_registry_ref;    /* weakref in asyncio's registry */
 } TaskObject;
 
 int cx_task_setup(PyObject *module);
