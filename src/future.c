@@ -215,6 +215,7 @@ future_clear_state(FutureObject *fut)
     Py_CLEAR(fut->fut_cancel_msg);
     Py_CLEAR(fut->fut_cancelled_exc);
     Py_CLEAR(fut->fut_awaited_by);
+    fut->fut_awaited_by_used = 0;
 }
 
 int
@@ -451,6 +452,11 @@ cx_future_new(cx_state *st, PyObject *loop)
 /* ---------------------------------------------------------------------- */
 /* Call-graph bookkeeping (3.14) */
 
+/* fut_awaited_by holds the waiters of futures.py's __awaited_by set: NULL
+ * (none), the waiter itself while there is one (most futures have one:
+ * no set is allocated), else a set.  fut_awaited_by_used remembers that
+ * the set existed: _asyncio_awaited_by is None only before the first
+ * waiter, frozenset() once they are all gone. */
 int
 cx_future_awaited_by_add(FutureObject *fut, PyObject *waiter)
 {
@@ -461,25 +467,51 @@ cx_future_awaited_by_add(FutureObject *fut, PyObject *waiter)
             return ok;      /* not a future: nothing recorded */
         }
     }
-    if (fut->fut_awaited_by == NULL) {
-        fut->fut_awaited_by = PySet_New(NULL);
-        if (fut->fut_awaited_by == NULL) {
+    PyObject *cur = fut->fut_awaited_by;
+    if (cur == NULL) {
+        fut->fut_awaited_by = Py_NewRef(waiter);
+        fut->fut_awaited_by_used = 1;
+        return 0;
+    }
+    if (cur == waiter) {
+        return 0;
+    }
+    if (!PySet_CheckExact(cur)) {
+        /* A second waiter: from now on a set (waiters are futures, never
+         * sets). */
+        PyObject *set = PySet_New(NULL);
+        if (set == NULL || PySet_Add(set, cur) < 0) {
+            Py_XDECREF(set);
             return -1;
         }
+        fut->fut_awaited_by = set;
+        Py_DECREF(cur);
+        cur = set;
     }
-    return PySet_Add(fut->fut_awaited_by, waiter);
+    return PySet_Add(cur, waiter);
 }
 
 int
 cx_future_awaited_by_discard(FutureObject *fut, PyObject *waiter)
 {
-    if (fut->fut_awaited_by == NULL) {
+    PyObject *cur = fut->fut_awaited_by;
+    if (cur == NULL) {
         return 0;
     }
-    PyObject *set = Py_NewRef(fut->fut_awaited_by);
-    int rc = PySet_Discard(set, waiter);
-    Py_DECREF(set);
-    return rc < 0 ? -1 : 0;
+    Py_INCREF(cur);
+    int rc;
+    if (PySet_CheckExact(cur)) {
+        rc = PySet_Discard(cur, waiter) < 0 ? -1 : 0;
+    }
+    else {
+        rc = PyObject_RichCompareBool(cur, waiter, Py_EQ);
+        if (rc > 0 && fut->fut_awaited_by == cur) {
+            Py_CLEAR(fut->fut_awaited_by);
+        }
+        rc = rc < 0 ? -1 : 0;
+    }
+    Py_DECREF(cur);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -891,10 +923,23 @@ OPTIONAL_FIELD_GETTER(Future_get_cancel_message, fut_cancel_msg)
 static PyObject *
 Future_get_awaited_by(FutureObject *self, void *Py_UNUSED(closure))
 {
-    if (self->fut_awaited_by == NULL) {
-        Py_RETURN_NONE;
+    PyObject *cur = self->fut_awaited_by;
+    if (cur == NULL) {
+        if (!self->fut_awaited_by_used) {
+            Py_RETURN_NONE;
+        }
+        return PyFrozenSet_New(NULL);
     }
-    return PyFrozenSet_New(self->fut_awaited_by);
+    if (PySet_CheckExact(cur)) {
+        return PyFrozenSet_New(cur);
+    }
+    PyObject *one = PyTuple_Pack(1, cur);
+    if (one == NULL) {
+        return NULL;
+    }
+    PyObject *res = PyFrozenSet_New(one);
+    Py_DECREF(one);
+    return res;
 }
 #endif
 

@@ -41,11 +41,13 @@ typedef enum {
     PyObject *prefix##_cancelled_exc;                                       \
     PyObject *prefix##_dict;                                                \
     PyObject *prefix##_weakreflist;                                         \
-    PyObject *prefix##_awaited_by;  /* 3.14+: set of waiters, or NULL */    \
+    PyObject *prefix##_awaited_by;  /* 3.14+: NULL, the one waiter, or a   \
+                                       set of them (see future.c) */       \
     cx_fut_state prefix##_state;                                            \
     char prefix##_log_tb;                                                   \
     char prefix##_blocking;                                                 \
-    char prefix##_wakeup0;
+    char prefix##_wakeup0;                                                  \
+    char prefix##_awaited_by_used;  /* a waiter was ever recorded */
 
 typedef struct {
     CX_FUTURE_HEAD(fut)

@@ -19,7 +19,8 @@
     X(str_done) X(str_result) X(str_send) X(str_throw) X(str_context) \
     X(str_message) X(str_exception) X(str_future) X(str_task) \
     X(str_handle) X(str_source_traceback) X(str_asyncio_future_blocking) \
-    X(str_get_loop) X(all_tasks_data) X(all_tasks_discard) \
+    X(str_get_loop) X(all_tasks_data) X(all_tasks_iterating) \
+    X(all_tasks_pending) \
     X(context_kwnames) X(asyncio_enter_task) X(asyncio_leave_task) \
     X(asyncio_swap_current_task) X(asyncio_register_eager_task) \
     X(asyncio_unregister_eager_task) X(asyncio_fut_add_awaited_by) \
@@ -199,39 +200,14 @@ module_exec(PyObject *mod)
 #undef INTERN
 
     st->task_name_counter = 0;
-#if PY_VERSION_HEX < 0x030C0000
-    /* 3.11's all_tasks() lists the WeakSet tasks._all_tasks: a task can be
-     * added to the set behind it directly, its weakref's callback being the
-     * set's discard (what WeakSet.add and WeakSet._remove do in Python). */
-    {
-        PyObject *ws;
-        if (import_attr(&ws, "asyncio.tasks", "_all_tasks") < 0) {
-            return -1;
-        }
-        PyObject *data = PyObject_GetAttrString(ws, "data");
-        Py_DECREF(ws);
-        if (data == NULL) {
-            PyErr_Clear();
-        }
-        else if (PySet_CheckExact(data)) {
-            st->all_tasks_data = data;
-            st->all_tasks_discard = PyObject_GetAttrString(data, "discard");
-            if (st->all_tasks_discard == NULL) {
-                return -1;
-            }
-        }
-        else {
-            Py_DECREF(data);
-        }
-    }
-#endif
 
     if (cx_handle_setup(mod) < 0 || cx_loop_setup(mod) < 0
         || cx_future_setup(mod) < 0 || cx_task_setup(mod) < 0
         || cx_gather_setup(mod) < 0 || cx_sock_setup(mod) < 0
         || cx_transport_setup(mod) < 0 || cx_stream_setup(mod) < 0
         || cx_dgram_setup(mod) < 0 || cx_pipe_setup(mod) < 0
-        || cx_tls_setup(mod) < 0 || cx_readerproto_setup(mod) < 0) {
+        || cx_tls_setup(mod) < 0 || cx_readerproto_setup(mod) < 0
+        || cx_task_registry_setup(mod) < 0) {
         return -1;
     }
     return 0;
@@ -260,9 +236,25 @@ module_path_counts(PyObject *mod, PyObject *Py_UNUSED(ignored))
                          "recv_detours", st->transport_recv_detours);
 }
 
+/* _task_paths(): which of asyncio's task bookkeeping task.c does itself
+ * (found at import), for tests: "registry" (tasks._register_task's WeakSet
+ * written directly), "current_tasks" (tasks._current_tasks written
+ * directly, up to 3.13). */
+static PyObject *
+module_task_paths(PyObject *mod, PyObject *Py_UNUSED(ignored))
+{
+    cx_state *st = PyModule_GetState(mod);
+    return Py_BuildValue("{sOsO}",
+                         "registry",
+                         st->all_tasks_data ? Py_True : Py_False,
+                         "current_tasks",
+                         st->current_tasks_direct ? Py_True : Py_False);
+}
+
 static PyMethodDef module_methods[] = {
     {"_debug_counters", module_debug_counters, METH_NOARGS, NULL},
     {"_path_counts", module_path_counts, METH_NOARGS, NULL},
+    {"_task_paths", module_task_paths, METH_NOARGS, NULL},
     {NULL, NULL},
 };
 

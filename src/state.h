@@ -77,10 +77,18 @@ typedef struct {
     /* Task(context=) refuses what is not a Context (gh-157301): true when
      * the running version's tasks.py does. */
     int task_checks_context;
-    /* 3.11: the set behind the WeakSet tasks._all_tasks, and its discard
-     * method; NULL elsewhere (then tasks._register_task is called). */
+    /* The WeakSet tasks._register_task puts our tasks in (3.11
+     * tasks._all_tasks, 3.12/3.13 tasks._scheduled_tasks, 3.14+ the one
+     * inside _asyncio), found at import by a probe (task.c): its data set,
+     * and up to 3.13 its _iterating set and _pending_removals list (NULL
+     * on 3.14+, whose WeakSet has neither).  data is NULL when not found:
+     * then tasks._register_task is called. */
     PyObject *all_tasks_data;
-    PyObject *all_tasks_discard;
+    PyObject *all_tasks_iterating;
+    PyObject *all_tasks_pending;
+    /* 3.12/3.13: tasks._current_tasks is the dict _enter_task/_leave_task
+     * work on (_asyncio's): step there directly.  0 elsewhere. */
+    int current_tasks_direct;
     unsigned long long task_name_counter;
 
     /* socket operations (sock.c) */

@@ -165,53 +165,15 @@ task_set_error_soon(TaskObject *task, PyObject *exc_type,
 /* ---------------------------------------------------------------------- */
 /* The current task: tasks._enter_task / _leave_task */
 
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
-/* 3.11: tasks._current_tasks is a plain dict {loop: task}; work on it
- * directly, with tasks.py's messages. */
-static int
-enter_task(cx_state *st, PyObject *loop, PyObject *task)
-{
-    PyObject *cur = PyDict_GetItemWithError(st->asyncio_current_tasks, loop);
-    if (cur != NULL) {
-        Py_INCREF(cur);
-        PyErr_Format(PyExc_RuntimeError,
-                     "Cannot enter into task %R while another task %R is "
-                     "being executed.", task, cur);
-        Py_DECREF(cur);
-        return -1;
-    }
-    if (PyErr_Occurred()) {
-        return -1;
-    }
-    return PyDict_SetItem(st->asyncio_current_tasks, loop, task);
-}
-
-static int
-leave_task(cx_state *st, PyObject *loop, PyObject *task)
-{
-    PyObject *cur = PyDict_GetItemWithError(st->asyncio_current_tasks, loop);
-    if (cur != task) {
-        if (cur == NULL) {
-            if (PyErr_Occurred()) {
-                return -1;
-            }
-            cur = Py_None;
-        }
-        Py_INCREF(cur);
-        PyErr_Format(PyExc_RuntimeError,
-                     "Leaving task %R does not match the current task %R.",
-                     task, cur);
-        Py_DECREF(cur);
-        return -1;
-    }
-    return PyDict_DelItem(st->asyncio_current_tasks, loop);
-}
-#else
-/* Other versions keep the current task elsewhere: ask asyncio. */
+/* tasks._current_tasks is a plain dict {loop: task} up to 3.13, the one
+ * _enter_task and _leave_task work on (checked at import:
+ * st->current_tasks_direct): work on it directly, with their messages.
+ * 3.14 keeps the current task in the thread state: ask asyncio. */
 static int
 call_task_hook(PyObject *fn, PyObject *loop, PyObject *task)
 {
-    PyObject *res = PyObject_CallFunctionObjArgs(fn, loop, task, NULL);
+    PyObject *args[2] = {loop, task};
+    PyObject *res = PyObject_Vectorcall(fn, args, 2, NULL);
     if (res == NULL) {
         return -1;
     }
@@ -222,15 +184,53 @@ call_task_hook(PyObject *fn, PyObject *loop, PyObject *task)
 static int
 enter_task(cx_state *st, PyObject *loop, PyObject *task)
 {
+#if PY_VERSION_HEX < 0x030E0000
+    if (st->current_tasks_direct) {
+        PyObject *cur = PyDict_GetItemWithError(st->asyncio_current_tasks,
+                                                loop);
+        if (cur != NULL) {
+            Py_INCREF(cur);
+            PyErr_Format(PyExc_RuntimeError,
+                         "Cannot enter into task %R while another task %R "
+                         "is being executed.", task, cur);
+            Py_DECREF(cur);
+            return -1;
+        }
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        return PyDict_SetItem(st->asyncio_current_tasks, loop, task);
+    }
+#endif
     return call_task_hook(st->asyncio_enter_task, loop, task);
 }
 
 static int
 leave_task(cx_state *st, PyObject *loop, PyObject *task)
 {
+#if PY_VERSION_HEX < 0x030E0000
+    if (st->current_tasks_direct) {
+        PyObject *cur = PyDict_GetItemWithError(st->asyncio_current_tasks,
+                                                loop);
+        if (cur != task) {
+            if (cur == NULL) {
+                if (PyErr_Occurred()) {
+                    return -1;
+                }
+                cur = Py_None;
+            }
+            Py_INCREF(cur);
+            PyErr_Format(PyExc_RuntimeError,
+                         "Leaving task %R does not match the current task "
+                         "%R.", task, cur);
+            Py_DECREF(cur);
+            return -1;
+        }
+        return PyDict_DelItem(st->asyncio_current_tasks, loop);
+    }
+#endif
     return call_task_hook(st->asyncio_leave_task, loop, task);
 }
-#endif
 
 /* ---------------------------------------------------------------------- */
 /* Stepping the coroutine (Task.__step) */
@@ -651,29 +651,67 @@ task_wakeup(TaskObject *task, PyObject *o)
 /* ---------------------------------------------------------------------- */
 /* Construction */
 
-/* tasks._register_task(task): add it to asyncio's all_tasks set.
- * Fast path (3.11): straight into the set behind the WeakSet. */
+/* tasks._register_task(task): what WeakSet.add does, straight into the
+ * registry's data set when it was found (see cx_task_registry_setup) and
+ * has no removals pending (add() would commit them first: then the call
+ * does it).  The weakref has no callback: the task takes it out of the
+ * set itself when it goes (task_unregister_ref), as the WeakSet's
+ * _remove would. */
 static int
 task_register(TaskObject *task)
 {
     cx_state *st = task->task_st;
-    if (st->all_tasks_data != NULL) {
-        PyObject *wr = PyWeakref_NewRef((PyObject *)task,
-                                        st->all_tasks_discard);
+    if (st->all_tasks_data != NULL
+        && (st->all_tasks_pending == NULL
+            || PyList_GET_SIZE(st->all_tasks_pending) == 0)) {
+        PyObject *wr = PyWeakref_NewRef((PyObject *)task, NULL);
         if (wr == NULL) {
             return -1;
         }
-        int rc = PySet_Add(st->all_tasks_data, wr);
-        Py_DECREF(wr);
-        return rc;
+        if (PySet_Add(st->all_tasks_data, wr) < 0) {
+            Py_DECREF(wr);
+            return -1;
+        }
+        Py_XSETREF(task->task_registry_ref, wr);
+        return 0;
     }
-    PyObject *r = PyObject_CallOneArg(task->task_st->asyncio_register_task,
+    PyObject *r = PyObject_CallOneArg(st->asyncio_register_task,
                                       (PyObject *)task);
     if (r == NULL) {
         return -1;
     }
     Py_DECREF(r);
     return 0;
+}
+
+/* The task is going (dealloc, or tp_clear of cyclic garbage): what the
+ * WeakSet's _remove callback does with its weakref (a weakref without
+ * callback, so this is the only removal).  Keeps any current exception. */
+static void
+task_unregister_ref(TaskObject *task)
+{
+    PyObject *wr = task->task_registry_ref;
+    if (wr == NULL) {
+        return;
+    }
+    task->task_registry_ref = NULL;
+    cx_state *st = task->task_st;
+    if (st != NULL && st->all_tasks_data != NULL) {
+        PyObject *exc = cx_err_fetch();
+        int rc;
+        if (st->all_tasks_iterating != NULL
+            && PySet_GET_SIZE(st->all_tasks_iterating) > 0) {
+            rc = PyList_Append(st->all_tasks_pending, wr);
+        }
+        else {
+            rc = PySet_Discard(st->all_tasks_data, wr) < 0 ? -1 : 0;
+        }
+        if (rc < 0) {
+            PyErr_WriteUnraisable((PyObject *)task);
+        }
+        cx_err_restore(exc);
+    }
+    Py_DECREF(wr);
 }
 
 static int
@@ -1182,12 +1220,14 @@ Task_traverse(TaskObject *self, visitproc visit, void *arg)
     Py_VISIT(self->task_coro);
     Py_VISIT(self->task_name);
     Py_VISIT(self->task_context);
+    Py_VISIT(self->task_registry_ref);
     return cx_future_traverse_fields(FUT(self), visit, arg);
 }
 
 static int
 Task_clear(TaskObject *self)
 {
+    task_unregister_ref(self);
     cx_future_clear_fields(FUT(self));
     Py_CLEAR(self->task_fut_waiter);
     Py_CLEAR(self->task_coro);
@@ -1245,6 +1285,7 @@ Task_dealloc(PyObject *self)
         return;     /* resurrected */
     }
     PyObject_GC_UnTrack(self);
+    task_unregister_ref(TASK(self));
     if (TASK(self)->task_weakreflist != NULL) {
         PyObject_ClearWeakRefs(self);
     }
@@ -1321,4 +1362,251 @@ cx_task_setup(PyObject *module)
         return -1;
     }
     return PyModule_AddType(module, st->TaskType);
+}
+
+/* ---------------------------------------------------------------------- */
+/* asyncio's task registry and current-task dict, found at import */
+
+/* 1 if the data set of WeakSet ws holds a weakref to obj, 0 if not (or ws
+ * is not a WeakSet with a set for data), -1 on error. */
+static int
+weakset_holds(PyObject *ws, PyObject *weakset_type, PyObject *obj)
+{
+    if (!Py_IS_TYPE(ws, (PyTypeObject *)weakset_type)) {
+        return 0;
+    }
+    PyObject *data = PyObject_GetAttrString(ws, "data");
+    if (data == NULL) {
+        return -1;
+    }
+    int rc = 0;
+    if (PySet_CheckExact(data)) {
+        PyObject *wr = PyWeakref_NewRef(obj, NULL);
+        rc = wr == NULL ? -1 : PySet_Contains(data, wr);
+        Py_XDECREF(wr);
+    }
+    Py_DECREF(data);
+    return rc;
+}
+
+/* Find the WeakSet that tasks._register_task adds a task of ours to, by
+ * registering a probe: 3.11's tasks._all_tasks, 3.12/3.13's
+ * tasks._scheduled_tasks, on 3.14+ the WeakSet _asyncio keeps in its
+ * module state for tasks that are not its own (a referent of the module).
+ * New reference, NULL with no error when not found. */
+static PyObject *
+find_task_registry(cx_state *st, PyObject *probe, PyObject *asyncio_c)
+{
+    PyObject *candidates = PyList_New(0);
+    PyObject *weakset_type = NULL, *found = NULL, *r;
+    if (candidates == NULL) {
+        return NULL;
+    }
+    PyObject *tasks = PyImport_ImportModule("asyncio.tasks");
+    if (tasks == NULL) {
+        goto error;
+    }
+    static const char *const names[] = {"_all_tasks", "_scheduled_tasks"};
+    for (size_t i = 0; i < 2; i++) {
+        PyObject *ws = PyObject_GetAttrString(tasks, names[i]);
+        if (ws == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        int rc = PyList_Append(candidates, ws);
+        Py_DECREF(ws);
+        if (rc < 0) {
+            Py_DECREF(tasks);
+            goto error;
+        }
+    }
+    Py_DECREF(tasks);
+    if (asyncio_c != NULL) {
+        PyObject *gc = PyImport_ImportModule("gc");
+        if (gc == NULL) {
+            goto error;
+        }
+        PyObject *refs = PyObject_CallMethod(gc, "get_referents", "O",
+                                             asyncio_c);
+        Py_DECREF(gc);
+        if (refs == NULL) {
+            goto error;
+        }
+        Py_ssize_t n = PyList_GET_SIZE(candidates);
+        int rc = PyList_SetSlice(candidates, n, n, refs);
+        Py_DECREF(refs);
+        if (rc < 0) {
+            goto error;
+        }
+    }
+    PyObject *weakref = PyImport_ImportModule("weakref");
+    if (weakref == NULL) {
+        goto error;
+    }
+    weakset_type = PyObject_GetAttrString(weakref, "WeakSet");
+    Py_DECREF(weakref);
+    if (weakset_type == NULL) {
+        goto error;
+    }
+
+    r = PyObject_CallOneArg(st->asyncio_register_task, probe);
+    if (r == NULL) {
+        goto error;
+    }
+    Py_DECREF(r);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(candidates); i++) {
+        PyObject *ws = PyList_GET_ITEM(candidates, i);
+        int rc = weakset_holds(ws, weakset_type, probe);
+        if (rc < 0) {
+            PyErr_Clear();
+            Py_CLEAR(found);
+            goto unregister;
+        }
+        if (rc && found != NULL && found != ws) {
+            Py_CLEAR(found);        /* two of them: not a registry we know */
+            goto unregister;
+        }
+        if (rc) {
+            found = Py_NewRef(ws);
+        }
+    }
+unregister:
+    r = PyObject_CallOneArg(st->asyncio_unregister_task, probe);
+    if (r == NULL) {
+        Py_CLEAR(found);
+        goto error;
+    }
+    Py_DECREF(r);
+    if (found != NULL && weakset_holds(found, weakset_type, probe) != 0) {
+        Py_CLEAR(found);            /* _unregister_task did not remove it */
+    }
+    Py_DECREF(weakset_type);
+    Py_DECREF(candidates);
+    PyErr_Clear();
+    return found;
+
+error:
+    Py_XDECREF(weakset_type);
+    Py_DECREF(candidates);
+    return NULL;
+}
+
+/* *out = getattr(o, name), or NULL when it has none.  0 or -1. */
+static int
+optional_attr(PyObject *o, const char *name, PyObject **out)
+{
+    *out = PyObject_GetAttrString(o, name);
+    if (*out == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return -1;
+        }
+        PyErr_Clear();
+    }
+    return 0;
+}
+
+/* The task registry (st->all_tasks_*): what task_register writes to.
+ * Left NULL (tasks._register_task is called then) unless found and shaped
+ * as expected.  0, or -1 on an error other than "not found". */
+static int
+setup_task_registry(cx_state *st, PyObject *probe,
+                    PyObject *asyncio_c)
+{
+    PyObject *ws = find_task_registry(st, probe, asyncio_c);
+    if (ws == NULL) {
+        if (PyErr_Occurred()) {
+            PyErr_Clear();      /* probing failed: keep the slow path */
+        }
+        return 0;
+    }
+    /* Up to 3.13 a WeakSet defers removals while iterated (_iterating,
+     * _pending_removals); 3.14's has neither. */
+    PyObject *data = NULL, *iterating = NULL, *pending = NULL;
+    int shaped = 0;
+    if (optional_attr(ws, "data", &data) >= 0
+        && optional_attr(ws, "_iterating", &iterating) >= 0
+        && optional_attr(ws, "_pending_removals",
+                                          &pending) >= 0) {
+        shaped = data != NULL && PySet_CheckExact(data)
+                 && ((iterating == NULL && pending == NULL)
+                     || (iterating != NULL && PySet_CheckExact(iterating)
+                         && pending != NULL && PyList_CheckExact(pending)));
+    }
+    Py_DECREF(ws);
+    PyErr_Clear();
+    if (shaped) {
+        st->all_tasks_data = data;
+        st->all_tasks_iterating = iterating;
+        st->all_tasks_pending = pending;
+        return 0;
+    }
+    Py_XDECREF(data);
+    Py_XDECREF(iterating);
+    Py_XDECREF(pending);
+    return 0;
+}
+
+#if PY_VERSION_HEX < 0x030E0000
+/* Does tasks._enter_task(loop, task) set tasks._current_tasks[loop] and
+ * _leave_task delete it?  1, or 0 (and no error) when not. */
+static int
+current_tasks_is_direct(cx_state *st, PyObject *probe)
+{
+    PyObject *cur = st->asyncio_current_tasks;
+    if (cur == NULL || !PyDict_CheckExact(cur)) {
+        return 0;
+    }
+    int ok = 0;
+    PyObject *key = PyLong_FromVoidPtr(probe);    /* a loop stand-in */
+    if (key == NULL) {
+        goto done;
+    }
+    if (call_task_hook(st->asyncio_enter_task, key, probe) < 0) {
+        goto done;
+    }
+    ok = PyDict_GetItemWithError(cur, key) == probe;
+    if (call_task_hook(st->asyncio_leave_task, key, probe) < 0) {
+        ok = 0;
+        goto done;
+    }
+    if (PyDict_GetItemWithError(cur, key) != NULL) {
+        ok = 0;
+    }
+done:
+    Py_XDECREF(key);
+    PyErr_Clear();
+    return ok;
+}
+#endif
+
+int
+cx_task_registry_setup(PyObject *mod)
+{
+    cx_state *st = PyModule_GetState(mod);
+    st->current_tasks_direct = 0;
+    PyObject *asyncio_c = PyImport_ImportModule("_asyncio");
+    if (asyncio_c == NULL) {
+        PyErr_Clear();          /* asyncio runs its Python versions */
+    }
+    /* A weakly referenceable, hashable stand-in for a task. */
+    PyObject *probe = NULL;
+    PyObject *cls = PyObject_CallFunction((PyObject *)&PyType_Type, "s()N",
+                                          "_casyncio_probe", PyDict_New());
+    if (cls != NULL) {
+        probe = PyObject_CallNoArgs(cls);
+        Py_DECREF(cls);
+    }
+    if (probe == NULL) {
+        Py_XDECREF(asyncio_c);
+        return -1;
+    }
+    int rc = setup_task_registry(st, probe, asyncio_c);
+#if PY_VERSION_HEX < 0x030E0000
+    if (rc == 0) {
+        st->current_tasks_direct = current_tasks_is_direct(st, probe);
+    }
+#endif
+    Py_DECREF(probe);
+    Py_XDECREF(asyncio_c);
+    return rc;
 }

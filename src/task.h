@@ -16,9 +16,12 @@ typedef struct {
     int task_must_cancel;
     int task_log_destroy_pending;
     int task_num_cancels_requested;
+    PyObject *task_registry_ref;    /* weakref in asyncio's registry */
 } TaskObject;
 
 int cx_task_setup(PyObject *module);
+/* Find asyncio's task registry and current-task dict (after setup). */
+int cx_task_registry_setup(PyObject *module);
 
 /* Task(coro, loop=loop, name=name, context=context); name and context may be
  * NULL.  New reference. */
