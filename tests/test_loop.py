@@ -182,6 +182,42 @@ def test_call_soon_threadsafe_wakes_sleeping_loop(loop):
     assert time.monotonic() - t0 < 5
 
 
+def test_call_soon_threadsafe_handle_waits_for_running_callback(loop):
+    # 3.14: call_soon_threadsafe() returns asyncio's _ThreadSafeHandle, whose
+    # cancel() from another thread waits for the callback running in the
+    # loop and then has nothing left to cancel; before 3.14 it is a plain
+    # Handle and cancel() marks it at once.
+    started, finished = threading.Event(), threading.Event()
+    seen = {}
+
+    def callback():
+        started.set()
+        time.sleep(0.3)
+        finished.set()
+
+    def other_thread():
+        handle = loop.call_soon_threadsafe(callback)
+        seen['type'] = type(handle).__name__
+        started.wait(5)
+        handle.cancel()
+        seen['finished_at_cancel'] = finished.is_set()
+        seen['cancelled'] = handle.cancelled()
+        dropped = loop.call_soon_threadsafe(seen.setdefault, 'ran', True)
+        dropped.cancel()
+        loop.call_soon_threadsafe(loop.stop)
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    loop.run_forever()
+    t.join()
+    if sys.version_info >= (3, 14):
+        assert seen == {'type': '_ThreadSafeHandle',
+                        'finished_at_cancel': True, 'cancelled': True}
+    else:
+        assert seen['type'] == 'Handle' and 'ran' not in seen
+        assert seen['cancelled'] is True
+
+
 def test_reader_writer(loop):
     r, w = os.pipe()
     try:

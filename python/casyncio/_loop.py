@@ -242,6 +242,24 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
         logger.warning('Executing %s took %.3f seconds',
                        _format_handle(what), dt)
 
+    if hasattr(events, '_ThreadSafeHandle'):
+        # 3.14's: the handle is asyncio's _ThreadSafeHandle, whose cancel()
+        # and cancelled() wait for a callback that is running in the loop's
+        # thread.  The C queue runs its _run(), which takes that lock and
+        # checks for a cancel made after the handle was queued.  (Slower
+        # than the C path that versions before 3.14 take: compatibility
+        # first.)
+        def call_soon_threadsafe(self, callback, *args, context=None):
+            """Like call_soon(), but thread-safe."""
+            self._check_closed()
+            if self._debug:
+                self._check_callback(callback, 'call_soon_threadsafe')
+            handle = events._ThreadSafeHandle(callback, args, self, context)
+            _core.Loop.call_soon_threadsafe(self, handle._run)
+            if handle._source_traceback:
+                del handle._source_traceback[-1]
+            return handle
+
     # ---- file descriptors ----
 
     def _ensure_fd_no_transport(self, fd):
