@@ -79,6 +79,38 @@ cx_err_restore(PyObject *exc)
 #endif
 }
 
+/* What attribute lookup on an instance of tp finds on its class: the first
+ * entry for name along tp's MRO, borrowed, or NULL (never an error), as
+ * CPython's private _PyType_Lookup but through public API only (a static
+ * type's tp_dict is NULL from 3.12 on: PyType_GetDict is the way in).  For
+ * cold paths: it has no method cache. */
+static inline PyObject *
+cx_type_lookup(PyTypeObject *tp, PyObject *name)
+{
+    PyObject *mro = tp->tp_mro;
+    if (mro == NULL || !PyTuple_Check(mro)) {
+        return NULL;
+    }
+    PyObject *exc = cx_err_fetch();
+    PyObject *found = NULL;
+    for (Py_ssize_t i = 0; found == NULL && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+#if PY_VERSION_HEX >= 0x030C0000
+        PyObject *dict = PyType_GetDict(base);
+#else
+        PyObject *dict = Py_XNewRef(base->tp_dict);
+#endif
+        if (dict != NULL) {
+            /* borrowed: the class's dict keeps it */
+            found = PyDict_GetItemWithError(dict, name);
+            Py_DECREF(dict);
+        }
+        PyErr_Clear();
+    }
+    cx_err_restore(exc);
+    return found;
+}
+
 /* A tuple of n borrowed items.  New reference. */
 static inline PyObject *
 cx_tuple_from_array(PyObject *const *items, Py_ssize_t n)

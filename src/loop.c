@@ -1428,7 +1428,7 @@ Loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
      * call_soon is ours: a subclass overriding it must see every call. */
     PyObject *mine = PyDict_GetItemWithError(st->LoopType->tp_dict,
                                              st->str_call_soon);
-    lp->loop_fast = mine != NULL && _PyType_Lookup(tp, st->str_call_soon)
+    lp->loop_fast = mine != NULL && cx_type_lookup(tp, st->str_call_soon)
                                     == mine;
     return (PyObject *)lp;
 oserror:

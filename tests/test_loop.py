@@ -723,3 +723,34 @@ def test_queue_shutdown(loop):
             await putter
         assert q2.empty()
     loop.run_until_complete(main())
+
+
+class _CallSoonRecorder:
+    def call_soon(self, callback, *args, context=None):
+        self.seen.append(getattr(callback, '__name__', repr(callback)))
+        return super().call_soon(callback, *args, context=context)
+
+
+@pytest.mark.parametrize('depth', [1, 2])
+def test_subclass_overriding_call_soon_sees_future_callbacks(depth):
+    # A loop subclass that overrides call_soon (directly, or through a base
+    # class further up its MRO) sees every done callback a future
+    # schedules, as asyncio's Future calls loop.call_soon; casyncio's
+    # queue-it-directly path is only for its own call_soon.
+    import casyncio
+    cls = type('Recording', (_CallSoonRecorder, casyncio.Loop), {})
+    if depth == 2:
+        cls = type('Deeper', (cls,), {})
+    loop = cls()
+    loop.seen = []
+    try:
+        fut = loop.create_future()
+
+        def on_done(f):
+            loop.stop()
+        fut.add_done_callback(on_done)
+        fut.set_result(1)
+        loop.run_forever()
+        assert 'on_done' in loop.seen
+    finally:
+        loop.close()
