@@ -218,6 +218,17 @@ def test_call_soon_threadsafe_handle_waits_for_running_callback(loop):
         assert seen['cancelled'] is True
 
 
+def test_call_soon_threadsafe_source_traceback_ends_at_caller(loop):
+    # debug mode: the handle's creation traceback stops at the line that
+    # called call_soon_threadsafe (3.14's _ThreadSafeHandle included)
+    loop.set_debug(True)
+    line = sys._getframe().f_lineno + 1
+    handle = loop.call_soon_threadsafe(print)
+    last = handle._source_traceback[-1]
+    assert (last.name, last.lineno) == (
+        'test_call_soon_threadsafe_source_traceback_ends_at_caller', line)
+
+
 def test_reader_writer(loop):
     r, w = os.pipe()
     try:

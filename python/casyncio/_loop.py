@@ -257,7 +257,9 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
             handle = events._ThreadSafeHandle(callback, args, self, context)
             _core.Loop.call_soon_threadsafe(self, handle._run)
             if handle._source_traceback:
-                del handle._source_traceback[-1]
+                # as asyncio: drop this method's and __init__'s frames, so
+                # the traceback ends at the caller
+                del handle._source_traceback[-2:]
             return handle
 
     # ---- file descriptors ----
