@@ -400,6 +400,324 @@ GatherCallback_dealloc(GatherCallbackObject *self)
     Py_DECREF(tp);
 }
 
+/* ---- gather() itself ---- */
+
+/* ensure_future(arg, loop=loop) of the running version; loop may be NULL.
+ * An exact coroutine on a known loop is loop.create_task(arg), closed if
+ * that raises RuntimeError, as ensure_future does; anything else goes
+ * through asyncio's ensure_future.  New reference, or NULL. */
+static PyObject *
+gather_ensure(cx_state *st, PyObject *arg, PyObject *loop)
+{
+    if (loop != NULL && PyCoro_CheckExact(arg)) {
+        PyObject *a[2] = {loop, arg};
+        PyObject *fut = PyObject_VectorcallMethod(
+            st->str_create_task, a, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+            NULL);
+        if (fut == NULL && PyErr_ExceptionMatches(PyExc_RuntimeError)) {
+            PyObject *exc = cx_err_fetch();
+            PyObject *r = PyObject_CallMethodNoArgs(arg, st->str_close);
+            if (r == NULL) {
+                Py_DECREF(exc);     /* close()'s error wins, as in Python */
+                return NULL;
+            }
+            Py_DECREF(r);
+            cx_err_restore(exc);
+        }
+        return fut;
+    }
+    PyObject *a[3] = {NULL, arg, loop ? loop : Py_None};
+    return PyObject_Vectorcall(st->gather_ensure_future, a + 1,
+                               1 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                               st->gather_loop_kwnames);
+}
+
+/* futures._get_loop(fut).  New reference, or NULL. */
+static PyObject *
+gather_fut_loop(cx_state *st, PyObject *fut)
+{
+    if (cx_future_check_exact(st, fut)
+        && ((FutureObject *)fut)->fut_loop != NULL) {
+        return Py_NewRef(((FutureObject *)fut)->fut_loop);
+    }
+    return PyObject_CallOneArg(st->gather_get_loop, fut);
+}
+
+#if PY_VERSION_HEX >= 0x030C0000
+/* fut.done(): 1, 0 or -1. */
+static int
+gather_fut_done(cx_state *st, PyObject *fut)
+{
+    if (cx_future_check_exact(st, fut)) {
+        return ((FutureObject *)fut)->fut_state != CX_FUT_PENDING;
+    }
+    PyObject *r = PyObject_CallMethodNoArgs(fut, st->str_done);
+    if (r == NULL) {
+        return -1;
+    }
+    int b = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return b;
+}
+#endif
+
+/* futures.future_add_to_awaited_by(fut, waiter).  0 or -1. */
+static int
+gather_add_awaited_by(cx_state *st, PyObject *fut, PyObject *waiter)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    if (PyObject_TypeCheck(fut, st->FutureType)) {
+        return cx_future_awaited_by_add((FutureObject *)fut, waiter);
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(
+        st->asyncio_fut_add_awaited_by, fut, waiter, NULL);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+#else
+    (void)st; (void)fut; (void)waiter;
+    return 0;
+#endif
+}
+
+/* As gather() starts: *running = the running loop or NULL; from 3.14,
+ * where gather() begins with them, *loop = that loop and *cur_task = its
+ * current task or NULL (before 3.14 both NULL).  0 or -1. */
+static int
+gather_start(cx_state *st, PyObject **running, PyObject **loop,
+             PyObject **cur_task)
+{
+    *running = *loop = *cur_task = NULL;
+    PyObject *lp = PyObject_CallNoArgs(st->asyncio_get_running_loop);
+    if (lp == NULL) {
+        return -1;
+    }
+    if (lp == Py_None) {
+        Py_DECREF(lp);
+        return 0;
+    }
+    *running = lp;
+#if PY_VERSION_HEX >= 0x030E0000
+    PyObject *t = PyObject_CallOneArg(st->gather_current_task, lp);
+    if (t == NULL) {
+        Py_CLEAR(*running);
+        return -1;
+    }
+    *loop = Py_NewRef(lp);
+    if (t == Py_None) {
+        Py_DECREF(t);
+    }
+    else {
+        *cur_task = t;
+    }
+#endif
+    return 0;
+}
+
+/* _gather(coros_or_futures, return_exceptions, fallback): the body of
+ * asyncio's gather() of the running version after its empty-arguments
+ * case, with
+ * asyncio's _done_callback as a _GatherCallback.  Only the work is in C:
+ * every call a user or a subclass could see (create_task, ensure_future,
+ * add_done_callback, done, the outer future's class) is made as tasks.py
+ * makes it, in the same order.  When fallback is not None and no casyncio
+ * loop is running, fallback(*coros_or_futures, return_exceptions=...)
+ * does the work instead (asyncio's own gather(), as asyncio.gather). */
+static PyObject *
+gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    cx_state *st = PyModule_GetState(module);
+    if (nargs != 3 || !PyTuple_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_gather(coros_or_futures: tuple, "
+                        "return_exceptions, fallback)");
+        return NULL;
+    }
+    if (st->gather_ensure_future == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_gather_setup() not called");
+        return NULL;
+    }
+    PyObject *items = args[0];
+    int return_exceptions = PyObject_IsTrue(args[1]);
+    if (return_exceptions < 0) {
+        return NULL;
+    }
+    PyObject *running, *loop, *cur_task, *outer = NULL;
+    if (gather_start(st, &running, &loop, &cur_task) < 0) {
+        return NULL;
+    }
+    if (args[2] != Py_None
+        && (running == NULL || !PyObject_TypeCheck(running, st->LoopType))) {
+        Py_XDECREF(running);
+        Py_XDECREF(loop);
+        Py_XDECREF(cur_task);
+        PyObject *kw = PyDict_New();
+        if (kw == NULL || PyDict_SetItemString(kw, "return_exceptions",
+                                               args[1]) < 0) {
+            Py_XDECREF(kw);
+            return NULL;
+        }
+        PyObject *r = PyObject_Call(args[2], items, kw);
+        Py_DECREF(kw);
+        return r;
+    }
+    PyObject *children = PyList_New(0);
+    PyObject *arg_to_fut = PyDict_New();
+    PyObject *done_futs = PyList_New(0);
+    GatherCallbackObject *cb = NULL;
+    if (children == NULL || arg_to_fut == NULL || done_futs == NULL) {
+        goto done;
+    }
+    cb = (GatherCallbackObject *)st->GatherCallbackType->tp_alloc(
+        st->GatherCallbackType, 0);
+    if (cb == NULL) {
+        goto done;
+    }
+    cb->gc_st = st;
+    cb->gc_children = Py_NewRef(children);
+    cb->gc_return_exceptions = return_exceptions;
+    cb->gc_cur_task = Py_XNewRef(cur_task);
+    cb->gc_vectorcall = GatherCallback_vectorcall;
+
+    Py_ssize_t nfuts = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
+        PyObject *arg = PyTuple_GET_ITEM(items, i);
+        PyObject *fut = PyDict_GetItemWithError(arg_to_fut, arg);
+        if (fut != NULL) {
+            /* A duplicate: the same child again. */
+            if (PyList_Append(children, fut) < 0) {
+                goto done;
+            }
+            continue;
+        }
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+        if (loop == NULL && PyCoro_CheckExact(arg)) {
+            /* ensure_future(coro) takes events.get_event_loop(), which
+             * is the running loop when there is one. */
+            fut = gather_ensure(st, arg, running);
+        }
+        else {
+            fut = gather_ensure(st, arg, loop);
+        }
+        if (fut == NULL) {
+            goto done;
+        }
+        if (loop == NULL) {
+            loop = gather_fut_loop(st, fut);
+            if (loop == NULL) {
+                Py_DECREF(fut);
+                goto done;
+            }
+        }
+        if (fut != arg) {
+            /* A future made for arg: the caller cannot see it, so no
+             * "Task was destroyed but it is pending!" for it. */
+            if (Py_IS_TYPE(fut, st->TaskType)) {
+                ((TaskObject *)fut)->task_log_destroy_pending = 0;
+            }
+            else if (PyObject_SetAttr(fut, st->str_log_destroy_pending,
+                                      Py_False) < 0) {
+                Py_DECREF(fut);
+                goto done;
+            }
+        }
+        nfuts++;
+        int rc = PyDict_SetItem(arg_to_fut, arg, fut);
+#if PY_VERSION_HEX >= 0x030C0000
+        int is_done = rc < 0 ? -1 : gather_fut_done(st, fut);
+#else
+        int is_done = rc < 0 ? -1 : 0;
+#endif
+        if (is_done > 0) {
+            rc = PyList_Append(done_futs, fut);
+        }
+        else if (is_done == 0) {
+            if (cur_task != NULL) {
+                rc = gather_add_awaited_by(st, fut, cur_task);
+            }
+            if (rc == 0) {
+                PyObject *a[2] = {fut, (PyObject *)cb};
+                PyObject *r = PyObject_VectorcallMethod(
+                    st->str_add_done_callback, a,
+                    2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+                rc = r == NULL ? -1 : 0;
+                Py_XDECREF(r);
+            }
+        }
+        else {
+            rc = -1;
+        }
+        if (rc == 0) {
+            rc = PyList_Append(children, fut);
+        }
+        Py_DECREF(fut);
+        if (rc < 0) {
+            goto done;
+        }
+    }
+
+    PyObject *cls = PyObject_CallOneArg(st->gather_outer_class, loop);
+    if (cls == NULL) {
+        goto done;
+    }
+    PyObject *a[3] = {NULL, children, loop};
+    outer = PyObject_Vectorcall(cls, a + 1,
+                                1 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                st->gather_loop_kwnames);
+    Py_DECREF(cls);
+    if (outer == NULL) {
+        goto done;
+    }
+    cb->gc_outer = Py_NewRef(outer);
+    cb->gc_nfuts = nfuts;
+    /* The children done already (eager tasks, done futures): their
+     * callbacks run now, so when all were, outer is done on return. */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(done_futs); i++) {
+        PyObject *fut = Py_NewRef(PyList_GET_ITEM(done_futs, i));
+        int rc = gather_child_done(cb, fut);
+        Py_DECREF(fut);
+        if (rc < 0) {
+            Py_CLEAR(outer);
+            break;
+        }
+    }
+done:
+    Py_XDECREF(cb);
+    Py_XDECREF(done_futs);
+    Py_XDECREF(arg_to_fut);
+    Py_XDECREF(children);
+    Py_XDECREF(cur_task);
+    Py_XDECREF(loop);
+    Py_XDECREF(running);
+    return outer;
+}
+
+/* _gather_setup(ensure_future, get_loop, gathering_future_class,
+ * current_task): the Python pieces gather() calls (see state.h). */
+static PyObject *
+gather_setup_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    cx_state *st = PyModule_GetState(module);
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "_gather_setup() takes 4 arguments");
+        return NULL;
+    }
+    Py_XSETREF(st->gather_ensure_future, Py_NewRef(args[0]));
+    Py_XSETREF(st->gather_get_loop, Py_NewRef(args[1]));
+    Py_XSETREF(st->gather_outer_class, Py_NewRef(args[2]));
+    Py_XSETREF(st->gather_current_task, Py_NewRef(args[3]));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef gather_module_functions[] = {
+    {"_gather", (PyCFunction)(void (*)(void))gather_impl, METH_FASTCALL,
+     "_gather(coros_or_futures, return_exceptions, fallback)\n--\n\n"
+     "gather()'s work once it has arguments (python/casyncio/_tasks.py)."},
+    {"_gather_setup", (PyCFunction)(void (*)(void))gather_setup_impl,
+     METH_FASTCALL, "Give _gather() the asyncio functions it calls."},
+    {NULL, NULL},
+};
+
 static PyMethodDef GatherCallback_methods[] = {
     {"_set_outer", (PyCFunction)GatherCallback_set_outer, METH_VARARGS,
      NULL},
@@ -438,12 +756,23 @@ static PyType_Spec GatherCallback_spec = {
 int
 cx_gather_setup(PyObject *module)
 {
+    cx_state *st = PyModule_GetState(module);
     PyObject *tp = PyType_FromModuleAndSpec(module, &GatherCallback_spec,
                                             NULL);
     if (tp == NULL) {
         return -1;
     }
-    int rc = PyModule_AddType(module, (PyTypeObject *)tp);
-    Py_DECREF(tp);
-    return rc;
+    st->GatherCallbackType = (PyTypeObject *)tp;
+    st->str_create_task = PyUnicode_InternFromString("create_task");
+    st->str_log_destroy_pending =
+        PyUnicode_InternFromString("_log_destroy_pending");
+    st->gather_loop_kwnames = Py_BuildValue("(s)", "loop");
+    if (st->str_create_task == NULL || st->str_log_destroy_pending == NULL
+        || st->gather_loop_kwnames == NULL) {
+        return -1;
+    }
+    if (PyModule_AddFunctions(module, gather_module_functions) < 0) {
+        return -1;
+    }
+    return PyModule_AddType(module, (PyTypeObject *)tp);
 }

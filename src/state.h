@@ -91,6 +91,19 @@ typedef struct {
     int current_tasks_direct;
     unsigned long long task_name_counter;
 
+    /* gather() (gather.c), given by _tasks.py through _gather_setup():
+     * the running version's ensure_future (3.11: _ensure_future),
+     * futures._get_loop, _tasks._gathering_future_class and
+     * tasks.current_task. */
+    PyTypeObject *GatherCallbackType;
+    PyObject *gather_ensure_future;
+    PyObject *gather_get_loop;
+    PyObject *gather_outer_class;
+    PyObject *gather_current_task;
+    PyObject *str_create_task;
+    PyObject *str_log_destroy_pending;
+    PyObject *gather_loop_kwnames;          /* ("loop",) */
+
     /* socket operations (sock.c) */
     PyTypeObject *SockOpType;
     PyObject *socket_socket;               /* socket.socket */

@@ -7,6 +7,9 @@ fails:
   asyncio        asyncio's functions on asyncio's loop (the reference)
   casyncio       casyncio's functions on casyncio's loop (asyncio's loop
                  while this build has no C loop)
+  asyncio.gather-casyncio
+                 asyncio.gather (casyncio's once casyncio is imported) on
+                 casyncio's loop
   casyncio-pyfut casyncio's gather() with its own _GatheringFuture class
                  built on asyncio.Future, so that class's code is tested even
                  before casyncio._core.Future exists
@@ -21,7 +24,8 @@ from casyncio import _policy, _tasks
 
 
 
-@pytest.fixture(params=["asyncio", "casyncio", "casyncio-pyfut"])
+@pytest.fixture(params=["asyncio", "casyncio", "casyncio-pyfut",
+                        "asyncio.gather-casyncio"])
 def impl(request, monkeypatch):
     if request.param == "asyncio":
         ns = types.SimpleNamespace(
@@ -35,6 +39,9 @@ def impl(request, monkeypatch):
             Semaphore=_tasks.Semaphore,
             BoundedSemaphore=_tasks.BoundedSemaphore,
             new_loop=_policy.new_event_loop)
+        if request.param == "asyncio.gather-casyncio":
+            # what an unchanged program calls, on our loop
+            ns.gather = asyncio.gather
         if request.param == "casyncio-pyfut":
             cls = _tasks._make_gathering_future(asyncio.Future)
             monkeypatch.setattr(_tasks, "_gathering_future_class",
@@ -565,3 +572,77 @@ def test_gather_children_list_shrunk_by_a_child_method(impl):
         assert loop.run_until_complete(main()) == [1]
     finally:
         loop.close()
+
+
+# --- asyncio.gather once casyncio is imported ---
+
+def test_asyncio_gather_names_casyncio_gather():
+    import inspect
+    assert asyncio.gather is asyncio.tasks.gather is _tasks._asyncio_gather
+    stock = _tasks._stock_gather
+    assert stock.__module__ == "asyncio.tasks"
+    assert inspect.signature(asyncio.gather) == inspect.signature(stock)
+    assert asyncio.gather.__doc__ == stock.__doc__
+    assert asyncio.gather.__name__ == "gather"
+    assert asyncio.gather.__wrapped__ is stock
+
+
+def test_asyncio_gather_outer_class_per_loop(loop):
+    async def main():
+        return type(asyncio.gather(value_after(0, 1)))
+
+    cls = loop.run_until_complete(main())
+    if isinstance(loop, _core.Loop):
+        assert cls is _tasks._CoreGatheringFuture
+    else:
+        assert cls is asyncio.tasks._GatheringFuture
+
+
+def test_gather_uses_task_factory(loop):
+    made = []
+    task_type = _core.Task if isinstance(loop, _core.Loop) else asyncio.Task
+
+    def factory(lp, coro, **kw):
+        made.append(coro.__name__)
+        return task_type(coro, loop=lp, **kw)
+
+    async def main():
+        loop.set_task_factory(factory)
+        try:
+            return await asyncio.gather(value_after(0, 1), value_after(0, 2))
+        finally:
+            loop.set_task_factory(None)
+
+    assert loop.run_until_complete(main()) == [1, 2]
+    assert made == ["value_after", "value_after"]
+
+
+def test_gather_create_task_runtime_error_closes_coroutine(loop):
+    import warnings
+
+    class Refusing(type(loop)):
+        refuse = False
+
+        def create_task(self, coro, **kw):
+            if self.refuse:
+                raise RuntimeError("no tasks here")
+            return super().create_task(coro, **kw)
+
+    lp = Refusing()
+    first, coro = value_after(0, 0), value_after(0, 1)
+
+    async def main():
+        lp.refuse = True
+        with pytest.raises(RuntimeError, match="no tasks here"):
+            asyncio.gather(first, coro)
+        lp.refuse = False
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            lp.run_until_complete(main())
+        assert first.cr_frame is None        # closed by ensure_future
+        assert coro.cr_frame is not None     # never reached: not closed
+    finally:
+        lp.close()
+        coro.close()

@@ -369,7 +369,7 @@ LOOP_TYPE = """
     import asyncio, casyncio._tasks
     # the compat layer wraps it to accept loop=
     print(getattr(asyncio.gather, "__wrapped__", asyncio.gather)
-          is casyncio._tasks.gather)
+          is casyncio._tasks._asyncio_gather)
     async def main():
         return type(asyncio.get_running_loop()).__module__
     print(asyncio.run(main()))

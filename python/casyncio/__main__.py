@@ -181,12 +181,8 @@ def _is_zipfile(path):
 def main(argv=None):
     compat, kind, target, args = _parse(
         sys.argv[1:] if argv is None else argv)
-    from casyncio import _compat, _policy, _tasks
+    from casyncio import _compat, _policy
     _policy.install()
-    # Same semantics on every loop; on ours the outer future is a
-    # casyncio Future, which our Task awaits on its fast path.
-    import asyncio
-    asyncio.gather = _tasks.gather
     if compat:
         _compat.install()
     _run(kind, target, args)

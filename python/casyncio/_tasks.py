@@ -15,6 +15,7 @@ re-exported: they create every future through ``loop.create_future()`` and
 schedule through ``loop.call_later()``, so on a casyncio loop they already use
 casyncio futures and timers, and copying them would only add a way to differ.
 """
+import functools
 import sys
 from asyncio import events, futures
 from asyncio import tasks as _aio_tasks
@@ -91,6 +92,14 @@ def _gathering_future_class(loop):
     return _aio_tasks._GatheringFuture
 
 
+_core._gather_setup(
+    _aio_tasks.ensure_future if _PY312 else _aio_tasks._ensure_future,
+    futures._get_loop,
+    # looked up at each call: tests replace _gathering_future_class
+    lambda loop: _gathering_future_class(loop),
+    _aio_tasks.current_task)
+
+
 def gather(*coros_or_futures, return_exceptions=False):
     """Return a future aggregating results from the given coroutines/futures.
 
@@ -105,62 +114,29 @@ def gather(*coros_or_futures, return_exceptions=False):
         outer.set_result([])
         return outer
 
-    if _PY314:
-        loop = events._get_running_loop()
-        if loop is not None:
-            cur_task = _aio_tasks.current_task(loop)
-        else:
-            cur_task = None
-    else:
-        loop = cur_task = None
+    # The body of asyncio's gather() after that, line for line in C
+    # (src/gather.c), with its _done_callback closure as a C callable.
+    return _core._gather(coros_or_futures, return_exceptions, None)
 
-    # asyncio's _done_callback closure, in C (src/gather.c): it runs once
-    # per child; it gets the outer future once that exists.
-    children = []
-    _done_callback = _core._GatherCallback(children, return_exceptions,
-                                           cur_task)
 
-    arg_to_fut = {}
-    nfuts = 0
-    done_futs = []
-    outer = None  # bpo-46672
-    for arg in coros_or_futures:
-        if arg not in arg_to_fut:
-            if _PY312:
-                fut = _aio_tasks.ensure_future(arg, loop=loop)
-            else:
-                fut = _aio_tasks._ensure_future(arg, loop=loop)
-            if loop is None:
-                loop = futures._get_loop(fut)
-            if fut is not arg:
-                # 'arg' was not a Future, therefore, 'fut' is a new
-                # Future created specifically for 'arg'.  Since the caller
-                # can't control it, disable the "destroy pending task"
-                # warning.
-                fut._log_destroy_pending = False
+_stock_gather = _aio_tasks.gather
 
-            nfuts += 1
-            arg_to_fut[arg] = fut
-            if _PY312 and fut.done():
-                done_futs.append(fut)
-            else:
-                if cur_task is not None:
-                    futures.future_add_to_awaited_by(fut, cur_task)
-                fut.add_done_callback(_done_callback)
 
-        else:
-            # There's a duplicate Future object in coros_or_futures.
-            fut = arg_to_fut[arg]
+@functools.wraps(_stock_gather)
+def _asyncio_gather(*coros_or_futures, return_exceptions=False):
+    # What asyncio.gather names once casyncio is imported (install_gather):
+    # gather() above while a casyncio loop runs, asyncio's own otherwise.
+    if not coros_or_futures:
+        return _stock_gather(return_exceptions=return_exceptions)
+    return _core._gather(coros_or_futures, return_exceptions, _stock_gather)
 
-        children.append(fut)
 
-    outer = _gathering_future_class(loop)(children, loop=loop)
-    _done_callback._set_outer(outer, nfuts)
-    # Run done callbacks after GatheringFuture created so any post-processing
-    # can be performed at this point
-    # optimization: in the special case that *all* futures finished eagerly,
-    # this will effectively complete the gather eagerly, with the last
-    # callback setting the result (or exception) on outer before returning it
-    for fut in done_futs:
-        _done_callback(fut)
-    return outer
+def install_gather():
+    """Make asyncio.gather (and asyncio.tasks.gather) casyncio's: an
+    unchanged program's gather() on a casyncio loop runs in C; on any other
+    loop it is asyncio's own function that runs."""
+    if _aio_tasks.gather is _stock_gather:
+        _aio_tasks.gather = _asyncio_gather
+    import asyncio
+    if asyncio.gather is _stock_gather:
+        asyncio.gather = _asyncio_gather
