@@ -152,15 +152,23 @@ def test_transport_classes_are_the_loops(cloop):
                                               open(r, 'rb', 0))
         wp, _ = await cloop.connect_write_pipe(asyncio.Protocol,
                                                open(w, 'wb', 0))
+        srv = await cloop.create_server(asyncio.Protocol, '127.0.0.1', 0)
+        sub, _ = await cloop.subprocess_exec(
+            asyncio.SubprocessProtocol, sys.executable, '-c', 'pass')
         try:
             assert type(tr) is _net._SocketTransport
             assert type(dg) is _udp._DatagramTransport
             assert type(rp) is _unix._UnixReadPipeTransport
             assert type(wp) is _unix._UnixWritePipeTransport
+            # asyncio's own classes: their signatures are stock's
+            assert type(srv) is asyncio.base_events.Server
+            assert type(sub) is unix_events._UnixSubprocessTransport
+            await sub._wait()
         finally:
-            for t in (tr, dg, rp, wp):
+            for t in (tr, dg, rp, wp, srv, sub):
                 t.close()
             b.close()
+            await srv.wait_closed()
             await asyncio.sleep(0)
     cloop.run_until_complete(main())
 
@@ -364,5 +372,6 @@ def test_tls_methods_by_keyword(impl):
             app.write(datum=b'')
         with pytest.raises(TypeError):
             proto.get_buffer(size=1)
+        app._closed = True      # never connected: nothing to close
     finally:
         lp.close()
