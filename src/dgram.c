@@ -552,12 +552,18 @@ Datagram__set_header_sizes(DatagramObject *dg, PyObject *args)
 
 #define FASTKW(f) (PyCFunction)(void (*)(void))(f)
 static PyMethodDef Datagram_methods[] = {
-    {"sendto", FASTKW(Datagram_sendto), METH_FASTCALL | METH_KEYWORDS, NULL},
-    {"_read_ready", (PyCFunction)Datagram__read_ready, METH_NOARGS, NULL},
-    {"_write_ready", (PyCFunction)Datagram__write_ready, METH_NOARGS, NULL},
-    {"_sendto_ready", (PyCFunction)Datagram__write_ready, METH_NOARGS, NULL},
+    {"sendto", FASTKW(Datagram_sendto), METH_FASTCALL | METH_KEYWORDS,
+     CX_DOC_SIG("sendto($self, data, addr=None)",
+                "Send data to the transport.")},
+    {"_read_ready", (PyCFunction)Datagram__read_ready, METH_NOARGS,
+     CX_DOC_TR_READ_READY},
+    {"_write_ready", (PyCFunction)Datagram__write_ready, METH_NOARGS,
+     CX_DOC_TR_WRITE_READY},
+    {"_sendto_ready", (PyCFunction)Datagram__write_ready, METH_NOARGS,
+     CX_DOC_SIG("_sendto_ready($self, /)", "")},
     {"_set_header_sizes", (PyCFunction)Datagram__set_header_sizes,
-     METH_VARARGS, NULL},
+     METH_VARARGS, CX_DOC_SIG("_set_header_sizes($self, in_size, "
+                              "out_size, /)", "")},
     {NULL, NULL},
 };
 
@@ -573,8 +579,10 @@ static PyType_Slot Datagram_slots[] = {
     {Py_tp_clear, Datagram_clear},
     {Py_tp_methods, Datagram_methods},
     {Py_tp_getset, Datagram_getset},
-    {Py_tp_doc, "A datagram transport (asyncio's "
-                "_SelectorDatagramTransport)."},
+    {Py_tp_doc, CX_DOC_SIG("DatagramTransport(loop, sock, protocol, "
+                           "address=None, extra=None)",
+                           "A datagram transport (asyncio's "
+                           "_SelectorDatagramTransport).")},
     {0, NULL},
 };
 

@@ -1078,30 +1078,43 @@ Future_await(FutureObject *self)
 /* The type */
 
 static PyMethodDef future_methods[] = {
+    /* Signatures: asyncio's C Future (_asyncio.Future) */
     {"result", (PyCFunction)Future_result, METH_NOARGS,
-     "Return the result this future represents."},
+     CX_DOC_SIG("result($self, /)",
+                "Return the result this future represents.")},
     {"exception", (PyCFunction)Future_exception, METH_NOARGS,
-     "Return the exception that was set on this future."},
+     CX_DOC_SIG("exception($self, /)",
+                "Return the exception that was set on this future.")},
     {"set_result", (PyCFunction)Future_set_result, METH_O,
-     "Mark the future done and set its result."},
+     CX_DOC_SIG("set_result($self, result, /)",
+                "Mark the future done and set its result.")},
     {"set_exception", (PyCFunction)Future_set_exception, METH_O,
-     "Mark the future done and set an exception."},
+     CX_DOC_SIG("set_exception($self, exception, /)",
+                "Mark the future done and set an exception.")},
     {"add_done_callback", (PyCFunction)(void (*)(void))Future_add_done_callback,
      METH_FASTCALL | METH_KEYWORDS,
-     "Add a callback to be run when the future becomes done."},
+     CX_DOC_SIG("add_done_callback($self, fn, /, *, context=None)",
+                "Add a callback to be run when the future becomes done.")},
     {"remove_done_callback", (PyCFunction)Future_remove_done_callback, METH_O,
-     "Remove all instances of a callback from the \"call when done\" list."},
+     CX_DOC_SIG("remove_done_callback($self, fn, /)",
+                "Remove all instances of a callback from the "
+                "\"call when done\" list.")},
     {"cancel", (PyCFunction)(void (*)(void))Future_cancel,
      METH_VARARGS | METH_KEYWORDS,
-     "Cancel the future and schedule callbacks."},
+     CX_DOC_SIG("cancel($self, /, msg=None)",
+                "Cancel the future and schedule callbacks.")},
     {"cancelled", (PyCFunction)Future_cancelled, METH_NOARGS,
-     "Return True if the future was cancelled."},
+     CX_DOC_SIG("cancelled($self, /)",
+                "Return True if the future was cancelled.")},
     {"done", (PyCFunction)Future_done, METH_NOARGS,
-     "Return True if the future is done."},
+     CX_DOC_SIG("done($self, /)", "Return True if the future is done.")},
     {"get_loop", (PyCFunction)Future_get_loop, METH_NOARGS,
-     "Return the event loop the Future is bound to."},
+     CX_DOC_SIG("get_loop($self, /)",
+                "Return the event loop the Future is bound to.")},
     {"_make_cancelled_error", (PyCFunction)Future_make_cancelled_error,
-     METH_NOARGS, "Create the CancelledError to raise if cancelled."},
+     METH_NOARGS, CX_DOC_SIG("_make_cancelled_error($self, /)",
+                             "Create the CancelledError to raise if "
+                             "cancelled.")},
     {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
      "See PEP 585"},
     {NULL, NULL},
@@ -1140,8 +1153,9 @@ static PyMemberDef future_members[] = {
 };
 
 static PyType_Slot future_slots[] = {
-    {Py_tp_doc, "This class is *almost* compatible with "
-                "concurrent.futures.Future."},
+    {Py_tp_doc, CX_DOC_SIG("Future(*, loop=None)",
+                           "This class is *almost* compatible with "
+                           "concurrent.futures.Future.")},
     {Py_tp_new, Future_new},
     {Py_tp_init, Future_init},
     {Py_tp_dealloc, Future_dealloc},
@@ -1362,10 +1376,12 @@ FutureIter_dealloc(FutureIterObject *it)
 }
 
 static PyMethodDef future_iter_methods[] = {
-    {"send", (PyCFunction)FutureIter_send, METH_O, NULL},
+    {"send", (PyCFunction)FutureIter_send, METH_O,
+     CX_DOC_SIG("send($self, value, /)", "")},
     {"throw", (PyCFunction)(void (*)(void))FutureIter_throw, METH_FASTCALL,
-     NULL},
-    {"close", (PyCFunction)FutureIter_close, METH_NOARGS, NULL},
+     CX_DOC_SIG("throw($self, typ, val=None, tb=None, /)", "")},
+    {"close", (PyCFunction)FutureIter_close, METH_NOARGS,
+     CX_DOC_SIG("close($self, /)", "")},
     {NULL, NULL},
 };
 
@@ -1435,10 +1451,13 @@ future_discard_from_awaited_by(PyObject *module, PyObject *const *args,
 static PyMethodDef future_module_functions[] = {
     {"future_add_to_awaited_by",
      (PyCFunction)(void (*)(void))future_add_to_awaited_by, METH_FASTCALL,
-     "Record that `fut` is awaited on by `waiter`."},
+     CX_DOC_SIG("future_add_to_awaited_by($module, fut, waiter, /)",
+                "Record that `fut` is awaited on by `waiter`.")},
     {"future_discard_from_awaited_by",
      (PyCFunction)(void (*)(void))future_discard_from_awaited_by,
-     METH_FASTCALL, "Record that `fut` is no longer awaited on by `waiter`."},
+     METH_FASTCALL,
+     CX_DOC_SIG("future_discard_from_awaited_by($module, fut, waiter, /)",
+                "Record that `fut` is no longer awaited on by `waiter`.")},
     {NULL, NULL},
 };
 #endif

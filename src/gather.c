@@ -720,7 +720,7 @@ static PyMethodDef gather_module_functions[] = {
 
 static PyMethodDef GatherCallback_methods[] = {
     {"_set_outer", (PyCFunction)GatherCallback_set_outer, METH_VARARGS,
-     NULL},
+     CX_DOC_SIG("_set_outer($self, outer, nfuts, /)", "")},
     {NULL, NULL},
 };
 
@@ -741,7 +741,9 @@ static PyType_Slot GatherCallback_slots[] = {
     {Py_tp_call, PyVectorcall_Call},
     {Py_tp_methods, GatherCallback_methods},
     {Py_tp_members, GatherCallback_members},
-    {Py_tp_doc, "gather()'s done callback for its children."},
+    {Py_tp_doc, CX_DOC_SIG("_GatherCallback(children, return_exceptions, "
+                           "cur_task=None)",
+                           "gather()'s done callback for its children.")},
     {0, NULL},
 };
 

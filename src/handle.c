@@ -478,11 +478,17 @@ Handle_get_repr_attr(HandleObject *h, void *c)
 }
 
 static PyMethodDef Handle_methods[] = {
-    {"cancel", (PyCFunction)Handle_cancel, METH_NOARGS, NULL},
-    {"cancelled", (PyCFunction)Handle_cancelled, METH_NOARGS, NULL},
-    {"get_context", (PyCFunction)Handle_get_context, METH_NOARGS, NULL},
-    {"_run", (PyCFunction)Handle__run, METH_NOARGS, NULL},
-    {"_repr_info", (PyCFunction)Handle__repr_info, METH_NOARGS, NULL},
+    /* asyncio's Handle methods have no docstrings: signatures only */
+    {"cancel", (PyCFunction)Handle_cancel, METH_NOARGS,
+     CX_DOC_SIG("cancel($self, /)", "")},
+    {"cancelled", (PyCFunction)Handle_cancelled, METH_NOARGS,
+     CX_DOC_SIG("cancelled($self, /)", "")},
+    {"get_context", (PyCFunction)Handle_get_context, METH_NOARGS,
+     CX_DOC_SIG("get_context($self, /)", "")},
+    {"_run", (PyCFunction)Handle__run, METH_NOARGS,
+     CX_DOC_SIG("_run($self, /)", "")},
+    {"_repr_info", (PyCFunction)Handle__repr_info, METH_NOARGS,
+     CX_DOC_SIG("_repr_info($self, /)", "")},
     {NULL, NULL},
 };
 
@@ -514,7 +520,9 @@ static PyType_Slot Handle_slots[] = {
     {Py_tp_methods, Handle_methods},
     {Py_tp_getset, Handle_getset},
     {Py_tp_members, Handle_members},
-    {Py_tp_doc, "Object returned by callback registration methods."},
+    {Py_tp_doc, CX_DOC_SIG("Handle(callback, args, loop, context=None)",
+                           "Object returned by callback registration "
+                           "methods.")},
     {0, NULL},
 };
 
@@ -614,7 +622,8 @@ TimerHandle_get_scheduled(TimerHandleObject *t, void *c)
 }
 
 static PyMethodDef TimerHandle_methods[] = {
-    {"when", (PyCFunction)TimerHandle_when, METH_NOARGS, NULL},
+    {"when", (PyCFunction)TimerHandle_when, METH_NOARGS,
+     CX_DOC_SIG("when($self, /)", "Return a scheduled callback time.")},
     {NULL, NULL},
 };
 
@@ -633,7 +642,10 @@ static PyType_Slot TimerHandle_slots[] = {
     {Py_tp_richcompare, TimerHandle_richcompare},
     {Py_tp_methods, TimerHandle_methods},
     {Py_tp_getset, TimerHandle_getset},
-    {Py_tp_doc, "Object returned by timed callback registration methods."},
+    {Py_tp_doc, CX_DOC_SIG("TimerHandle(when, callback, args, loop, "
+                           "context=None)",
+                           "Object returned by timed callback registration "
+                           "methods.")},
     {0, NULL},
 };
 

@@ -24,6 +24,8 @@
 #include "pipe.h"
 #include "tls.h"
 #include "readerproto.h"
+#include "args.h"
+#include "docs.h"
 
 /* PyLong_AsInt is public from 3.13; before, the same function was private. */
 #if PY_VERSION_HEX < 0x030D0000

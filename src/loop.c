@@ -251,9 +251,98 @@ loop_debug_checks(LoopObject *lp, PyObject *callback, const char *method,
     return 0;
 }
 
+/* The names of the positional parameters of call_soon (skip 0),
+ * call_later and call_at (skip 1): asyncio's, which take them by keyword
+ * too. */
+static const char *
+loop_first_param(const char *method)
+{
+    return method[5] == 'l' ? "delay" : "when";
+}
+
+static int
+loop_is_param(PyObject *k, const char *method, Py_ssize_t skip)
+{
+    return PyUnicode_Check(k)
+           && (PyUnicode_CompareWithASCIIString(k, "callback") == 0
+               || (skip && PyUnicode_CompareWithASCIIString(
+                               k, loop_first_param(method)) == 0));
+}
+
+/* Cold: call_soon/call_soon_threadsafe/call_later/call_at(meth) called
+ * with callback (and delay or when) by keyword.  Calls meth again with
+ * them as positional arguments and only context left as a keyword, or
+ * raises Python's TypeError for a duplicate or unknown keyword. */
+static PyObject *
+loop_call_by_keyword(LoopObject *lp,
+                     PyObject *(*meth)(LoopObject *, PyObject *const *,
+                                       Py_ssize_t, PyObject *),
+                     const char *method, Py_ssize_t skip,
+                     PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames)
+{
+    const char *names[2] = {loop_first_param(method), "callback"};
+    const char *const *pos = skip ? names : names + 1;
+    Py_ssize_t npos = skip + 1;
+    /* stack: the positional arguments, then context */
+    PyObject *stack[3] = {NULL, NULL, NULL};
+    PyObject *context = NULL;
+    for (Py_ssize_t i = 0; i < nargs && i < npos; i++) {
+        stack[i] = args[i];
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
+        PyObject *k = PyTuple_GET_ITEM(kwnames, i);
+        PyObject **slot = NULL;
+        if (PyUnicode_Check(k)
+            && PyUnicode_CompareWithASCIIString(k, "context") == 0) {
+            slot = &context;
+        }
+        for (Py_ssize_t j = 0; slot == NULL && j < npos; j++) {
+            if (PyUnicode_Check(k)
+                && PyUnicode_CompareWithASCIIString(k, pos[j]) == 0) {
+                slot = &stack[j];
+            }
+        }
+        if (slot == NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() got an unexpected keyword argument '%S'",
+                         method, k);
+            return NULL;
+        }
+        if (*slot != NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() got multiple values for argument '%S'",
+                         method, k);
+            return NULL;
+        }
+        *slot = args[nargs + i];
+    }
+    for (Py_ssize_t j = 0; j < npos; j++) {
+        if (stack[j] == NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() missing required argument: '%s'", method,
+                         pos[j]);
+            return NULL;
+        }
+    }
+    /* callback given by keyword: there is no *args */
+    if (context == NULL) {
+        return meth(lp, stack, npos, NULL);
+    }
+    stack[npos] = context;
+    PyObject *kw = Py_BuildValue("(s)", "context");
+    if (kw == NULL) {
+        return NULL;
+    }
+    PyObject *res = meth(lp, stack, npos, kw);
+    Py_DECREF(kw);
+    return res;
+}
+
 /* Parse (callback, *args, context=None) of a fastcall method whose first
  * `skip` positional arguments were taken by the caller.  Borrowed results;
- * *args is a new tuple. */
+ * *args is a new tuple.  -2 (no exception set) when callback (or the
+ * skipped parameter) came by keyword: loop_call_by_keyword's job. */
 static int
 loop_parse_callback(const char *method, PyObject *const *args,
                     Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t skip,
@@ -266,6 +355,9 @@ loop_parse_callback(const char *method, PyObject *const *args,
             PyObject *k = PyTuple_GET_ITEM(kwnames, i);
             if (!PyUnicode_Check(k)
                 || PyUnicode_CompareWithASCIIString(k, "context") != 0) {
+                if (loop_is_param(k, method, skip)) {
+                    return -2;
+                }
                 PyErr_Format(PyExc_TypeError,
                              "%s() got an unexpected keyword argument '%S'",
                              method, k);
@@ -318,10 +410,14 @@ Loop_call_soon(LoopObject *lp, PyObject *const *args, Py_ssize_t nargs,
                PyObject *kwnames)
 {
     PyObject *callback, *cbargs, *context;
+    int r = 0;
     if (loop_check_closed(lp) < 0
-        || loop_parse_callback("call_soon", args, nargs, kwnames, 0,
-                               &callback, &cbargs, &context) < 0) {
-        return NULL;
+        || (r = loop_parse_callback("call_soon", args, nargs, kwnames, 0,
+                                    &callback, &cbargs, &context)) < 0) {
+        return r == -2 ? loop_call_by_keyword(lp, Loop_call_soon,
+                                              "call_soon", 0, args, nargs,
+                                              kwnames)
+                       : NULL;
     }
     PyObject *h = NULL;
     if (!lp->loop_debug
@@ -337,10 +433,15 @@ Loop_call_soon_threadsafe(LoopObject *lp, PyObject *const *args,
                           Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *callback, *cbargs, *context;
+    int r = 0;
     if (loop_check_closed(lp) < 0
-        || loop_parse_callback("call_soon_threadsafe", args, nargs, kwnames,
-                               0, &callback, &cbargs, &context) < 0) {
-        return NULL;
+        || (r = loop_parse_callback("call_soon_threadsafe", args, nargs,
+                                    kwnames, 0, &callback, &cbargs,
+                                    &context)) < 0) {
+        return r == -2 ? loop_call_by_keyword(lp, Loop_call_soon_threadsafe,
+                                              "call_soon_threadsafe", 0,
+                                              args, nargs, kwnames)
+                       : NULL;
     }
     PyObject *h = NULL;
     if (!lp->loop_debug
@@ -396,15 +497,24 @@ loop_time_arg(PyObject *o, const char *none_msg, double *out)
     return 0;
 }
 
+static PyObject *Loop_call_later(LoopObject *, PyObject *const *,
+                                 Py_ssize_t, PyObject *);
+static PyObject *Loop_call_at(LoopObject *, PyObject *const *, Py_ssize_t,
+                              PyObject *);
+
 static PyObject *
 loop_call_at_fast(LoopObject *lp, const char *method, int is_delay,
                   PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *callback, *cbargs, *context;
     double t;
-    if (loop_parse_callback(method, args, nargs, kwnames, 1, &callback,
-                            &cbargs, &context) < 0) {
-        return NULL;
+    int r = loop_parse_callback(method, args, nargs, kwnames, 1, &callback,
+                                &cbargs, &context);
+    if (r < 0) {
+        return r == -2 ? loop_call_by_keyword(
+                             lp, is_delay ? Loop_call_later : Loop_call_at,
+                             method, 1, args, nargs, kwnames)
+                       : NULL;
     }
     PyObject *h = NULL;
     if (loop_time_arg(args[0], is_delay ? "delay must not be None"
@@ -1081,6 +1191,41 @@ Loop_create_future(LoopObject *lp, PyObject *Py_UNUSED(ignored))
 }
 
 #if PY_VERSION_HEX >= 0x030E0000
+static PyObject *loop_create_task_kwargs(LoopObject *, PyObject *const *,
+                                         Py_ssize_t, PyObject *);
+
+/* create_task() with no positional argument and coro by keyword (kwnames
+ * item `at`): again with coro first, the other keywords as they were. */
+static PyObject *
+loop_create_task_coro_kw(LoopObject *lp, PyObject *const *args,
+                         Py_ssize_t at, PyObject *kwnames)
+{
+    Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
+    PyObject *names = PyTuple_New(nkw - 1);
+    PyObject **stack = PyMem_Malloc((size_t)nkw * sizeof(PyObject *));
+    PyObject *res = NULL;
+    if (names == NULL || stack == NULL) {
+        if (stack == NULL) {
+            PyErr_NoMemory();
+        }
+        goto done;
+    }
+    stack[0] = args[at];
+    for (Py_ssize_t i = 0, j = 0; i < nkw; i++) {
+        if (i != at) {
+            stack[1 + j] = args[i];
+            PyTuple_SET_ITEM(names, j,
+                             Py_NewRef(PyTuple_GET_ITEM(kwnames, i)));
+            j++;
+        }
+    }
+    res = loop_create_task_kwargs(lp, stack, 1, nkw > 1 ? names : NULL);
+done:
+    Py_XDECREF(names);
+    PyMem_Free(stack);
+    return res;
+}
+
 /* 3.14's create_task(coro, **kwargs): every keyword goes on, to the task
  * factory as factory(loop, coro, **kwargs), or to Task(coro, loop=self,
  * **kwargs) (name, context, eager_start). */
@@ -1089,6 +1234,16 @@ loop_create_task_kwargs(LoopObject *lp, PyObject *const *args,
                         Py_ssize_t nargs, PyObject *kwnames)
 {
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs == 0) {
+        /* create_task(coro=...): coro moved to the front */
+        for (Py_ssize_t i = 0; i < nkw; i++) {
+            PyObject *k = PyTuple_GET_ITEM(kwnames, i);
+            if (PyUnicode_Check(k)
+                && PyUnicode_CompareWithASCIIString(k, "coro") == 0) {
+                return loop_create_task_coro_kw(lp, args, i, kwnames);
+            }
+        }
+    }
     if (nargs != 1) {
         if (nargs == 0) {
             PyErr_SetString(PyExc_TypeError, "create_task() missing 1 "
@@ -1493,41 +1648,106 @@ Loop_dealloc(LoopObject *lp)
     Py_DECREF(tp);
 }
 
+/* set_debug(enabled) and set_task_factory(factory) take their argument
+ * by keyword too, as asyncio's do. */
+CX_METH_O_KW(Loop_set_debug, LoopObject, "set_debug", "enabled")
+CX_METH_O_KW(Loop_set_task_factory, LoopObject, "set_task_factory",
+             "factory")
+
+/* Text signatures and docstrings: asyncio's BaseEventLoop of the running
+ * version (create_task changed in 3.14). */
+PyDoc_STRVAR(Loop_time__doc__,
+"time($self, /)\n--\n\n"
+"Return the time according to the event loop's clock.");
+PyDoc_STRVAR(Loop_call_soon__doc__,
+"call_soon($self, callback, *args, context=None)\n--\n\n"
+"Arrange for a callback to be called as soon as possible.");
+PyDoc_STRVAR(Loop_call_soon_threadsafe__doc__,
+"call_soon_threadsafe($self, callback, *args, context=None)\n--\n\n"
+"Like call_soon(), but thread-safe.");
+PyDoc_STRVAR(Loop_call_later__doc__,
+"call_later($self, delay, callback, *args, context=None)\n--\n\n"
+"Arrange for a callback to be called at a given time.");
+PyDoc_STRVAR(Loop_call_at__doc__,
+"call_at($self, when, callback, *args, context=None)\n--\n\n"
+"Like call_later(), but uses an absolute time.");
+PyDoc_STRVAR(Loop_stop__doc__,
+"stop($self, /)\n--\n\n"
+"Stop running the event loop.");
+PyDoc_STRVAR(Loop_is_closed__doc__,
+"is_closed($self, /)\n--\n\n"
+"Returns True if the event loop was closed.");
+PyDoc_STRVAR(Loop_get_debug__doc__, "get_debug($self, /)\n--\n\n");
+PyDoc_STRVAR(Loop_set_debug__doc__, "set_debug($self, enabled)\n--\n\n");
+PyDoc_STRVAR(Loop_create_future__doc__,
+"create_future($self, /)\n--\n\n"
+"Create a Future object attached to the loop.");
+#if PY_VERSION_HEX >= 0x030E0000
+PyDoc_STRVAR(Loop_create_task__doc__,
+"create_task($self, coro, **kwargs)\n--\n\n"
+"Schedule or begin executing a coroutine object.");
+#else
+PyDoc_STRVAR(Loop_create_task__doc__,
+"create_task($self, coro, *, name=None, context=None)\n--\n\n"
+"Schedule a coroutine object.");
+#endif
+PyDoc_STRVAR(Loop_set_task_factory__doc__,
+"set_task_factory($self, factory)\n--\n\n"
+"Set a task factory that will be used by loop.create_task().");
+PyDoc_STRVAR(Loop_get_task_factory__doc__,
+"get_task_factory($self, /)\n--\n\n"
+"Return a task factory, or None if the default one is in use.");
+
 #define FASTKW (METH_FASTCALL | METH_KEYWORDS)
 static PyMethodDef Loop_methods[] = {
-    {"time", (PyCFunction)Loop_time, METH_NOARGS, NULL},
-    {"call_soon", (PyCFunction)(void (*)(void))Loop_call_soon, FASTKW, NULL},
+    {"time", (PyCFunction)Loop_time, METH_NOARGS, Loop_time__doc__},
+    {"call_soon", (PyCFunction)(void (*)(void))Loop_call_soon, FASTKW,
+     Loop_call_soon__doc__},
     {"call_soon_threadsafe",
-     (PyCFunction)(void (*)(void))Loop_call_soon_threadsafe, FASTKW, NULL},
+     (PyCFunction)(void (*)(void))Loop_call_soon_threadsafe, FASTKW,
+     Loop_call_soon_threadsafe__doc__},
     {"call_later", (PyCFunction)(void (*)(void))Loop_call_later, FASTKW,
-     NULL},
-    {"call_at", (PyCFunction)(void (*)(void))Loop_call_at, FASTKW, NULL},
-    {"stop", (PyCFunction)Loop_stop, METH_NOARGS, NULL},
-    {"is_closed", (PyCFunction)Loop_is_closed, METH_NOARGS, NULL},
-    {"get_debug", (PyCFunction)Loop_get_debug, METH_NOARGS, NULL},
-    {"set_debug", (PyCFunction)Loop_set_debug, METH_O, NULL},
-    {"create_future", (PyCFunction)Loop_create_future, METH_NOARGS, NULL},
+     Loop_call_later__doc__},
+    {"call_at", (PyCFunction)(void (*)(void))Loop_call_at, FASTKW,
+     Loop_call_at__doc__},
+    {"stop", (PyCFunction)Loop_stop, METH_NOARGS, Loop_stop__doc__},
+    {"is_closed", (PyCFunction)Loop_is_closed, METH_NOARGS,
+     Loop_is_closed__doc__},
+    {"get_debug", (PyCFunction)Loop_get_debug, METH_NOARGS,
+     Loop_get_debug__doc__},
+    {"set_debug", CX_FASTKW(Loop_set_debug_kw), Loop_set_debug__doc__},
+    {"create_future", (PyCFunction)Loop_create_future, METH_NOARGS,
+     Loop_create_future__doc__},
     {"create_task", (PyCFunction)(void (*)(void))Loop_create_task, FASTKW,
-     NULL},
-    {"set_task_factory", (PyCFunction)Loop_set_task_factory, METH_O, NULL},
+     Loop_create_task__doc__},
+    {"set_task_factory", CX_FASTKW(Loop_set_task_factory_kw),
+     Loop_set_task_factory__doc__},
     {"get_task_factory", (PyCFunction)Loop_get_task_factory, METH_NOARGS,
-     NULL},
+     Loop_get_task_factory__doc__},
     {"_add_reader", (PyCFunction)(void (*)(void))Loop__add_reader,
-     METH_FASTCALL, NULL},
+     METH_FASTCALL, CX_DOC_SIG("_add_reader($self, fd, callback, /, *args)",
+                               "")},
     {"_add_writer", (PyCFunction)(void (*)(void))Loop__add_writer,
-     METH_FASTCALL, NULL},
-    {"_remove_reader", (PyCFunction)Loop__remove_reader, METH_O, NULL},
-    {"_remove_writer", (PyCFunction)Loop__remove_writer, METH_O, NULL},
-    {"_run_once", (PyCFunction)Loop__run_once, METH_NOARGS, NULL},
+     METH_FASTCALL, CX_DOC_SIG("_add_writer($self, fd, callback, /, *args)",
+                               "")},
+    {"_remove_reader", (PyCFunction)Loop__remove_reader, METH_O,
+     CX_DOC_SIG("_remove_reader($self, fd, /)", "")},
+    {"_remove_writer", (PyCFunction)Loop__remove_writer, METH_O,
+     CX_DOC_SIG("_remove_writer($self, fd, /)", "")},
+    {"_run_once", (PyCFunction)Loop__run_once, METH_NOARGS,
+     CX_DOC_SIG("_run_once($self, /)", "")},
     {"_run_forever_core", (PyCFunction)Loop__run_forever_core, METH_NOARGS,
-     NULL},
-    {"_close_core", (PyCFunction)Loop__close_core, METH_NOARGS, NULL},
-    {"_write_to_self", (PyCFunction)Loop__write_to_self, METH_NOARGS, NULL},
-    {"_add_callback", (PyCFunction)Loop__add_callback, METH_O, NULL},
+     CX_DOC_SIG("_run_forever_core($self, /)", "")},
+    {"_close_core", (PyCFunction)Loop__close_core, METH_NOARGS,
+     CX_DOC_SIG("_close_core($self, /)", "")},
+    {"_write_to_self", (PyCFunction)Loop__write_to_self, METH_NOARGS,
+     CX_DOC_SIG("_write_to_self($self, /)", "")},
+    {"_add_callback", (PyCFunction)Loop__add_callback, METH_O,
+     CX_DOC_SIG("_add_callback($self, handle, /)", "")},
     {"_timer_handle_cancelled", (PyCFunction)Loop__timer_handle_cancelled,
-     METH_O, NULL},
+     METH_O, CX_DOC_SIG("_timer_handle_cancelled($self, handle, /)", "")},
     {"_signal_wakeup_fd", (PyCFunction)Loop__signal_wakeup_fd, METH_NOARGS,
-     NULL},
+     CX_DOC_SIG("_signal_wakeup_fd($self, /)", "")},
     {NULL, NULL},
 };
 
@@ -1562,7 +1782,7 @@ static PyType_Slot Loop_slots[] = {
     {Py_tp_methods, Loop_methods},
     {Py_tp_getset, Loop_getset},
     {Py_tp_members, Loop_members},
-    {Py_tp_doc, "The C core of casyncio's event loop."},
+    {Py_tp_doc, CX_DOC_SIG("Loop()", "The C core of casyncio's event loop.")},
     {0, NULL},
 };
 

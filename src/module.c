@@ -255,9 +255,12 @@ module_task_paths(PyObject *mod, PyObject *Py_UNUSED(ignored))
 }
 
 static PyMethodDef module_methods[] = {
-    {"_debug_counters", module_debug_counters, METH_NOARGS, NULL},
-    {"_path_counts", module_path_counts, METH_NOARGS, NULL},
-    {"_task_paths", module_task_paths, METH_NOARGS, NULL},
+    {"_debug_counters", module_debug_counters, METH_NOARGS,
+     CX_DOC_SIG("_debug_counters($module, /)", "")},
+    {"_path_counts", module_path_counts, METH_NOARGS,
+     CX_DOC_SIG("_path_counts($module, /)", "")},
+    {"_task_paths", module_task_paths, METH_NOARGS,
+     CX_DOC_SIG("_task_paths($module, /)", "")},
     {NULL, NULL},
 };
 

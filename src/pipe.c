@@ -358,22 +358,29 @@ Pipe_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
  * get_extra_info, is_closing and the write buffer's size and limits are
  * _Transport's. */
 static PyMethodDef ReadPipe_methods[] = {
-    {"close", (PyCFunction)ReadPipe_close, METH_NOARGS, NULL},
-    {"_read_ready", (PyCFunction)ReadPipe__read_ready, METH_NOARGS, NULL},
-    {"_write_ready", (PyCFunction)ReadPipe__write_ready, METH_NOARGS, NULL},
+    {"close", (PyCFunction)ReadPipe_close, METH_NOARGS, CX_DOC_TR_CLOSE},
+    {"_read_ready", (PyCFunction)ReadPipe__read_ready, METH_NOARGS,
+     CX_DOC_TR_READ_READY},
+    {"_write_ready", (PyCFunction)ReadPipe__write_ready, METH_NOARGS,
+     CX_DOC_TR_WRITE_READY},
     {NULL, NULL},
 };
 
+/* write(data) takes its argument by keyword too, as asyncio's does. */
+CX_METH_O_KW(WritePipe_write, cx_transport, "write", "data")
+
 static PyMethodDef WritePipe_methods[] = {
-    {"write", (PyCFunction)WritePipe_write, METH_O, NULL},
-    {"write_eof", (PyCFunction)WritePipe_write_eof, METH_NOARGS, NULL},
+    {"write", CX_FASTKW(WritePipe_write_kw), CX_DOC_TR_WRITE},
+    {"write_eof", (PyCFunction)WritePipe_write_eof, METH_NOARGS,
+     CX_DOC_TR_WRITE_EOF},
     {"can_write_eof", (PyCFunction)WritePipe_can_write_eof, METH_NOARGS,
-     NULL},
-    {"close", (PyCFunction)WritePipe_close, METH_NOARGS, NULL},
-    {"abort", (PyCFunction)WritePipe_abort, METH_NOARGS, NULL},
-    {"_read_ready", (PyCFunction)WritePipe__read_ready, METH_NOARGS, NULL},
+     CX_DOC_TR_CAN_WRITE_EOF},
+    {"close", (PyCFunction)WritePipe_close, METH_NOARGS, CX_DOC_TR_CLOSE},
+    {"abort", (PyCFunction)WritePipe_abort, METH_NOARGS, CX_DOC_TR_ABORT},
+    {"_read_ready", (PyCFunction)WritePipe__read_ready, METH_NOARGS,
+     CX_DOC_TR_READ_READY},
     {"_write_ready", (PyCFunction)WritePipe__write_ready, METH_NOARGS,
-     NULL},
+     CX_DOC_TR_WRITE_READY},
     {NULL, NULL},
 };
 
@@ -419,11 +426,14 @@ static PyMemberDef Pipe_members[] = {
 
 static PyType_Slot ReadPipe_slots[] = PIPE_SLOTS(
     ReadPipe_methods,
-    "The read end of a pipe (asyncio's _UnixReadPipeTransport).");
+    CX_DOC_SIG("ReadPipeTransport(loop, pipe, protocol, extra=None)",
+               "The read end of a pipe (asyncio's _UnixReadPipeTransport)."));
 
 static PyType_Slot WritePipe_slots[] = PIPE_SLOTS(
     WritePipe_methods,
-    "The write end of a pipe (asyncio's _UnixWritePipeTransport).");
+    CX_DOC_SIG("WritePipeTransport(loop, pipe, protocol, extra=None)",
+               "The write end of a pipe "
+               "(asyncio's _UnixWritePipeTransport)."));
 
 static PyType_Spec ReadPipe_spec = {
     .name = "casyncio._core.ReadPipeTransport",

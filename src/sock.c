@@ -772,8 +772,10 @@ SockOp_dealloc(SockOpObject *op)
 }
 
 static PyMethodDef SockOp_methods[] = {
-    {"cancel", SockOp_cancel, METH_NOARGS, NULL},
-    {"cancelled", SockOp_cancelled, METH_NOARGS, NULL},
+    {"cancel", SockOp_cancel, METH_NOARGS,
+     CX_DOC_SIG("cancel($self, /)", "")},
+    {"cancelled", SockOp_cancelled, METH_NOARGS,
+     CX_DOC_SIG("cancelled($self, /)", "")},
     {NULL, NULL},
 };
 
@@ -1080,14 +1082,23 @@ SOCK_ENTRY(sock_accept_fn, 2, OP_ACCEPT, 0)
 #define FASTCALL(f) (PyCFunction)(void (*)(void))f, METH_FASTCALL
 static PyMethodDef sock_functions[] = {
     {"_sock_recv", FASTCALL(sock_recv_fn),
-     "_sock_recv(loop, sock, n): bytes, or a Future to await."},
-    {"_sock_recv_into", FASTCALL(sock_recv_into_fn), NULL},
-    {"_sock_recvfrom", FASTCALL(sock_recvfrom_fn), NULL},
-    {"_sock_recvfrom_into", FASTCALL(sock_recvfrom_into_fn), NULL},
-    {"_sock_sendall", FASTCALL(sock_sendall_fn), NULL},
-    {"_sock_sendto", FASTCALL(sock_sendto_fn), NULL},
-    {"_sock_connect", FASTCALL(sock_connect_fn), NULL},
-    {"_sock_accept", FASTCALL(sock_accept_fn), NULL},
+     CX_DOC_SIG("_sock_recv($module, loop, sock, n, /)",
+                "The result (bytes), or a Future to await.")},
+    {"_sock_recv_into", FASTCALL(sock_recv_into_fn),
+     CX_DOC_SIG("_sock_recv_into($module, loop, sock, buf, /)", "")},
+    {"_sock_recvfrom", FASTCALL(sock_recvfrom_fn),
+     CX_DOC_SIG("_sock_recvfrom($module, loop, sock, bufsize, /)", "")},
+    {"_sock_recvfrom_into", FASTCALL(sock_recvfrom_into_fn),
+     CX_DOC_SIG("_sock_recvfrom_into($module, loop, sock, buf, nbytes, /)",
+                "")},
+    {"_sock_sendall", FASTCALL(sock_sendall_fn),
+     CX_DOC_SIG("_sock_sendall($module, loop, sock, data, /)", "")},
+    {"_sock_sendto", FASTCALL(sock_sendto_fn),
+     CX_DOC_SIG("_sock_sendto($module, loop, sock, data, address, /)", "")},
+    {"_sock_connect", FASTCALL(sock_connect_fn),
+     CX_DOC_SIG("_sock_connect($module, loop, sock, address, /)", "")},
+    {"_sock_accept", FASTCALL(sock_accept_fn),
+     CX_DOC_SIG("_sock_accept($module, loop, sock, /)", "")},
     {NULL, NULL},
 };
 #undef FASTCALL

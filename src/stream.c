@@ -807,18 +807,25 @@ cx_stream_get_buffer(cx_transport *tr, void *c)
     return out;
 }
 
+/* write(data) takes its argument by keyword too, as asyncio's does. */
+CX_METH_O_KW(Transport_write, cx_transport, "write", "data")
+
 static PyMethodDef Stream_methods[] = {
-    {"write", (PyCFunction)Transport_write, METH_O, NULL},
-    {"_write_nopause", (PyCFunction)Transport__write_nopause, METH_O, NULL},
-    {"write_eof", (PyCFunction)Transport_write_eof, METH_NOARGS, NULL},
+    {"write", CX_FASTKW(Transport_write_kw), CX_DOC_TR_WRITE},
+    {"_write_nopause", (PyCFunction)Transport__write_nopause, METH_O,
+     CX_DOC_SIG("_write_nopause($self, data, /)", "")},
+    {"write_eof", (PyCFunction)Transport_write_eof, METH_NOARGS,
+     CX_DOC_TR_WRITE_EOF},
     {"can_write_eof", (PyCFunction)Transport_can_write_eof, METH_NOARGS,
-     NULL},
-    {"_read_ready", (PyCFunction)Transport__read_ready, METH_NOARGS, NULL},
-    {"_write_ready", (PyCFunction)Transport__write_ready, METH_NOARGS, NULL},
+     CX_DOC_TR_CAN_WRITE_EOF},
+    {"_read_ready", (PyCFunction)Transport__read_ready, METH_NOARGS,
+     CX_DOC_TR_READ_READY},
+    {"_write_ready", (PyCFunction)Transport__write_ready, METH_NOARGS,
+     CX_DOC_TR_WRITE_READY},
     {"_make_empty_waiter", (PyCFunction)Stream__make_empty_waiter,
-     METH_NOARGS, NULL},
+     METH_NOARGS, CX_DOC_SIG("_make_empty_waiter($self, /)", "")},
     {"_reset_empty_waiter", (PyCFunction)Stream__reset_empty_waiter,
-     METH_NOARGS, NULL},
+     METH_NOARGS, CX_DOC_SIG("_reset_empty_waiter($self, /)", "")},
     {NULL, NULL},
 };
 
@@ -834,8 +841,10 @@ static PyType_Slot Stream_slots[] = {
     {Py_tp_clear, Stream_clear},
     {Py_tp_methods, Stream_methods},
     {Py_tp_getset, Stream_getset},
-    {Py_tp_doc, "A stream transport over a connected socket (asyncio's "
-                "_SelectorSocketTransport)."},
+    {Py_tp_doc, CX_DOC_SIG("SocketTransport(loop, sock, protocol, "
+                           "extra=None, server=None)",
+                           "A stream transport over a connected socket "
+                           "(asyncio's _SelectorSocketTransport).")},
     {0, NULL},
 };
 

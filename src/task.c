@@ -1298,25 +1298,40 @@ Task_dealloc(PyObject *self)
 /* The type */
 
 static PyMethodDef task_methods[] = {
+    /* Signatures: asyncio's C Task (_asyncio.Task); where it has no
+     * docstring of its own, inspect.getdoc() finds Future's. */
     {"cancel", (PyCFunction)(void (*)(void))Task_cancel,
      METH_VARARGS | METH_KEYWORDS,
-     "Request that this task cancel itself."},
+     CX_DOC_SIG("cancel($self, /, msg=None)",
+                "Request that this task cancel itself.")},
     {"cancelling", (PyCFunction)Task_cancelling, METH_NOARGS,
-     "Return the count of the task's cancellation requests."},
+     CX_DOC_SIG("cancelling($self, /)",
+                "Return the count of the task's cancellation requests.")},
     {"uncancel", (PyCFunction)Task_uncancel, METH_NOARGS,
-     "Decrement the task's count of cancellation requests."},
-    {"get_coro", (PyCFunction)Task_get_coro, METH_NOARGS, NULL},
-    {"get_context", (PyCFunction)Task_get_context, METH_NOARGS, NULL},
-    {"get_name", (PyCFunction)Task_get_name, METH_NOARGS, NULL},
-    {"set_name", (PyCFunction)Task_set_name, METH_O, NULL},
-    {"set_result", (PyCFunction)Task_set_result, METH_O, NULL},
-    {"set_exception", (PyCFunction)Task_set_exception, METH_O, NULL},
+     CX_DOC_SIG("uncancel($self, /)",
+                "Decrement the task's count of cancellation requests.")},
+    {"get_coro", (PyCFunction)Task_get_coro, METH_NOARGS,
+     CX_DOC_SIG("get_coro($self, /)", "")},
+    {"get_context", (PyCFunction)Task_get_context, METH_NOARGS,
+     CX_DOC_SIG("get_context($self, /)", "")},
+    {"get_name", (PyCFunction)Task_get_name, METH_NOARGS,
+     CX_DOC_SIG("get_name($self, /)", "")},
+    {"set_name", (PyCFunction)Task_set_name, METH_O,
+     CX_DOC_SIG("set_name($self, value, /)", "")},
+    {"set_result", (PyCFunction)Task_set_result, METH_O,
+     CX_DOC_SIG("set_result($self, result, /)", "")},
+    {"set_exception", (PyCFunction)Task_set_exception, METH_O,
+     CX_DOC_SIG("set_exception($self, exception, /)", "")},
     {"get_stack", (PyCFunction)(void (*)(void))Task_get_stack,
      METH_VARARGS | METH_KEYWORDS,
-     "Return the list of stack frames for this task's coroutine."},
+     CX_DOC_SIG("get_stack($self, /, *, limit=None)",
+                "Return the list of stack frames for this task's "
+                "coroutine.")},
     {"print_stack", (PyCFunction)(void (*)(void))Task_print_stack,
      METH_VARARGS | METH_KEYWORDS,
-     "Print the stack or traceback for this task's coroutine."},
+     CX_DOC_SIG("print_stack($self, /, *, limit=None, file=None)",
+                "Print the stack or traceback for this task's "
+                "coroutine.")},
     {NULL, NULL},
 };
 
@@ -1332,7 +1347,10 @@ static PyGetSetDef task_getsets[] = {
 };
 
 static PyType_Slot task_slots[] = {
-    {Py_tp_doc, "A coroutine wrapped in a Future."},
+    /* eager_start is taken on 3.11 too (casyncio.eager backports it) */
+    {Py_tp_doc, CX_DOC_SIG("Task(coro, *, loop=None, name=None, "
+                           "context=None, eager_start=False)",
+                           "A coroutine wrapped in a Future.")},
     {Py_tp_init, Task_init},
     {Py_tp_dealloc, Task_dealloc},
     {Py_tp_finalize, Task_finalize},

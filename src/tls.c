@@ -909,28 +909,44 @@ SSLProtocolBase_buffer_updated(cx_tls *self, PyObject *nbytes)
     return rc < 0 ? NULL : Py_NewRef(Py_None);
 }
 
+/* get_buffer(n) and buffer_updated(nbytes) take their argument by keyword
+ * too, as asyncio's do. */
+CX_METH_O_KW(SSLProtocolBase_get_buffer, cx_tls, "get_buffer", "n")
+CX_METH_O_KW(SSLProtocolBase_buffer_updated, cx_tls, "buffer_updated",
+             "nbytes")
+
 static PyMethodDef SSLProtocolBase_methods[] = {
-    {"get_buffer", (PyCFunction)SSLProtocolBase_get_buffer, METH_O, NULL},
-    {"buffer_updated", (PyCFunction)SSLProtocolBase_buffer_updated, METH_O,
-     NULL},
-    {"_do_read", (PyCFunction)SSLProtocolBase__do_read, METH_NOARGS, NULL},
+    {"get_buffer", CX_FASTKW(SSLProtocolBase_get_buffer_kw),
+     CX_DOC_SIG("get_buffer($self, n)",
+                "Called to allocate a new receive buffer.")},
+    {"buffer_updated", CX_FASTKW(SSLProtocolBase_buffer_updated_kw),
+     CX_DOC_SIG("buffer_updated($self, nbytes)",
+                "Called when the buffer was updated with the received "
+                "data.")},
+    {"_do_read", (PyCFunction)SSLProtocolBase__do_read, METH_NOARGS,
+     CX_DOC_SIG("_do_read($self, /)", "")},
     {"_do_read__buffered", (PyCFunction)SSLProtocolBase__do_read__buffered,
-     METH_NOARGS, NULL},
+     METH_NOARGS, CX_DOC_SIG("_do_read__buffered($self, /)", "")},
     {"_do_read__copied", (PyCFunction)SSLProtocolBase__do_read__copied,
-     METH_NOARGS, NULL},
-    {"_do_write", (PyCFunction)SSLProtocolBase__do_write, METH_NOARGS, NULL},
+     METH_NOARGS, CX_DOC_SIG("_do_read__copied($self, /)", "")},
+    {"_do_write", (PyCFunction)SSLProtocolBase__do_write, METH_NOARGS,
+     CX_DOC_SIG("_do_write($self, /)", "")},
     {"_process_outgoing", (PyCFunction)SSLProtocolBase__process_outgoing,
-     METH_NOARGS, NULL},
+     METH_NOARGS, CX_DOC_SIG("_process_outgoing($self, /)", "")},
     {"_write_appdata", (PyCFunction)SSLProtocolBase__write_appdata, METH_O,
-     NULL},
+     CX_DOC_SIG("_write_appdata($self, list_of_data, /)", "")},
     {"_control_app_writing",
-     (PyCFunction)SSLProtocolBase__control_app_writing, METH_NOARGS, NULL},
+     (PyCFunction)SSLProtocolBase__control_app_writing, METH_NOARGS,
+     CX_DOC_SIG("_control_app_writing($self, /)", "")},
     {"_control_ssl_reading",
-     (PyCFunction)SSLProtocolBase__control_ssl_reading, METH_NOARGS, NULL},
+     (PyCFunction)SSLProtocolBase__control_ssl_reading, METH_NOARGS,
+     CX_DOC_SIG("_control_ssl_reading($self, /)", "")},
     {"_get_write_buffer_size",
-     (PyCFunction)SSLProtocolBase__get_write_buffer_size, METH_NOARGS, NULL},
+     (PyCFunction)SSLProtocolBase__get_write_buffer_size, METH_NOARGS,
+     CX_DOC_SIG("_get_write_buffer_size($self, /)", "")},
     {"_get_read_buffer_size",
-     (PyCFunction)SSLProtocolBase__get_read_buffer_size, METH_NOARGS, NULL},
+     (PyCFunction)SSLProtocolBase__get_read_buffer_size, METH_NOARGS,
+     CX_DOC_SIG("_get_read_buffer_size($self, /)", "")},
     {NULL, NULL},
 };
 
@@ -1093,8 +1109,11 @@ AppTransport_write(PyObject *self, PyObject *data)
     return r;
 }
 
+/* write(data) takes its argument by keyword too, as asyncio's does. */
+CX_METH_O_KW(AppTransport_write, PyObject, "write", "data")
+
 static PyMethodDef AppTransport_methods[] = {
-    {"write", (PyCFunction)AppTransport_write, METH_O, NULL},
+    {"write", CX_FASTKW(AppTransport_write_kw), CX_DOC_TR_WRITE},
     {NULL, NULL},
 };
 

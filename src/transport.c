@@ -907,30 +907,61 @@ Transport_get_server(cx_transport *tr, void *c)
     return Py_NewRef(tr->tr_server ? tr->tr_server : Py_None);
 }
 
+/* set_protocol(protocol) and get_extra_info(name, default=None) take
+ * their arguments by keyword too, as asyncio's do. */
+CX_METH_O_KW(Transport_set_protocol, cx_transport, "set_protocol",
+             "protocol")
+
+static PyObject *
+Transport_get_extra_info_kw(cx_transport *tr, PyObject *const *args,
+                            Py_ssize_t nargs, PyObject *kwnames)
+{
+    static char *kwlist[] = {"name", "default", NULL};
+    PyObject *pair[2] = {NULL, Py_None};
+    if (kwnames == NULL) {
+        return Transport_get_extra_info(tr, args, nargs);
+    }
+    if (cx_args_kw(args, nargs, kwnames, "O|O:get_extra_info", kwlist,
+                   &pair[0], &pair[1]) < 0) {
+        return NULL;
+    }
+    return Transport_get_extra_info(tr, pair, 2);
+}
+
 #define FASTCALL(f) (PyCFunction)(void (*)(void))(f)
 static PyMethodDef Transport_methods[] = {
-    {"close", (PyCFunction)Transport_close, METH_NOARGS, NULL},
-    {"abort", (PyCFunction)Transport_abort, METH_NOARGS, NULL},
-    {"is_closing", (PyCFunction)Transport_is_closing, METH_NOARGS, NULL},
-    {"is_reading", (PyCFunction)Transport_is_reading, METH_NOARGS, NULL},
+    {"close", (PyCFunction)Transport_close, METH_NOARGS, CX_DOC_TR_CLOSE},
+    {"abort", (PyCFunction)Transport_abort, METH_NOARGS, CX_DOC_TR_ABORT},
+    {"is_closing", (PyCFunction)Transport_is_closing, METH_NOARGS,
+     CX_DOC_TR_IS_CLOSING},
+    {"is_reading", (PyCFunction)Transport_is_reading, METH_NOARGS,
+     CX_DOC_TR_IS_READING},
     {"pause_reading", (PyCFunction)Transport_pause_reading, METH_NOARGS,
-     NULL},
+     CX_DOC_TR_PAUSE_READING},
     {"resume_reading", (PyCFunction)Transport_resume_reading, METH_NOARGS,
-     NULL},
-    {"set_protocol", (PyCFunction)Transport_set_protocol, METH_O, NULL},
-    {"get_protocol", (PyCFunction)Transport_get_protocol, METH_NOARGS, NULL},
-    {"get_extra_info", FASTCALL(Transport_get_extra_info), METH_FASTCALL,
-     NULL},
+     CX_DOC_TR_RESUME_READING},
+    {"set_protocol", CX_FASTKW(Transport_set_protocol_kw),
+     CX_DOC_TR_SET_PROTOCOL},
+    {"get_protocol", (PyCFunction)Transport_get_protocol, METH_NOARGS,
+     CX_DOC_TR_GET_PROTOCOL},
+    {"get_extra_info", CX_FASTKW(Transport_get_extra_info_kw),
+     CX_DOC_TR_GET_EXTRA_INFO},
     {"get_write_buffer_size", (PyCFunction)Transport_get_write_buffer_size,
-     METH_NOARGS, NULL},
+     METH_NOARGS, CX_DOC_TR_GET_WRITE_BUFFER_SIZE},
     {"get_write_buffer_limits",
-     (PyCFunction)Transport_get_write_buffer_limits, METH_NOARGS, NULL},
-    {"_set_limits", (PyCFunction)Transport__set_limits, METH_VARARGS, NULL},
-    {"_start", FASTCALL(Transport__start), METH_FASTCALL, NULL},
-    {"_force_close", (PyCFunction)Transport__force_close, METH_O, NULL},
-    {"_set_context", (PyCFunction)Transport__set_context, METH_O, NULL},
+     (PyCFunction)Transport_get_write_buffer_limits, METH_NOARGS,
+     CX_DOC_TR_GET_WRITE_BUFFER_LIMITS},
+    {"_set_limits", (PyCFunction)Transport__set_limits, METH_VARARGS,
+     CX_DOC_SIG("_set_limits($self, high, low, /)", "")},
+    {"_start", FASTCALL(Transport__start), METH_FASTCALL,
+     CX_DOC_SIG("_start($self, waiter, add_reader=True, /)", "")},
+    {"_force_close", (PyCFunction)Transport__force_close, METH_O,
+     CX_DOC_SIG("_force_close($self, exc, /)", "")},
+    {"_set_context", (PyCFunction)Transport__set_context, METH_O,
+     CX_DOC_SIG("_set_context($self, context, /)", "")},
     {"_fatal_error", (PyCFunction)Transport__fatal_error, METH_VARARGS,
-     NULL},
+     CX_DOC_SIG("_fatal_error($self, exc, "
+                "message='Fatal error on transport', /)", "")},
     {NULL, NULL},
 };
 

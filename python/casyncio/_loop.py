@@ -132,6 +132,7 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
     # ---- running and stopping ----
 
     def is_running(self):
+        """Returns True if the event loop is running."""
         return self._thread_id is not None
 
     if sys.version_info >= (3, 13):
@@ -160,6 +161,7 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
                     self._run_forever_cleanup()
     else:
         def run_forever(self):
+            """Run until stop() is called."""
             self._check_closed()
             self._check_running()
             self._set_coroutine_origin_tracking(self.get_debug())
@@ -179,6 +181,12 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
                 sys.set_asyncgen_hooks(*old_agen_hooks)
 
     def run_until_complete(self, future):
+        """Run until the Future is done.
+
+        If the argument is a coroutine, it is wrapped in a Task.
+
+        Return the Future's result, or raise its exception.
+        """
         self._check_closed()
         self._check_running()
         new_task = not futures.isfuture(future)
@@ -204,6 +212,13 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
         return future.result()
 
     def close(self):
+        """Close the event loop.
+
+        This clears the queues and shuts down the executor,
+        but does not wait for the executor to finish.
+
+        The event loop must not be running.
+        """
         if self.is_running():
             raise RuntimeError("Cannot close a running event loop")
         if self.is_closed():
@@ -466,6 +481,13 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
         return self._exception_handler
 
     def set_exception_handler(self, handler):
+        """Set handler as the new event loop exception handler.
+
+        If handler is None, the default exception handler will be set;
+        otherwise handler must be a callable with the signature
+        handler(loop, context), where loop is the event loop and context
+        is a dict (see call_exception_handler()).
+        """
         if handler is not None and not callable(handler):
             raise TypeError(f'A callable object or None is expected, '
                             f'got {handler!r}')

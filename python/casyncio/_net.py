@@ -75,6 +75,7 @@ class _TransportCommon:
                 self._server._detach(self)      # 3.13
 
     def set_write_buffer_limits(self, high=None, low=None):
+        """Set the high- and low-water limits for write flow control."""
         if high is None:
             if low is None:
                 high = 64 * 1024
@@ -124,9 +125,11 @@ class _SocketTransport(_TransportCommon, _core.SocketTransport):
 
     if sys.version_info >= (3, 12):
         def writelines(self, list_of_data):
-            """_SelectorSocketTransport.writelines of 3.12+: its own checks
-            (not write()'s), each item taken as a memoryview, then sent
-            (or queued) as one write."""
+            """Write a list (or any iterable) of data bytes to the
+            transport."""
+            # _SelectorSocketTransport.writelines of 3.12+: its own checks
+            # (not write()'s), each item taken as a memoryview, then sent
+            # (or queued) as one write.
             if self._eof:
                 raise RuntimeError(
                     'Cannot call writelines() after write_eof()')
@@ -155,6 +158,8 @@ class _SocketTransport(_TransportCommon, _core.SocketTransport):
                     self._write_nopause(data)
     else:
         def writelines(self, list_of_data):
+            """Write a list (or any iterable) of data bytes to the
+            transport."""
             data = b''.join(list_of_data)
             self.write(data)
 
