@@ -1,12 +1,13 @@
-/* _GatherCallback: asyncio gather()'s _done_callback closure in C (3.11's;
- * from 3.14 with the call-graph bookkeeping of that version: cur_task).
+/* gather() in C: _core._gather() is the body of the running version's
+ * asyncio gather() (python/casyncio/_tasks.py keeps its empty-arguments
+ * case), and _GatherCallback its _done_callback closure (3.11's; from 3.14
+ * with that version's call-graph bookkeeping: cur_task).
  *
- * gather() (python/casyncio/_tasks.py) makes one, adds it to every child,
- * then hands it the outer future and the number of distinct children with
- * _set_outer().  Each call is one child finishing; the logic, including
- * its quirks, is tasks.py's _done_callback line for line.  Children that
- * are exactly our Future or Task are read directly; any other future goes
- * through its methods. */
+ * _gather() makes one _GatherCallback, adds it to every child, then gives
+ * it the outer future and the number of distinct children.  Each call of
+ * it is one child finishing; the logic, including its quirks, is tasks.py's
+ * _done_callback line for line.  Children that are exactly our Future or
+ * Task are read directly; any other future goes through its methods. */
 #include "internal.h"
 #include "structmember.h"
 
@@ -323,44 +324,6 @@ GatherCallback_vectorcall(PyObject *op, PyObject *const *args,
     if (rc < 0) {
         return NULL;
     }
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-GatherCallback_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
-{
-    static char *kwlist[] = {"children", "return_exceptions", "cur_task",
-                             NULL};
-    PyObject *children, *cur_task = Py_None;
-    int return_exceptions = 0;
-    cx_state *st = cx_state_from_type(tp);
-    if (st == NULL || !PyArg_ParseTupleAndKeywords(
-            args, kwds, "O!p|O:_GatherCallback", kwlist, &PyList_Type,
-            &children, &return_exceptions, &cur_task)) {
-        return NULL;
-    }
-    GatherCallbackObject *self = (GatherCallbackObject *)tp->tp_alloc(tp, 0);
-    if (self == NULL) {
-        return NULL;
-    }
-    self->gc_st = st;
-    self->gc_children = Py_NewRef(children);
-    self->gc_return_exceptions = return_exceptions;
-    self->gc_cur_task = cur_task == Py_None ? NULL : Py_NewRef(cur_task);
-    self->gc_vectorcall = GatherCallback_vectorcall;
-    return (PyObject *)self;
-}
-
-static PyObject *
-GatherCallback_set_outer(GatherCallbackObject *self, PyObject *args)
-{
-    PyObject *outer;
-    Py_ssize_t nfuts;
-    if (!PyArg_ParseTuple(args, "On:_set_outer", &outer, &nfuts)) {
-        return NULL;
-    }
-    Py_XSETREF(self->gc_outer, Py_NewRef(outer));
-    self->gc_nfuts = nfuts;
     Py_RETURN_NONE;
 }
 
@@ -714,13 +677,9 @@ static PyMethodDef gather_module_functions[] = {
      "_gather(coros_or_futures, return_exceptions, fallback)\n--\n\n"
      "gather()'s work once it has arguments (python/casyncio/_tasks.py)."},
     {"_gather_setup", (PyCFunction)(void (*)(void))gather_setup_impl,
-     METH_FASTCALL, "Give _gather() the asyncio functions it calls."},
-    {NULL, NULL},
-};
-
-static PyMethodDef GatherCallback_methods[] = {
-    {"_set_outer", (PyCFunction)GatherCallback_set_outer, METH_VARARGS,
-     CX_DOC_SIG("_set_outer($self, outer, nfuts, /)", "")},
+     METH_FASTCALL,
+     "_gather_setup(ensure_future, get_loop, gathering_future_class, "
+     "current_task)\n--\n\nGive _gather() the asyncio functions it calls."},
     {NULL, NULL},
 };
 
@@ -733,17 +692,14 @@ static PyMemberDef GatherCallback_members[] = {
 };
 
 static PyType_Slot GatherCallback_slots[] = {
-    {Py_tp_new, GatherCallback_new},
     {Py_tp_dealloc, GatherCallback_dealloc},
     {Py_tp_traverse, GatherCallback_traverse},
     {Py_tp_clear, GatherCallback_clear},
     {Py_tp_repr, GatherCallback_repr},
     {Py_tp_call, PyVectorcall_Call},
-    {Py_tp_methods, GatherCallback_methods},
     {Py_tp_members, GatherCallback_members},
-    {Py_tp_doc, CX_DOC_SIG("_GatherCallback(children, return_exceptions, "
-                           "cur_task=None)",
-                           "gather()'s done callback for its children.")},
+    {Py_tp_doc, "gather()'s done callback for its children (made by "
+                "_gather())."},
     {0, NULL},
 };
 

@@ -1,6 +1,7 @@
-/* The per-child done callback of gather() (gather.c).  gather() itself,
- * argument handling and the outer future stay in Python (_tasks.py); what
- * runs once per child is here. */
+/* gather() (gather.c): _core._gather(), the body of asyncio's gather()
+ * once it has arguments, and _GatherCallback, its per-child done
+ * callback.  _tasks.py keeps the empty case and installs it as
+ * asyncio.gather. */
 #ifndef CX_GATHER_H
 #define CX_GATHER_H
 

@@ -5,10 +5,12 @@ future as ``asyncio.tasks._GatheringFuture``, a subclass of the stock
 ``asyncio.Future``, so a casyncio Task awaiting it would leave its C fast
 path.  Ours builds the outer future from ``casyncio._core.Future`` when the
 loop is a casyncio loop, and uses asyncio's own class for any other loop.
-The function body is the running version's asyncio's (3.11, 3.12-3.13,
-3.14+), line for line, so results, ordering,
-exceptions and cancellation (including ``_cancel_requested``) are the same;
-the per-child ``_done_callback`` is the same code in C (src/gather.c).
+The body is the running version's asyncio's (3.11, 3.12-3.13, 3.14+) line
+for line, in C (src/gather.c), so results, ordering, exceptions and
+cancellation (including ``_cancel_requested``) are the same.
+
+Importing casyncio makes ``asyncio.gather`` this gather() while a casyncio
+loop runs, and asyncio's own function on any other loop (install_gather()).
 
 wait(), sleep(), Semaphore and BoundedSemaphore are asyncio's own objects,
 re-exported: they create every future through ``loop.create_future()`` and
