@@ -86,8 +86,9 @@ cx_handle_new(cx_state *st, PyObject *callback, PyObject *args,
 }
 
 PyObject *
-cx_timer_handle_new(cx_state *st, double when, PyObject *callback,
-                    PyObject *args, PyObject *loop, PyObject *context)
+cx_timer_handle_new(cx_state *st, double when, PyObject *when_obj,
+                    PyObject *callback, PyObject *args, PyObject *loop,
+                    PyObject *context)
 {
     TimerHandleObject *t =
         (TimerHandleObject *)handle_alloc(st->TimerHandleType);
@@ -95,6 +96,7 @@ cx_timer_handle_new(cx_state *st, double when, PyObject *callback,
         return NULL;
     }
     t->th_when = when;
+    t->th_when_obj = Py_XNewRef(when_obj);
     if (handle_fill(st, &t->base, callback, args, loop, context) < 0) {
         Py_DECREF(t);
         return NULL;
@@ -134,12 +136,15 @@ TimerHandle_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"when", "callback", "args", "loop", "context",
                              NULL};
-    PyObject *callback, *cbargs, *loop, *context = Py_None;
-    double when;
+    PyObject *when_obj, *callback, *cbargs, *loop, *context = Py_None;
     cx_state *st = cx_state_from_type(tp);
     if (st == NULL || !PyArg_ParseTupleAndKeywords(
-            args, kwds, "dOOO|O:TimerHandle", kwlist,
-            &when, &callback, &cbargs, &loop, &context)) {
+            args, kwds, "OOOO|O:TimerHandle", kwlist,
+            &when_obj, &callback, &cbargs, &loop, &context)) {
+        return NULL;
+    }
+    double when = PyFloat_AsDouble(when_obj);
+    if (when == -1.0 && PyErr_Occurred()) {
         return NULL;
     }
     PyObject *tuple = PySequence_Tuple(cbargs);
@@ -152,6 +157,9 @@ TimerHandle_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
         return NULL;
     }
     t->th_when = when;
+    if (!PyFloat_CheckExact(when_obj)) {
+        t->th_when_obj = Py_NewRef(when_obj);
+    }
     if (handle_fill(st, &t->base, callback, tuple, loop, context) < 0) {
         Py_DECREF(t);
         Py_DECREF(tuple);
@@ -257,6 +265,8 @@ error:
     return NULL;
 }
 
+static PyObject *timer_when(TimerHandleObject *t);
+
 static PyObject *
 TimerHandle_repr_info(HandleObject *h)
 {
@@ -265,8 +275,8 @@ TimerHandle_repr_info(HandleObject *h)
     if (info == NULL) {
         return NULL;
     }
-    PyObject *when = PyFloat_FromDouble(t->th_when);
-    PyObject *s = when ? PyUnicode_FromFormat("when=%R", when) : NULL;
+    PyObject *when = timer_when(t);
+    PyObject *s = when ? PyUnicode_FromFormat("when=%S", when) : NULL;
     Py_XDECREF(when);
     if (s == NULL || PyList_Insert(info, h->handle_cancelled ? 2 : 1, s) < 0) {
         Py_XDECREF(s);
@@ -535,16 +545,26 @@ static PyType_Spec Handle_spec = {
 
 /* ---- TimerHandle ---- */
 
+/* The deadline as asyncio's TimerHandle keeps it: as given to call_at(). */
+static PyObject *
+timer_when(TimerHandleObject *t)
+{
+    if (t->th_when_obj != NULL) {
+        return Py_NewRef(t->th_when_obj);
+    }
+    return PyFloat_FromDouble(t->th_when);
+}
+
 static PyObject *
 TimerHandle_when(TimerHandleObject *t, PyObject *Py_UNUSED(ignored))
 {
-    return PyFloat_FromDouble(t->th_when);
+    return timer_when(t);
 }
 
 static Py_hash_t
 TimerHandle_hash(TimerHandleObject *t)
 {
-    PyObject *w = PyFloat_FromDouble(t->th_when);
+    PyObject *w = timer_when(t);
     if (w == NULL) {
         return -1;
     }
@@ -612,7 +632,29 @@ TimerHandle_richcompare(TimerHandleObject *a, PyObject *other, int op)
 static PyObject *
 TimerHandle_get_when_attr(TimerHandleObject *t, void *c)
 {
-    return PyFloat_FromDouble(t->th_when);
+    return timer_when(t);
+}
+
+static int
+TimerHandle_traverse(TimerHandleObject *t, visitproc visit, void *arg)
+{
+    Py_VISIT(t->th_when_obj);
+    return Handle_traverse(&t->base, visit, arg);
+}
+
+static int
+TimerHandle_clear(TimerHandleObject *t)
+{
+    Py_CLEAR(t->th_when_obj);
+    return Handle_clear(&t->base);
+}
+
+static void
+TimerHandle_dealloc(TimerHandleObject *t)
+{
+    PyObject_GC_UnTrack(t);
+    Py_CLEAR(t->th_when_obj);
+    Handle_dealloc(&t->base);
 }
 
 static PyObject *
@@ -635,9 +677,9 @@ static PyGetSetDef TimerHandle_getset[] = {
 
 static PyType_Slot TimerHandle_slots[] = {
     {Py_tp_new, TimerHandle_new},
-    {Py_tp_dealloc, Handle_dealloc},
-    {Py_tp_traverse, Handle_traverse},
-    {Py_tp_clear, Handle_clear},
+    {Py_tp_dealloc, TimerHandle_dealloc},
+    {Py_tp_traverse, TimerHandle_traverse},
+    {Py_tp_clear, TimerHandle_clear},
     {Py_tp_hash, TimerHandle_hash},
     {Py_tp_richcompare, TimerHandle_richcompare},
     {Py_tp_methods, TimerHandle_methods},

@@ -24,6 +24,9 @@ typedef struct {
 typedef struct {
     HandleObject base;
     double th_when;
+    PyObject *th_when_obj;         /* the deadline as given when it is not
+                                      a float (call_at(10**6)): what
+                                      when() returns; else NULL */
     char th_scheduled;             /* asyncio's TimerHandle._scheduled */
 } TimerHandleObject;
 
@@ -33,7 +36,9 @@ int cx_handle_setup(PyObject *module);
  * (NULL: copy the current one).  args is a tuple.  New reference. */
 PyObject *cx_handle_new(cx_state *st, PyObject *callback, PyObject *args,
                         PyObject *loop, PyObject *context);
-PyObject *cx_timer_handle_new(cx_state *st, double when, PyObject *callback,
+/* when_obj: the deadline as given, kept when it is not a float (or NULL). */
+PyObject *cx_timer_handle_new(cx_state *st, double when, PyObject *when_obj,
+                              PyObject *callback,
                               PyObject *args, PyObject *loop,
                               PyObject *context);
 

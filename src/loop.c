@@ -458,24 +458,66 @@ Loop_call_soon_threadsafe(LoopObject *lp, PyObject *const *args,
     return h;
 }
 
-/* call_at() without the argument parsing.  New reference. */
+/* call_at() without the argument parsing; when_obj is the deadline as
+ * given when it is not a float, else NULL.  New reference. */
 static PyObject *
-loop_call_at(LoopObject *lp, double when, PyObject *callback,
-             PyObject *cbargs, PyObject *context)
+loop_call_at(LoopObject *lp, double when, PyObject *when_obj,
+             PyObject *callback, PyObject *cbargs, PyObject *context)
 {
-    PyObject *h = cx_timer_handle_new(lp->st, when, callback, cbargs,
-                                      (PyObject *)lp, context);
+    PyObject *h = cx_timer_handle_new(lp->st, when, when_obj, callback,
+                                      cbargs, (PyObject *)lp, context);
     if (h == NULL) {
         return NULL;
     }
     TimerHandleObject *t = (TimerHandleObject *)h;
-    if (cx_heap_push(&lp->loop_timers, when, lp->loop_timer_seq++, t) < 0) {
+    /* A NaN deadline is due at once (asyncio's `when >= end_time` is
+     * false for it); the handle keeps NaN as its when(). */
+    if (cx_heap_push(&lp->loop_timers, isnan(when) ? -INFINITY : when,
+                     lp->loop_timer_seq++, t) < 0) {
         Py_DECREF(h);
         return PyErr_NoMemory();
     }
     Py_INCREF(h);               /* the heap's reference */
     t->th_scheduled = 1;
     return h;
+}
+
+static PyObject *Loop_time(LoopObject *, PyObject *);
+
+/* The loop's clock, as asyncio's loop reads it: self.time().  A time()
+ * patched on the instance (mock.patch.object(loop, 'time', ...)) or
+ * overridden by a subclass is called; else the C clock is read directly.
+ * Which one is looked up once per iteration while the loop runs, at each
+ * read otherwise.  0 or -1. */
+static int
+loop_now(LoopObject *lp, double *now)
+{
+    if (!lp->loop_time_checked) {
+        PyObject *m = PyObject_GetAttr((PyObject *)lp, lp->st->str_time);
+        if (m == NULL) {
+            return -1;
+        }
+        if (PyCFunction_Check(m) && PyCFunction_GET_SELF(m) == (PyObject *)lp
+            && PyCFunction_GET_FUNCTION(m) == (PyCFunction)Loop_time) {
+            Py_DECREF(m);
+            Py_CLEAR(lp->loop_time_fn);
+        }
+        else {
+            Py_XSETREF(lp->loop_time_fn, m);
+        }
+        lp->loop_time_checked = lp->loop_running;
+    }
+    if (lp->loop_time_fn == NULL) {
+        *now = cx_time_now();
+        return 0;
+    }
+    PyObject *r = PyObject_CallNoArgs(lp->loop_time_fn);
+    if (r == NULL) {
+        return -1;
+    }
+    *now = PyFloat_AsDouble(r);
+    Py_DECREF(r);
+    return *now == -1.0 && PyErr_Occurred() ? -1 : 0;
 }
 
 /* A float from a number argument, with asyncio's message for None. */
@@ -488,10 +530,6 @@ loop_time_arg(PyObject *o, const char *none_msg, double *out)
     }
     *out = PyFloat_AsDouble(o);
     if (*out == -1.0 && PyErr_Occurred()) {
-        return -1;
-    }
-    if (isnan(*out)) {
-        PyErr_SetString(PyExc_ValueError, "Invalid value NaN (not a number)");
         return -1;
     }
     return 0;
@@ -523,12 +561,18 @@ loop_call_at_fast(LoopObject *lp, const char *method, int is_delay,
         goto done;
     }
     if (is_delay) {
-        t += cx_time_now();
+        double now;
+        if (loop_now(lp, &now) < 0) {
+            goto done;
+        }
+        t += now;
     }
     if (lp->loop_debug && loop_debug_checks(lp, callback, "call_at", 1) < 0) {
         goto done;
     }
-    h = loop_call_at(lp, t, callback, cbargs, context);
+    h = loop_call_at(lp, t,
+                     is_delay || PyFloat_CheckExact(args[0]) ? NULL : args[0],
+                     callback, cbargs, context);
 done:
     Py_DECREF(cbargs);
     return h;
@@ -587,34 +631,44 @@ loop_queue_watcher(LoopObject *lp, int fd, int which)
     return 0;
 }
 
-/* Timeout for epoll_wait in ms: 0 when there is work or a stop, -1 with no
- * timer, else until the first timer, rounded up so we never wake early. */
+/* *timeout for epoll_wait in ms: 0 when there is work or a stop, -1 with
+ * no timer, else until the first timer, rounded up so we never wake early.
+ * 0 or -1 (an overriding time() raised). */
 static int
-loop_poll_timeout(LoopObject *lp)
+loop_poll_timeout(LoopObject *lp, int *timeout)
 {
+    *timeout = 0;
     if (cx_queue_len(&lp->loop_ready) || lp->loop_stopping) {
         return 0;
     }
     cx_timer_entry *first = cx_heap_peek(&lp->loop_timers);
     if (first == NULL) {
-        return -1;
-    }
-    double d = first->when - cx_time_now();
-    if (d <= 0) {
+        *timeout = -1;
         return 0;
     }
+    double now;
+    if (loop_now(lp, &now) < 0) {
+        return -1;
+    }
+    double d = first->when - now;
     if (d > LOOP_MAX_TIMEOUT) {
         d = LOOP_MAX_TIMEOUT;
     }
-    return (int)ceil(d * 1e3);
+    if (d > 0) {
+        *timeout = (int)ceil(d * 1e3);
+    }
+    return 0;
 }
 
 static int
 loop_poll_io(LoopObject *lp)
 {
     struct epoll_event events[LOOP_MAX_EVENTS];
-    int timeout = loop_poll_timeout(lp);
+    int timeout;
     int n;
+    if (loop_poll_timeout(lp, &timeout) < 0) {
+        return -1;
+    }
     if (timeout == 0) {
         n = epoll_wait(lp->loop_poller.epfd, events, LOOP_MAX_EVENTS, 0);
     }
@@ -713,7 +767,10 @@ loop_expire_timers(LoopObject *lp)
     if (lp->loop_timers.len == 0) {
         return 0;   /* no clock read: most iterations of a busy server */
     }
-    double end = cx_time_now();
+    double end;
+    if (loop_now(lp, &end) < 0) {
+        return -1;
+    }
     cx_timer_entry *top;
     while ((top = cx_heap_peek(&lp->loop_timers)) != NULL
            && top->when <= end) {
@@ -888,6 +945,7 @@ loop_run_ready(LoopObject *lp)
 static int
 loop_run_once(LoopObject *lp)
 {
+    lp->loop_time_checked = 0;
     loop_prune_timers(lp);
     if (loop_poll_io(lp) < 0 || loop_expire_timers(lp) < 0) {
         return -1;
@@ -1612,6 +1670,7 @@ Loop_traverse(LoopObject *lp, visitproc visit, void *arg)
     Py_VISIT(lp->loop_task_factory);
     Py_VISIT(lp->loop_exception_handler);
     Py_VISIT(lp->loop_signal_handlers);
+    Py_VISIT(lp->loop_time_fn);
     return 0;
 }
 
@@ -1628,6 +1687,7 @@ Loop_clear(LoopObject *lp)
     Py_CLEAR(lp->loop_task_factory);
     Py_CLEAR(lp->loop_exception_handler);
     Py_CLEAR(lp->loop_signal_handlers);
+    Py_CLEAR(lp->loop_time_fn);
     return 0;
 }
 
@@ -1800,6 +1860,10 @@ cx_loop_setup(PyObject *module)
     st->LoopType = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &Loop_spec, NULL);
     if (st->LoopType == NULL) {
+        return -1;
+    }
+    st->str_time = PyUnicode_InternFromString("time");
+    if (st->str_time == NULL) {
         return -1;
     }
     return PyModule_AddType(module, st->LoopType);

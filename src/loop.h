@@ -27,6 +27,10 @@ typedef struct {
     int loop_closed;
     int loop_debug;
     int loop_fast;                  /* call_soon not overridden by a subclass */
+    PyObject *loop_time_fn;         /* a time() that replaces ours (patched
+                                       on the instance, or a subclass's),
+                                       or NULL: see loop_now() */
+    int loop_time_checked;          /* loop_time_fn is this iteration's */
     unsigned long loop_thread_id;   /* thread running it, 0 when not running */
     double loop_slow_callback_duration;
     unsigned long long loop_timer_seq; /* FIFO order among equal deadlines */

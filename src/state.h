@@ -101,6 +101,7 @@ typedef struct {
     PyObject *gather_outer_class;
     PyObject *gather_current_task;
     PyObject *str_create_task;
+    PyObject *str_time;
     PyObject *str_log_destroy_pending;
     PyObject *gather_loop_kwnames;          /* ("loop",) */
 

@@ -110,17 +110,6 @@ def test_same_exception_as_asyncio(method, args):
     assert got_reports == want_reports
 
 
-def test_nan_deadline_refused():
-    loop = casyncio.new_event_loop()
-    try:
-        with pytest.raises(ValueError):
-            loop.call_at(float('nan'), print)
-        with pytest.raises(ValueError):
-            loop.call_later(float('nan'), print)
-    finally:
-        loop.close()
-
-
 @pytest.mark.parametrize('cls', ['Handle', 'TimerHandle'])
 def test_handle_constructor_bad_args(cls):
     ours = getattr(casyncio, cls)
