@@ -721,12 +721,8 @@ cx_gather_setup(PyObject *module)
         return -1;
     }
     st->GatherCallbackType = (PyTypeObject *)tp;
-    st->str_create_task = PyUnicode_InternFromString("create_task");
-    st->str_log_destroy_pending =
-        PyUnicode_InternFromString("_log_destroy_pending");
     st->gather_loop_kwnames = Py_BuildValue("(s)", "loop");
-    if (st->str_create_task == NULL || st->str_log_destroy_pending == NULL
-        || st->gather_loop_kwnames == NULL) {
+    if (st->gather_loop_kwnames == NULL) {
         return -1;
     }
     if (PyModule_AddFunctions(module, gather_module_functions) < 0) {

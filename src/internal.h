@@ -16,6 +16,7 @@
 #include "loop.h"
 #include "future.h"
 #include "task.h"
+#include "taskref.h"
 #include "gather.h"
 #include "sock.h"
 #include "transport.h"

@@ -1862,9 +1862,5 @@ cx_loop_setup(PyObject *module)
     if (st->LoopType == NULL) {
         return -1;
     }
-    st->str_time = PyUnicode_InternFromString("time");
-    if (st->str_time == NULL) {
-        return -1;
-    }
     return PyModule_AddType(module, st->LoopType);
 }

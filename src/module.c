@@ -4,7 +4,7 @@
 
 #define CX_STATE_OBJECTS(X) \
     X(LoopType) X(HandleType) X(TimerHandleType) X(FutureType) \
-    X(FutureIterType) X(TaskType) \
+    X(FutureIterType) X(TaskType) X(TaskRefType) \
     X(asyncio_CancelledError) X(asyncio_InvalidStateError) \
     X(asyncio_Future) X(asyncio_Task) \
     X(asyncio_get_running_loop) X(asyncio_set_running_loop) \
@@ -200,12 +200,16 @@ module_exec(PyObject *mod)
     INTERN(str_source_traceback, "source_traceback")
     INTERN(str_asyncio_future_blocking, "_asyncio_future_blocking")
     INTERN(str_get_loop, "get_loop")
+    INTERN(str_create_task, "create_task")
+    INTERN(str_time, "time")
+    INTERN(str_log_destroy_pending, "_log_destroy_pending")
 #undef INTERN
 
     st->task_name_counter = 0;
 
     if (cx_handle_setup(mod) < 0 || cx_loop_setup(mod) < 0
         || cx_future_setup(mod) < 0 || cx_task_setup(mod) < 0
+        || cx_taskref_setup(mod) < 0
         || cx_gather_setup(mod) < 0 || cx_sock_setup(mod) < 0
         || cx_transport_setup(mod) < 0 || cx_stream_setup(mod) < 0
         || cx_dgram_setup(mod) < 0 || cx_pipe_setup(mod) < 0

@@ -16,6 +16,7 @@ typedef struct {
     PyTypeObject *FutureType;
     PyTypeObject *FutureIterType;
     PyTypeObject *TaskType;
+    PyTypeObject *TaskRefType;             /* taskref.c */
     PyTypeObject *TransportType;           /* transport.c */
     PyTypeObject *SocketTransportType;     /* stream.c */
     PyTypeObject *DatagramTransportType;   /* dgram.c */

@@ -654,9 +654,10 @@ task_wakeup(TaskObject *task, PyObject *o)
 /* tasks._register_task(task): what WeakSet.add does, straight into the
  * registry's data set when it was found (see cx_task_registry_setup) and
  * has no removals pending (add() would commit them first: then the call
- * does it).  The weakref has no callback: the task takes it out of the
- * set itself when it goes (task_unregister_ref), as the WeakSet's
- * _remove would. */
+ * does it).  The set gets a _TaskRef, which answers there as a weakref
+ * without callback would (taskref.h); the task takes it out of the set
+ * itself when it goes (task_unregister_ref), as the WeakSet's _remove
+ * would. */
 static int
 task_register(TaskObject *task)
 {
@@ -664,16 +665,18 @@ task_register(TaskObject *task)
     if (st->all_tasks_data != NULL
         && (st->all_tasks_pending == NULL
             || PyList_GET_SIZE(st->all_tasks_pending) == 0)) {
-        PyObject *wr = PyWeakref_NewRef((PyObject *)task, NULL);
+        /* Registered again (__init__ run twice, or after
+         * _unregister_task): the same _TaskRef, which the task forgets
+         * when it goes. */
+        PyObject *wr = task->task_registry_ref;
         if (wr == NULL) {
-            return -1;
+            wr = cx_taskref_new(st, (PyObject *)task);
+            if (wr == NULL) {
+                return -1;
+            }
+            task->task_registry_ref = wr;
         }
-        if (PySet_Add(st->all_tasks_data, wr) < 0) {
-            Py_DECREF(wr);
-            return -1;
-        }
-        Py_XSETREF(task->task_registry_ref, wr);
-        return 0;
+        return PySet_Add(st->all_tasks_data, wr);
     }
     PyObject *r = PyObject_CallOneArg(st->asyncio_register_task,
                                       (PyObject *)task);
@@ -695,6 +698,7 @@ task_unregister_ref(TaskObject *task)
         return;
     }
     task->task_registry_ref = NULL;
+    cx_taskref_forget(wr);      /* a copy of the set's items sees None */
     cx_state *st = task->task_st;
     if (st != NULL && st->all_tasks_data != NULL) {
         PyObject *exc = cx_err_fetch();

@@ -2,8 +2,10 @@
 
 tasks._register_task puts a task that is not _asyncio's own into a WeakSet
 (3.11 tasks._all_tasks, 3.12/3.13 tasks._scheduled_tasks, 3.14+ a WeakSet
-inside _asyncio): task.c finds that WeakSet at import and adds a weakref
-itself, and takes it out when the task goes, as the WeakSet would.  Up to
+inside _asyncio): task.c finds that WeakSet at import and adds a
+_TaskRef itself (taskref.c: answers in the set as a weakref would, without
+the garbage collector's cost), and takes it out when the task goes, as the
+WeakSet would.  Up to
 3.13 it defers that while the set is iterated, as WeakSet._remove does.
 The current task is written into tasks._current_tasks directly up to 3.13.
 """
@@ -140,5 +142,47 @@ def test_current_task_seen_by_asyncio():
         t = loop.create_task(main())
         assert loop.run_until_complete(t) is t
         assert asyncio.tasks.current_task(loop) is None
+    finally:
+        loop.close()
+
+
+def test_registry_entry_answers_as_a_weakref():
+    loop = casyncio.new_event_loop()
+    try:
+        task = loop.create_task(_nothing())
+        ws = registry()
+        assert task in ws                    # ref(task) in data
+        (entry,) = [e for e in ws.data if e() is task]
+        assert entry == weakref.ref(task) and weakref.ref(task) == entry
+        assert hash(entry) == hash(weakref.ref(task)) == hash(task)
+        assert entry != weakref.ref(loop) and entry() is task
+        assert task in list(ws)
+        # _unregister_task and a second registration, as asyncio may do
+        asyncio.tasks._unregister_task(task)
+        assert task not in ws
+        asyncio.tasks._register_task(task)
+        assert task in ws
+        loop.run_until_complete(task)
+        del task
+        gc.collect()
+        assert entry() is None               # the task is gone
+        assert [e for e in ws.data if e is entry] == []
+    finally:
+        loop.close()
+
+
+def test_registry_entry_after_reinit():
+    loop = casyncio.new_event_loop()
+    try:
+        first = _nothing()
+        task = _core.Task(first, loop=loop)
+        task.__init__(_nothing(), loop=loop)  # registers the task again
+        first.close()
+        ws = registry()
+        assert len([e for e in ws.data if e() is task]) == 1
+        loop.run_until_complete(task)
+        del task
+        gc.collect()
+        assert all(e() is not None for e in ws.data)
     finally:
         loop.close()
