@@ -17,7 +17,15 @@
 
 /* Put our reader (which=0) or writer Handle into the poller, or take it
  * out (on=0).  A foreign Handle replaced or removed is cancelled, as
- * loop._add_reader would.  0 or -1. */
+ * loop._add_reader would.  0 or -1.
+ *
+ * Putting it in gives it a copy of the current context unless the
+ * transport has its own (3.15): asyncio's _add_reader / _add_writer make
+ * a new Handle each time, so the protocol reads in the context of
+ * whoever added the reader last (the transport's start, resume_reading)
+ * and resume_writing runs in that of the write() that started queueing.
+ * The Handle is ours alone and cx_handle_run holds the context it
+ * entered, so swapping it even while the Handle runs is safe. */
 int
 cx_transport_watch(cx_transport *tr, int which, int on)
 {
@@ -38,6 +46,13 @@ cx_transport_watch(cx_transport *tr, int which, int on)
     }
     if (!on && !*flag) {
         return 0;
+    }
+    if (on && tr->tr_context == NULL) {
+        PyObject *ctx = PyContext_CopyCurrent();
+        if (ctx == NULL) {
+            return -1;
+        }
+        Py_XSETREF(((HandleObject *)ours)->handle_context, ctx);
     }
     PyObject *old;
     int rc = cx_poller_set(&lp->loop_poller, tr->tr_fd, which,
@@ -71,6 +86,23 @@ cx_transport_clear_wbuf(cx_transport *tr)
     tr->tr_wbuf_head = 0;
     tr->tr_wbuf_off = 0;
     tr->tr_wbuf_size = 0;
+}
+
+int
+cx_transport_push(cx_transport *tr, cx_cfunc fn, PyObject *arg1,
+                  PyObject *arg2)
+{
+    if (tr->tr_context != NULL) {
+        return cx_loop_push_cfunc_ctx(tr->tr_loop, fn, arg1, arg2,
+                                      tr->tr_context);
+    }
+    PyObject *ctx = PyContext_CopyCurrent();
+    if (ctx == NULL) {
+        return -1;
+    }
+    int rc = cx_loop_push_cfunc_ctx(tr->tr_loop, fn, arg1, arg2, ctx);
+    Py_DECREF(ctx);
+    return rc;
 }
 
 /* ---- exceptions and connection_lost ---- */

@@ -43,7 +43,12 @@ struct cx_transport {
     PyObject *tr_read_handle;     /* Handle(self._read_ready) */
     PyObject *tr_write_handle;    /* Handle(self._write_ready) */
     PyObject *tr_context;         /* 3.15: the context the protocol's
-                                     callbacks run in, or NULL */
+                                     callbacks run in, or NULL: each
+                                     scheduled callback, and the reader
+                                     and writer each time they are put
+                                     into the poller, take a copy of
+                                     the current one (asyncio's
+                                     Handles) */
     PyObject *tr_wbuf;            /* list of queued items; those before
                                      wbuf_head are sent */
     Py_ssize_t tr_wbuf_head;
@@ -69,14 +74,12 @@ struct cx_transport {
 int cx_transport_setup(PyObject *module);
 
 /* Schedule fn(arg1, arg2) on the transport's loop, in its context if it
- * has one (asyncio 3.15's _SelectorTransport._call_soon). */
-static inline int
-cx_transport_push(cx_transport *tr, cx_cfunc fn, PyObject *arg1,
-                  PyObject *arg2)
-{
-    return cx_loop_push_cfunc_ctx(tr->tr_loop, fn, arg1, arg2,
-                                  tr->tr_context);
-}
+ * has one (asyncio 3.15's _SelectorTransport._call_soon), else in a copy
+ * of the current context, as asyncio's call_soon() (connection_made in
+ * the context the transport was made in, connection_lost in the one that
+ * closed it).  Not on a per-message path. */
+int cx_transport_push(cx_transport *tr, cx_cfunc fn, PyObject *arg1,
+                      PyObject *arg2);
 
 /* The receive buffer (CX_TRANSPORT_MAX_SIZE bytes) every transport of this
  * interpreter reads into: the bytes are copied out before any Python code

@@ -13,10 +13,12 @@ Where pidfds are not available (ENOSYS, EPERM, or _USE_PIDFD set to False)
 a SIGCHLD handler polls the loop's children with WNOHANG; that fallback
 needs the main thread, the pidfd path does not.
 """
+import contextvars
 import errno
 import os
 import signal
 import stat
+import sys
 import threading
 import warnings
 
@@ -30,6 +32,10 @@ __all__ = ('UnixMixin',)
 
 # False forces the SIGCHLD fallback (tests).
 _USE_PIDFD = hasattr(os, 'pidfd_open')
+
+# 3.11: the exit of a child is reported in an empty context (see
+# _child_exited).
+_EMPTY_EXIT_CONTEXT = sys.version_info < (3, 12)
 
 
 def _pipe_repr(tr, event_on, extra=''):
@@ -220,8 +226,18 @@ class UnixMixin:
             child.pidfd = None
         # As asyncio's _child_watcher_callback: skip one iteration, for the
         # callbacks already scheduled to run first.
-        self.call_soon(self.call_soon, child.transport._process_exited,
-                       returncode)
+        if _EMPTY_EXIT_CONTEXT:
+            # 3.11's default ThreadedChildWatcher reports the exit from its
+            # thread, so process_exited (and connection_lost after it) run
+            # in a copy of that thread's empty context, not in the one the
+            # transport was made in as every other callback: stock's
+            # inconsistency, matched.  3.12+ watch with a pidfd reader in
+            # the loop (or share the loop's context): the caller's context.
+            self.call_soon(self.call_soon, child.transport._process_exited,
+                           returncode, context=contextvars.Context())
+        else:
+            self.call_soon(self.call_soon, child.transport._process_exited,
+                           returncode)
 
     def _child_pidfd_ready(self, child):
         returncode = _waitpid_exitcode(child.pid)
