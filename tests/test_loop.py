@@ -840,3 +840,20 @@ def test_subclass_overriding_call_soon_sees_future_callbacks(depth):
         assert 'on_done' in loop.seen
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize('args', [(), (1, 2)])
+def test_handle_repr_without_callable(loop, args):
+    # asyncio's Handle repr leaves a None callback out.
+    seen = []
+    loop.set_exception_handler(lambda lp, ctx: seen.append(ctx))
+    h = loop.call_soon(None, *args)
+    assert repr(h) == '<Handle>'
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert repr(seen[0]['handle']) == '<Handle>'
+    assert seen[0]['message'] == \
+        f'Exception in callback None({", ".join(map(str, args))})'
+    h = loop.call_soon(None)
+    h.cancel()
+    assert repr(h) == '<Handle cancelled>'
