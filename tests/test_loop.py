@@ -857,3 +857,21 @@ def test_handle_repr_without_callable(loop, args):
     h = loop.call_soon(None)
     h.cancel()
     assert repr(h) == '<Handle cancelled>'
+
+
+def test_runner_close_on_closed_loop_names_stock_coroutine(loop):
+    # Runner.close() on a loop the program closed leaves the coroutine of
+    # loop.shutdown_asyncgens() unawaited; pytest-asyncio filters the
+    # warning by stock's name.
+    import gc
+    import warnings
+    runner = asyncio.Runner(loop_factory=lambda: loop)
+    runner.run(asyncio.sleep(0))
+    loop.close()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter('always')
+        with pytest.raises(RuntimeError, match='Event loop is closed'):
+            runner.close()
+        gc.collect()
+    assert [str(w.message) for w in seen] == [
+        "coroutine 'BaseEventLoop.shutdown_asyncgens' was never awaited"]
