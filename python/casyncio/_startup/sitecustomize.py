@@ -64,6 +64,12 @@ class _AfterAsyncio:
         self.done = True
         if self in sys.meta_path:
             sys.meta_path.remove(self)
+        from importlib.machinery import PathFinder
+        package = os.path.join(self.package_parent, "casyncio")
+        if PathFinder.find_spec("_core", [package]) is None:
+            # An interpreter casyncio is not built for (a child process
+            # running another Python): it stays on stock asyncio.
+            return
         # casyncio as the launcher found it, even if the program's sys.path
         # does not hold its folder.
         sys.path.insert(0, self.package_parent)
