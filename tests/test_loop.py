@@ -852,8 +852,8 @@ def test_handle_repr_without_callable(loop, args):
     loop.call_soon(loop.stop)
     loop.run_forever()
     assert repr(seen[0]['handle']) == '<Handle>'
-    assert seen[0]['message'] == \
-        f'Exception in callback None({", ".join(map(str, args))})'
+    # (None(1, 2) up to 3.12, None() from 3.13 on, on both loops)
+    assert seen[0]['message'].startswith('Exception in callback None(')
     h = loop.call_soon(None)
     h.cancel()
     assert repr(h) == '<Handle cancelled>'
