@@ -25,7 +25,7 @@ PLAIN = [sys.executable]
 
 
 def env(**extra):
-    e = dict(os.environ, PYTHONPATH=PKG_DIR, **extra)
+    e = dict(os.environ, **dict(dict(PYTHONPATH=PKG_DIR), **extra))
     for name in ("PYTHONWARNINGS", "CASYNCIO_NO_COMPAT", "PYTHONSAFEPATH"):
         if name not in extra:
             e.pop(name, None)
@@ -677,3 +677,24 @@ def test_tornado_with_gather_under_launcher(tmp_path):
     write(tmp_path / "t.py", TORNADO)
     rc, out, err = assert_same(["t.py"], tmp_path)
     assert (rc, out) == (0, "True True <_GatheringFuture pending>\n[1, 2]\n")
+
+
+def test_programs_own_sitecustomize_still_runs(tmp_path):
+    write(tmp_path / "custom" / "sitecustomize.py", """
+        import sys
+        print('site customized', __name__, file=sys.stderr)
+    """)
+    write(tmp_path / "s.py", """
+        import sys, sitecustomize, asyncio
+        print(sitecustomize.__file__)
+        print(type(asyncio.new_event_loop()).__module__)
+    """)
+    path = os.pathsep.join([str(tmp_path / "custom"), PKG_DIR])
+    plain = run(PLAIN + ["s.py"], tmp_path, PYTHONPATH=path)
+    ours = run(LAUNCHER + ["s.py"], tmp_path, PYTHONPATH=path)
+    assert plain[2] == "site customized sitecustomize\n"
+    # once in the program's interpreter, once in the launcher's before it
+    assert ours[2] == plain[2] * 2
+    assert ours[1] == plain[1].replace("asyncio.unix_events",
+                                       "casyncio._loop")
+    assert plain[1].endswith("asyncio.unix_events\n")
