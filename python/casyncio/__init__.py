@@ -11,7 +11,7 @@ __all__ = ('__version__', 'Loop', 'Future', 'Task', 'Handle', 'TimerHandle',
 
 def _import_all():
     """Import the package's contents (the C extension, asyncio)."""
-    from . import _core
+    from . import _core  # noqa: F401  (all bound below by locals())
     from ._core import Future, Handle, Task, TimerHandle
     from .eager import create_eager_task_factory, eager_task_factory
     from ._loop import Loop

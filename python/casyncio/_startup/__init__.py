@@ -18,7 +18,6 @@ casyncio's policy, ``asyncio.gather`` and the compat layer.  A program that
 never imports asyncio pays nothing more than the hook's own import.
 """
 import os
-import sys
 
 __all__ = ("HOOK_DIR", "ENV_INSTALL", "activate", "child_environ",
            "wanted")
