@@ -230,7 +230,7 @@ handle_repr_info(HandleObject *h)
         }
         Py_DECREF(c);
     }
-    if (h->handle_callback != NULL) {
+    if (h->handle_callback != NULL && h->handle_callback != Py_None) {
         PyObject *src = cx_format_callback_source(
             st, h->handle_callback, h->handle_args, h->handle_loop);
         if (src == NULL || PyList_Append(info, src) < 0) {

@@ -1133,6 +1133,23 @@ loop_fileobj_to_fd(PyObject *fileobj)
     return (overflow > 0 || fd > INT_MAX) ? -2 : (int)fd;
 }
 
+/* selectors' _fileobj_lookup: the fd, or, when the object gives none (a
+ * closed socket's fileno() is -1), the fd it is registered under, found
+ * by identity.  Results as loop_fileobj_to_fd's. */
+static int
+loop_fileobj_lookup(LoopObject *lp, PyObject *fileobj)
+{
+    int fd = loop_fileobj_to_fd(fileobj);
+    if (fd == -1 && PyErr_ExceptionMatches(PyExc_ValueError)) {
+        int found = cx_poller_find(&lp->loop_poller, fileobj);
+        if (found >= 0) {
+            PyErr_Clear();
+            return found;
+        }
+    }
+    return fd;
+}
+
 /* Cancel a replaced or removed watcher Handle; steals `old`. */
 static int
 loop_cancel_watcher(PyObject *old)
@@ -1159,7 +1176,7 @@ loop_add_watcher(LoopObject *lp, int which, const char *method,
                      "fd, callback", method);
         return NULL;
     }
-    int fd = loop_fileobj_to_fd(args[0]);
+    int fd = loop_fileobj_lookup(lp, args[0]);
     if (fd == -2) {
         PyErr_SetString(PyExc_OverflowError,
                         "Python int too large to convert to C int");
@@ -1177,12 +1194,18 @@ loop_add_watcher(LoopObject *lp, int which, const char *method,
     if (h == NULL) {
         return NULL;
     }
+    /* The fd's first registration keeps the object it was given. */
+    int fresh = cx_poller_get(&lp->loop_poller, fd, 0) == NULL
+                && cx_poller_get(&lp->loop_poller, fd, 1) == NULL;
     PyObject *old;
     int rc = cx_poller_set(&lp->loop_poller, fd, which, h, &old);
     if (rc < 0) {
         Py_DECREF(h);
         errno = -rc;
         return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (fresh && !PyLong_Check(args[0])) {
+        cx_poller_set_fileobj(&lp->loop_poller, fd, args[0]);
     }
     if (loop_cancel_watcher(old) < 0) {
         Py_DECREF(h);
@@ -1194,11 +1217,14 @@ loop_add_watcher(LoopObject *lp, int which, const char *method,
 static PyObject *
 loop_remove_watcher(LoopObject *lp, int which, PyObject *fileobj)
 {
-    int fd = loop_fileobj_to_fd(fileobj);
+    if (lp->loop_closed) {
+        Py_RETURN_FALSE;
+    }
+    int fd = loop_fileobj_lookup(lp, fileobj);
     if (fd == -1) {
         return NULL;
     }
-    if (fd == -2 || lp->loop_closed) {
+    if (fd == -2) {
         Py_RETURN_FALSE;
     }
     PyObject *old;
@@ -1683,6 +1709,7 @@ Loop_clear(LoopObject *lp)
     for (int fd = 0; fd < lp->loop_poller.nwatchers; fd++) {
         Py_CLEAR(lp->loop_poller.watchers[fd].reader);
         Py_CLEAR(lp->loop_poller.watchers[fd].writer);
+        Py_CLEAR(lp->loop_poller.watchers[fd].fileobj);
     }
     Py_CLEAR(lp->loop_task_factory);
     Py_CLEAR(lp->loop_exception_handler);

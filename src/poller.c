@@ -99,7 +99,30 @@ cx_poller_set(cx_poller *p, int fd, int which, PyObject *h, PyObject **old)
     }
     *old = *slot;
     *slot = Py_XNewRef(h);
+    if (w->reader == NULL && w->writer == NULL) {
+        Py_CLEAR(w->fileobj);
+    }
     return 0;
+}
+
+void
+cx_poller_set_fileobj(cx_poller *p, int fd, PyObject *obj)
+{
+    if (fd >= 0 && fd < p->nwatchers && p->watchers[fd].fileobj == NULL
+        && (p->watchers[fd].reader || p->watchers[fd].writer)) {
+        p->watchers[fd].fileobj = Py_NewRef(obj);
+    }
+}
+
+int
+cx_poller_find(cx_poller *p, PyObject *obj)
+{
+    for (int fd = 0; fd < p->nwatchers; fd++) {
+        if (p->watchers[fd].fileobj == obj) {
+            return fd;
+        }
+    }
+    return -1;
 }
 
 PyObject *
@@ -117,6 +140,7 @@ cx_poller_close(cx_poller *p)
     for (int fd = 0; fd < p->nwatchers; fd++) {
         Py_CLEAR(p->watchers[fd].reader);
         Py_CLEAR(p->watchers[fd].writer);
+        Py_CLEAR(p->watchers[fd].fileobj);
     }
     PyMem_RawFree(p->watchers);
     p->watchers = NULL;
@@ -133,6 +157,7 @@ cx_poller_traverse(cx_poller *p, visitproc visit, void *arg)
     for (int fd = 0; fd < p->nwatchers; fd++) {
         Py_VISIT(p->watchers[fd].reader);
         Py_VISIT(p->watchers[fd].writer);
+        Py_VISIT(p->watchers[fd].fileobj);
     }
     return 0;
 }

@@ -25,6 +25,11 @@ typedef struct {
 typedef struct {
     PyObject *reader;      /* Handle, C watcher (cx_cwatcher) or NULL */
     PyObject *writer;      /* Handle, C watcher (cx_cwatcher) or NULL */
+    /* The object add_reader()/add_writer() got when the fd's first
+     * registration was made (NULL for an int or a registration made in
+     * C), dropped with the last one: selectors' key.fileobj, by which a
+     * closed socket's registration is still found (cx_poller_find). */
+    PyObject *fileobj;
     uint32_t registered;   /* events epoll currently has for the fd */
 } cx_watcher;
 
@@ -41,6 +46,10 @@ int cx_poller_init(cx_poller *p);
  * NULL removes it.  Updates epoll.  0 or -errno; on error nothing changed. */
 int cx_poller_set(cx_poller *p, int fd, int which, PyObject *h,
                   PyObject **old);
+/* Record obj as fd's file object if the fd has none (cx_watcher). */
+void cx_poller_set_fileobj(cx_poller *p, int fd, PyObject *obj);
+/* The fd registered with the file object obj (identity), or -1. */
+int cx_poller_find(cx_poller *p, PyObject *obj);
 /* Borrowed reader/writer of fd, or NULL. */
 PyObject *cx_poller_get(cx_poller *p, int fd, int which);
 /* Close epoll and drop every watcher. */

@@ -40,13 +40,14 @@ task_wakeup_meth(PyObject *task, PyObject *fut)
     return task_wakeup(TASK(task), fut);
 }
 
-/* Named like tasks.py's private methods, so handle and callback reprs read
- * "Task.__step()" / "Task.__wakeup()" as they do with the Python Task. */
+/* Named as asyncio's own: "Task.__step()" as tasks.py's method (asyncio's
+ * C Task queues a wrapper object instead), and "Task.task_wakeup()" as the
+ * C Task's wake-up, so a waiting future's repr reads as on stock. */
 static PyMethodDef task_step_def = {
     "__step", (PyCFunction)(void (*)(void))task_step_meth, METH_FASTCALL,
     NULL};
 static PyMethodDef task_wakeup_def = {
-    "__wakeup", (PyCFunction)task_wakeup_meth, METH_O, NULL};
+    "task_wakeup", (PyCFunction)task_wakeup_meth, METH_O, NULL};
 
 PyObject *
 cx_task_wakeup_callable(PyObject *task)

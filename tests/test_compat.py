@@ -478,3 +478,49 @@ def test_stock_calls_unchanged_with_compat(compat):
         return q.maxsize, await q.get()
 
     assert run_loop(main()) == (2, (1, "a"))
+
+
+# --- what the layer wraps stays what it was -----------------------------------
+
+WRAPPED = ("sleep", "wait", "gather")
+
+
+def test_wrapped_functions_keep_their_kind():
+    import inspect
+    stock_funcs = {n: getattr(asyncio, n) for n in WRAPPED}
+    _compat.install()
+    try:
+        for name in WRAPPED:
+            ours, orig = getattr(asyncio, name), stock_funcs[name]
+            assert ours is not orig
+            assert ours.__wrapped__ is orig
+            assert inspect.iscoroutinefunction(ours) == \
+                inspect.iscoroutinefunction(orig), name
+            # what asyncio's own checks use (public one deprecated in 3.14)
+            aio_check = getattr(asyncio.coroutines, '_iscoroutinefunction',
+                                asyncio.coroutines.iscoroutinefunction)
+            assert aio_check(ours) == aio_check(orig), name
+            assert inspect.signature(ours) == inspect.signature(orig)
+            assert (ours.__name__, ours.__doc__) == \
+                (orig.__name__, orig.__doc__)
+    finally:
+        _compat.uninstall()
+
+
+def test_mock_patch_sleep_is_an_async_mock(compat, loop):
+    from unittest import mock
+
+    async def main():
+        with mock.patch("asyncio.sleep") as m:
+            assert isinstance(m, mock.AsyncMock)
+            await asyncio.sleep(1)
+        m.assert_awaited_once_with(1)
+        return await asyncio.sleep(0, "r")
+
+    assert loop.run_until_complete(main()) == "r"
+
+
+def test_signal_handler_refuses_wrapped_sleep(compat, loop):
+    import signal
+    with pytest.raises(TypeError, match="coroutines cannot be used"):
+        loop.add_signal_handler(signal.SIGUSR1, asyncio.sleep)

@@ -161,3 +161,43 @@ def test_anyio_send_nowait_to_cancelled_receiver(loop):
 
     anyio.run(main, backend_options={'loop_factory': lambda: loop})
     assert events == ['cancelled']
+
+
+# --- gather's outer future: what stock gather() returns ----------------------
+
+def test_gather_future_reports_asyncio_class(loop):
+    @functools.singledispatch
+    def kind(x):
+        return 'other'
+
+    @kind.register(asyncio.Future)
+    def _(x):
+        return 'future'
+
+    async def main():
+        results = []
+        for gather in (asyncio.gather, casyncio.gather):
+            g = gather(_value(1), _value(2))
+            results.append((isinstance(g, asyncio.Future), kind(g),
+                            g.__class__ is asyncio.tasks._GatheringFuture,
+                            repr(g), await g))
+        return results
+
+    stock_gather, our_gather = loop.run_until_complete(main())
+    assert our_gather == stock_gather == (True, 'future', True,
+                             '<_GatheringFuture pending>', [1, 2])
+
+
+def test_gather_with_tornado(loop):
+    tornado_ioloop = pytest.importorskip('tornado.ioloop')
+    from tornado.concurrent import is_future
+
+    async def main():
+        io_loop = tornado_ioloop.IOLoop.current()
+        done = loop.create_future()
+        g = casyncio.gather(_value(3))
+        assert is_future(g)
+        io_loop.add_future(g, lambda f: done.set_result(f.result()))
+        return await done
+
+    assert loop.run_until_complete(main()) == [3]

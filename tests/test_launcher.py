@@ -25,7 +25,7 @@ PLAIN = [sys.executable]
 
 
 def env(**extra):
-    e = dict(os.environ, PYTHONPATH=PKG_DIR, **extra)
+    e = dict(os.environ, **dict(dict(PYTHONPATH=PKG_DIR), **extra))
     for name in ("PYTHONWARNINGS", "CASYNCIO_NO_COMPAT", "PYTHONSAFEPATH"):
         if name not in extra:
             e.pop(name, None)
@@ -291,24 +291,69 @@ def test_no_module(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    ([], "A script, -m module or -c command is required"),
     (["-m"], "Argument expected for the -m option"),
     (["-c"], "Argument expected for the -c option"),
     (["-Z"], "Unknown option: -Z"),
-    (["--no-compat"], "A script, -m module or -c command is required"),
 ])
 def test_usage_errors(tmp_path, args, message):
     rc, out, err = run(LAUNCHER + args, tmp_path)
     assert (rc, out) == (2, "")
     lines = err.splitlines()
     assert lines[0] == message
-    assert lines[1].startswith("usage: python -m casyncio")
+    assert lines[1].startswith("usage: python [interpreter options] -m casyncio")
     assert lines[2].startswith("Try `python -m casyncio -h'")
 
 
 def test_help(tmp_path):
     rc, out, err = run(LAUNCHER + ["-h"], tmp_path)
     assert rc == 0 and err == "" and "--no-compat" in out
+    assert out.startswith("usage: python [interpreter options] -m casyncio")
+    assert "Interpreter options (-X dev, -W, -u, -O, -i, ...) go before" in out
+
+
+def test_version(tmp_path):
+    import tomllib
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "pyproject.toml"), "rb") as f:
+        version = tomllib.load(f)["project"]["version"]
+    assert casyncio.__version__ == version
+    for opt in ("--version", "-V"):
+        assert run(LAUNCHER + [opt], tmp_path) == \
+            (0, f"casyncio {version}\n", "")
+
+
+REPL_INPUT = """\
+import sys
+type(asyncio.get_running_loop()).__module__
+await asyncio.sleep(0, 'slept')
+"""
+
+
+def test_no_program_opens_the_asyncio_repl(tmp_path):
+    # As python -m asyncio, on casyncio's loop.
+    results = []
+    for cmd in (PLAIN + ["-m", "asyncio"], LAUNCHER):
+        r = subprocess.run(cmd, cwd=tmp_path, env=env(), input=REPL_INPUT,
+                           capture_output=True, text=True, timeout=60)
+        results.append((r.returncode, r.stdout, r.stderr))
+    (rc1, out1, err1), (rc2, out2, err2) = results
+    assert (rc2, err2) == (rc1, err1)
+    assert "asyncio REPL" in err2 and "'slept'" in out2
+    assert "'casyncio._loop'" in out2
+    assert out2.replace("casyncio._loop", "asyncio.unix_events") == out1
+
+
+def test_program_from_stdin(tmp_path):
+    prog = "import sys; print(__name__, sys.argv, __file__ if '__file__' " \
+           "in globals() else '-')\n1/0\n"
+    results = []
+    for cmd in (PLAIN, LAUNCHER):
+        r = subprocess.run(cmd + ["-", "x"], cwd=tmp_path, env=env(),
+                           input=prog, capture_output=True, text=True,
+                           timeout=60)
+        results.append((r.returncode, r.stdout, r.stderr))
+    assert results[1] == results[0]
+    assert results[0][1] == "__main__ ['-', 'x'] <stdin>\n"
 
 
 def test_options_after_script_go_to_the_script(tmp_path):
@@ -476,3 +521,180 @@ def test_run_refuses_a_running_loop():
             coro.close()
 
     asyncio.run(main())
+
+
+# --- the program runs in a plain interpreter: no launcher frames ----------------
+
+SHOW_PROCESS = """
+    import os, sys
+    print(sys.orig_argv[1:])
+    print(sys.flags.dev_mode, sys.flags.bytes_warning, sys.warnoptions,
+          sys._xoptions)
+    print(sys.path)
+    print('sitecustomize' in sys.modules, 'asyncio' in sys.modules)
+    names = [getattr(f, '__name__', type(f).__name__) for f in sys.meta_path]
+    print([n for n in names if n != '_AfterAsyncio'])
+    print(names.count('_AfterAsyncio'))
+"""
+
+
+def test_interpreter_options_and_process_as_plain_python(tmp_path):
+    write(tmp_path / "p.py", SHOW_PROCESS)
+    plain = run(PLAIN + ["-X", "dev", "-bWignore", "p.py", "a"], tmp_path)
+    ours = run(LAUNCHER[:1] + ["-X", "dev", "-bWignore", "-m", "casyncio",
+                               "p.py", "a"], tmp_path)
+    lines = ours[1].splitlines()
+    # the start-up hook waits on sys.meta_path for the first import asyncio
+    assert lines[-1] == "1"
+    assert (ours[0], "\n".join(lines[:-1] + ["0"]) + "\n") == plain[:2]
+    assert plain[1].splitlines()[0] == "['-X', 'dev', '-bWignore', 'p.py', 'a']"
+    # combined flags before -m: python -bm casyncio
+    ours = run(LAUNCHER[:1] + ["-bm", "casyncio", "p.py"], tmp_path)
+    plain = run(PLAIN + ["-b", "p.py"], tmp_path)
+    assert ours[1].splitlines()[:3] == plain[1].splitlines()[:3]
+
+
+DEBUG_REPORTS = """
+    import asyncio, gc, sys, traceback
+    async def never_awaited():
+        pass
+    async def fails():
+        raise ValueError('lost')
+    async def main():
+        print([f.name for f in traceback.extract_stack()][:1])
+        never_awaited()
+        gc.collect()
+        t = asyncio.ensure_future(fails())
+        await asyncio.sleep(0)
+        del t
+        gc.collect()
+    asyncio.run(main(), debug=True)
+"""
+
+
+def test_debug_reports_show_program_frames_only(tmp_path):
+    # "Coroutine created at", "Object created at" (source_traceback) and
+    # traceback.extract_stack() start at the program's <module>.
+    write(tmp_path / "s.py", DEBUG_REPORTS)
+    plain, ours = both(["s.py"], tmp_path)
+    assert ours[0] == plain[0] == 0
+    assert ours[1] == plain[1] == "['<module>']\n"
+    for rc, out, err in (plain, ours):
+        assert "runpy" not in err and "casyncio/__main__" not in err
+        assert "was never awaited\nCoroutine created at" in err
+        assert "Object created at (most recent call last):" in err
+    assert script_frames(ours[2]) == script_frames(plain[2])
+
+
+def test_pdb_where_shows_program_frames_only(tmp_path):
+    write(tmp_path / "s.py", """
+        def f():
+            breakpoint()
+        f()
+    """)
+    results = []
+    for cmd in (PLAIN, LAUNCHER):
+        r = subprocess.run(cmd + ["s.py"], cwd=tmp_path, env=env(),
+                           input="where\ncontinue\n", capture_output=True,
+                           text=True, timeout=60)
+        results.append((r.returncode, r.stdout, r.stderr))
+    assert results[1] == results[0]
+    assert "runpy" not in results[0][1] and "casyncio" not in results[0][1]
+
+
+CHILDREN = """
+    import asyncio, multiprocessing, os, subprocess, sys
+    def loop_module(_=None):
+        import asyncio
+        return type(asyncio.new_event_loop()).__module__
+    if __name__ == '__main__':
+        print('main', loop_module())
+        for method in ('spawn', 'forkserver', 'fork'):
+            with multiprocessing.get_context(method).Pool(1) as pool:
+                print(method, pool.map(loop_module, [0]))
+        code = 'import asyncio; print(type(asyncio.new_event_loop()).__module__)'
+        print('subprocess', subprocess.run([sys.executable, '-c', code],
+              capture_output=True, text=True).stdout.strip())
+        env = dict(os.environ, CASYNCIO_INSTALL='0')
+        print('switched off', subprocess.run([sys.executable, '-c', code],
+              capture_output=True, text=True, env=env).stdout.strip())
+"""
+
+
+def test_child_processes_run_on_casyncio(tmp_path):
+    write(tmp_path / "c.py", CHILDREN)
+    rc, out, err = run(LAUNCHER + ["c.py"], tmp_path)
+    assert (rc, err) == (0, "")
+    assert out.splitlines() == [
+        "main casyncio._loop",
+        "spawn ['casyncio._loop']",
+        "forkserver ['casyncio._loop']",
+        "fork ['casyncio._loop']",
+        "subprocess casyncio._loop",
+        "switched off asyncio.unix_events",
+    ]
+
+
+def test_program_never_importing_asyncio_does_not_load_it(tmp_path):
+    write(tmp_path / "n.py", "import sys; print(sorted(m for m in sys.modules"
+                             " if m.split('.')[0] in ('asyncio', 'casyncio')))")
+    assert_same(["n.py"], tmp_path)
+
+
+def test_without_site_the_program_runs_in_process(tmp_path):
+    # -S (no site, so no start-up hook) and -E/-I: the launcher runs the
+    # program itself, as before.
+    write(tmp_path / "lt.py", LOOP_TYPE)
+    rc, out, err = run(LAUNCHER[:1] + ["-S", "-m", "casyncio", "lt.py"],
+                       tmp_path)
+    assert (rc, err) == (0, "")
+    assert out.splitlines()[1:] == ["casyncio._loop", "casyncio._loop"]
+    write(tmp_path / "bad.py", "def f():\n    1/0\nf()\n")
+    plain = run(PLAIN + ["-S", "bad.py"], tmp_path)
+    ours = run(LAUNCHER[:1] + ["-S", "-m", "casyncio", "bad.py"], tmp_path)
+    assert ours == plain
+
+
+TORNADO = """
+    import asyncio
+    from tornado.concurrent import is_future
+    from tornado.ioloop import IOLoop
+    async def value(x):
+        await asyncio.sleep(0)
+        return x
+    async def main():
+        g = asyncio.gather(value(1), value(2))
+        print(is_future(g), isinstance(g, asyncio.Future), repr(g))
+        done = asyncio.get_running_loop().create_future()
+        IOLoop.current().add_future(g, lambda f: done.set_result(f.result()))
+        print(await done)
+    asyncio.run(main())
+"""
+
+
+def test_tornado_with_gather_under_launcher(tmp_path):
+    pytest.importorskip("tornado")
+    write(tmp_path / "t.py", TORNADO)
+    rc, out, err = assert_same(["t.py"], tmp_path)
+    assert (rc, out) == (0, "True True <_GatheringFuture pending>\n[1, 2]\n")
+
+
+def test_programs_own_sitecustomize_still_runs(tmp_path):
+    write(tmp_path / "custom" / "sitecustomize.py", """
+        import sys
+        print('site customized', __name__, file=sys.stderr)
+    """)
+    write(tmp_path / "s.py", """
+        import sys, sitecustomize, asyncio
+        print(sitecustomize.__file__)
+        print(type(asyncio.new_event_loop()).__module__)
+    """)
+    path = os.pathsep.join([str(tmp_path / "custom"), PKG_DIR])
+    plain = run(PLAIN + ["s.py"], tmp_path, PYTHONPATH=path)
+    ours = run(LAUNCHER + ["s.py"], tmp_path, PYTHONPATH=path)
+    assert plain[2] == "site customized sitecustomize\n"
+    # once in the program's interpreter, once in the launcher's before it
+    assert ours[2] == plain[2] * 2
+    assert ours[1] == plain[1].replace("asyncio.unix_events",
+                                       "casyncio._loop")
+    assert plain[1].endswith("asyncio.unix_events\n")

@@ -3,6 +3,7 @@
 Each test runs on stock asyncio and on casyncio (the `loop` fixture)."""
 import asyncio
 import os
+import socket
 import signal
 import subprocess
 import sys
@@ -276,6 +277,80 @@ def test_reader_bad_fd(loop):
         loop.add_reader(-1, print)
     with pytest.raises(ValueError, match='Invalid file object'):
         loop.remove_reader('x')
+
+
+# --- registrations found by the object once it is closed (selectors' key) ---
+
+@pytest.mark.parametrize('which', ['reader', 'writer'])
+def test_remove_closed_socket_finds_registration(loop, which):
+    add = getattr(loop, 'add_' + which)
+    remove = getattr(loop, 'remove_' + which)
+    a, b = socket.socketpair()
+    add(a, print)
+    fd = a.fileno()
+    a.close()
+    assert remove(a) is True            # found by the object
+    assert remove(fd) is False          # and gone
+    with pytest.raises(ValueError, match='Invalid file descriptor: -1'):
+        remove(a)                       # not registered now: stock's error
+    b.close()
+
+
+def test_closed_socket_fd_reused(loop):
+    a, b = socket.socketpair()
+    loop.add_reader(a, print)
+    fd = a.fileno()
+    a.close()
+    c, d = socket.socketpair()
+    if c.fileno() != fd:
+        c, d = d, c
+    try:
+        assert c.fileno() == fd
+        # The stale registration still belongs to the closed object: the
+        # object finds it, and it is gone for the reused number after.
+        assert loop.remove_reader(a) is True
+        assert loop.remove_reader(c) is False
+        # The new socket registers and fires as usual.
+        loop.add_reader(c, lambda: (c.recv(10), loop.stop()))
+        d.send(b'x')
+        loop.run_forever()
+        assert loop.remove_reader(c) is True
+    finally:
+        for s in (b, c, d):
+            s.close()
+
+
+def test_registration_keeps_first_object(loop):
+    a, b = socket.socketpair()
+    try:
+        fd = a.fileno()
+        loop.add_reader(fd, print)         # first registration: by number
+        loop.add_writer(a, print)
+        a.close()
+        with pytest.raises(ValueError, match='Invalid file descriptor: -1'):
+            loop.remove_writer(a)       # the key's object is the int
+        # (left registered: loop.close() drops them)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_replace_reader_of_closed_socket(loop):
+    a, b = socket.socketpair()
+    loop.add_reader(a, print)
+    a.close()
+    loop.add_reader(a, print)           # found by the object: replaced
+    assert loop.remove_reader(a) is True
+    b.close()
+
+
+def test_remove_on_closed_loop_is_false(loop):
+    a, b = socket.socketpair()
+    loop.add_reader(a, print)
+    a.close()
+    loop.close()
+    assert loop.remove_reader(a) is False
+    b.close()
 
 
 def test_exception_in_callback_reported_and_loop_goes_on(loop):
@@ -765,3 +840,38 @@ def test_subclass_overriding_call_soon_sees_future_callbacks(depth):
         assert 'on_done' in loop.seen
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize('args', [(), (1, 2)])
+def test_handle_repr_without_callable(loop, args):
+    # asyncio's Handle repr leaves a None callback out.
+    seen = []
+    loop.set_exception_handler(lambda lp, ctx: seen.append(ctx))
+    h = loop.call_soon(None, *args)
+    assert repr(h) == '<Handle>'
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert repr(seen[0]['handle']) == '<Handle>'
+    # (None(1, 2) up to 3.12, None() from 3.13 on, on both loops)
+    assert seen[0]['message'].startswith('Exception in callback None(')
+    h = loop.call_soon(None)
+    h.cancel()
+    assert repr(h) == '<Handle cancelled>'
+
+
+def test_runner_close_on_closed_loop_names_stock_coroutine(loop):
+    # Runner.close() on a loop the program closed leaves the coroutine of
+    # loop.shutdown_asyncgens() unawaited; pytest-asyncio filters the
+    # warning by stock's name.
+    import gc
+    import warnings
+    runner = asyncio.Runner(loop_factory=lambda: loop)
+    runner.run(asyncio.sleep(0))
+    loop.close()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter('always')
+        with pytest.raises(RuntimeError, match='Event loop is closed'):
+            runner.close()
+        gc.collect()
+    assert [str(w.message) for w in seen] == [
+        "coroutine 'BaseEventLoop.shutdown_asyncgens' was never awaited"]

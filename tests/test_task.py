@@ -39,14 +39,14 @@ def test_fast_wakeup_uses_inline_slot(loop):
         task = Task(waiter(), loop=loop)
         await asyncio.sleep(0)
         # The task registered itself in the future's inline slot; what
-        # _callbacks shows is a bound __wakeup in the task's context.
+        # _callbacks shows is a bound task_wakeup in the task's context.
         (cb, ctx), = fut._callbacks
         seen["cb"], seen["ctx"] = cb, ctx
         assert cb.__self__ is task
-        assert cb.__name__ == "__wakeup"
+        assert cb.__name__ == "task_wakeup"
         assert ctx is task.get_context()
         assert task._fut_waiter is fut
-        assert re.search(r"cb=\[Task\.__wakeup\(\)\]", repr(fut))
+        assert re.search(r"cb=\[Task\.task_wakeup\(\)\]", repr(fut))
         fut.set_result("v")
         return await task
 
@@ -70,7 +70,7 @@ def test_fast_wakeup_entry_removable(loop):
         await asyncio.sleep(0)
         assert not task.done()          # it was never woken
         assert task._fut_waiter is fut
-        # The bound __wakeup shown by _callbacks is a working callable.
+        # The bound task_wakeup shown by _callbacks is a working callable.
         loop.call_soon(cb, fut)
         await task
         assert task.done() and task.result() is None
@@ -124,7 +124,7 @@ def test_subclass_future_goes_through_add_done_callback(loop):
 
     task = Task(waiter(), loop=loop)
     assert loop.run_until_complete(task) == 1
-    assert calls == [("__wakeup", task.get_context())]
+    assert calls == [("task_wakeup", task.get_context())]
 
 
 def test_stock_c_future_in_our_task(loop):
@@ -468,10 +468,8 @@ def test_repr_like_stock(loop):
     r1, r2, done1, done2 = loop.run_until_complete(main())
     assert re.fullmatch(r"<Task pending name=.spinner. coro=<.*spin\(\) "
                         r"running at .*test_task\.py:\d+> wait_for=<Future "
-                        r"pending cb=\[Task\.__wakeup\(\)\]>>", r1), r1
-    # Only the wake-up's name differs from stock's task_wakeup.
-    assert r1.replace("Task.__wakeup()", "") == \
-        re.sub(r"cb=\[.*\]", "cb=[]", r2)
+                        r"pending cb=\[Task\.task_wakeup\(\)\]>>", r1), r1
+    assert r1 == r2
     assert done1 == done2
 
 
@@ -701,3 +699,22 @@ def test_step_of_a_done_task_raises_as_the_version_does(impl, loop):
     assert type(err) is asyncio.InvalidStateError
     assert str(err).startswith(f"{name}: already done: ")
     assert asyncio.current_task(loop) is None
+
+
+def test_waiting_future_repr_names_task_wakeup(loop):
+    async def main():
+        fut = loop.create_future()
+        task = loop.create_task(fut_waiter(fut))
+        await asyncio.sleep(0)
+        r = repr(fut), repr(task)
+        fut.set_result(None)
+        await task
+        return r
+
+    async def fut_waiter(fut):
+        await fut
+
+    fut_r, task_r = loop.run_until_complete(main())
+    assert fut_r == '<Future pending cb=[Task.task_wakeup()]>'
+    assert task_r.endswith(
+        ' wait_for=<Future pending cb=[Task.task_wakeup()]>>')

@@ -1,28 +1,51 @@
-"""python -m casyncio [--no-compat] (script.py | -m module | -c cmd) [arg] ...
+"""python [interpreter options] -m casyncio [--no-compat] [script.py | -m module | -c cmd | -] [arg] ...
 
 Runs a program the way plain ``python`` would, with casyncio's event loop
-policy installed and ``asyncio.gather`` pointing to casyncio's (when this
-build has the C loop) and, unless --no-compat is
-given or CASYNCIO_NO_COMPAT=1, the legacy-asyncio compat layer.  The program
-runs as ``__main__`` with the sys.argv, sys.path[0], __file__ and globals
-plain python gives it; its tracebacks, exit codes and Ctrl+C behave as under
-plain python (launcher frames are cut from the traceback).
+policy installed and ``asyncio.gather`` pointing to casyncio's and, unless
+--no-compat is given or CASYNCIO_NO_COMPAT=1, the legacy-asyncio compat
+layer.  With no program: the asyncio REPL (``python -m asyncio``) on
+casyncio's loop.
+
+How: the launcher replaces itself (exec) with ``python [interpreter options]
+PROGRAM ARGS`` whose environment switches casyncio on at start-up
+(casyncio/_startup: a sitecustomize hook on PYTHONPATH plus
+CASYNCIO_INSTALL=1, both inherited by child processes, so multiprocessing
+workers and subprocesses run on casyncio too).  The program is then plain
+python's in every way: __main__, sys.argv, sys.orig_argv, sys.path, its
+tracebacks (no launcher or runpy frame, also in debug-mode "created at"
+tracebacks and pdb), exit codes and signals.
+
+Where the environment is not read (-E, -I) or site is off (-S), the program
+runs inside the launcher's process instead, as __main__ with plain python's
+globals, launcher frames cut from its uncaught exception's traceback (but
+not from stack walks made while it runs).
 """
 import os
 import sys
 
-USAGE = ("usage: python -m casyncio [--no-compat] "
-         "[-c cmd | -m mod | file] [arg] ...")
+USAGE = ("usage: python [interpreter options] -m casyncio [--no-compat] "
+         "[-c cmd | -m mod | file | -] [arg] ...")
 HELP = USAGE + """
-Run a Python program on casyncio's event loop.
+Run a Python program on casyncio's event loop, as plain python runs it.
+
+Interpreter options (-X dev, -W, -u, -O, -i, ...) go before -m casyncio:
+they are the program's interpreter's.  After -m casyncio come casyncio's
+options, then the program and its arguments, as for python itself.
 
 --no-compat : do not restore legacy asyncio APIs (@asyncio.coroutine,
               Task.all_tasks(), ...); also CASYNCIO_NO_COMPAT=1
+--version   : print casyncio's version and exit
+-h, --help  : print this help message and exit
 -c cmd      : program passed in as string (terminates option list)
 -m mod      : run library module as a script (terminates option list)
--h, --help  : print this help message and exit
 file        : program read from script file, directory or zip file
+-           : program read from stdin
 arg ...     : arguments passed to program in sys.argv[1:]
+(none)      : the asyncio REPL (python -m asyncio) on casyncio's loop
+
+Child processes (subprocesses, multiprocessing workers) inherit
+CASYNCIO_INSTALL=1 and casyncio's start-up hook on PYTHONPATH, and run on
+casyncio too; CASYNCIO_INSTALL=0 in a child's environment turns it off.
 """
 
 
@@ -33,7 +56,8 @@ def _usage_error(message):
 
 
 def _parse(argv):
-    """Return (compat, kind, target, args); kind is 'file', 'module', 'cmd'."""
+    """Return (compat, kind, target, args); kind is 'file', 'module', 'cmd',
+    'stdin' or 'repl'."""
     compat = os.environ.get("CASYNCIO_NO_COMPAT", "") in ("", "0")
     i = 0
     while i < len(argv):
@@ -42,6 +66,10 @@ def _parse(argv):
             compat = False
         elif arg in ("-h", "--help"):
             sys.stdout.write(HELP)
+            sys.exit(0)
+        elif arg in ("-V", "--version"):
+            from casyncio import __version__
+            sys.stdout.write(f"casyncio {__version__}\n")
             sys.exit(0)
         elif arg in ("-m", "-c"):
             if i + 1 == len(argv):
@@ -57,11 +85,70 @@ def _parse(argv):
             break
         i += 1
     if i == len(argv):
-        _usage_error("A script, -m module or -c command is required")
+        return compat, "repl", None, []
     if argv[i] == "-":
-        _usage_error("Reading the program from stdin is not supported")
+        return compat, "stdin", "-", argv[i + 1:]
     return compat, "file", argv[i], argv[i + 1:]
 
+
+# --- the program in a plain interpreter (exec) ---------------------------------
+
+def _interpreter_options(module_names=("casyncio", "casyncio.__main__")):
+    """The interpreter options this process was started with, from
+    sys.orig_argv (everything before ``-m casyncio``), or None when they
+    cannot be told apart."""
+    orig = getattr(sys, "orig_argv", None)
+    if not orig:
+        return None
+    ntail = len(sys.argv) - 1
+    head, tail = orig[1:len(orig) - ntail], orig[len(orig) - ntail:]
+    if tail != sys.argv[1:] or not head:
+        return None
+    last = head[-1]
+    if (last in module_names and len(head) >= 2
+            and head[-2].startswith("-") and not head[-2].startswith("--")
+            and head[-2].endswith("m")):
+        flags = head[-2][:-1]           # "-m" or combined, as "-Em"
+        return head[:-2] + ([flags] if flags != "-" else [])
+    for name in module_names:
+        if last.startswith("-") and not last.startswith("--") \
+                and last.endswith("m" + name):
+            flags = last[:-len("m" + name)]   # "-mcasyncio", "-Imcasyncio"
+            return head[:-1] + ([flags] if flags != "-" else [])
+    return None
+
+
+def _exec_plain_python(compat, kind, target, args):
+    """Replace this process with plain python running the program, casyncio
+    switched on at its start-up.  Returns only if that cannot be done."""
+    if (sys.flags.ignore_environment or sys.flags.no_site
+            or not sys.executable):
+        return
+    options = _interpreter_options()
+    if options is None:
+        return
+    from casyncio import _startup
+    if kind == "repl":
+        program = ["-m", "asyncio"]
+    elif kind == "module":
+        program = ["-m", target]
+    elif kind == "cmd":
+        program = ["-c", target]
+    else:
+        program = [target]
+    argv0 = sys.orig_argv[0]
+    if os.sep not in argv0:
+        argv0 = sys.executable
+    env = _startup.child_environ(compat)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    os.execve(sys.executable, [argv0, *options, *program, *args], env)
+
+
+# --- the program in this process (fallback) -------------------------------------
 
 def _fresh_main_module():
     """A new, empty __main__ module like the one the interpreter starts with."""
@@ -113,14 +200,15 @@ def _can_t_open(path, err):
     sys.exit(2)
 
 
-def _run(kind, target, args):
-    """Run the program as __main__, as plain python would."""
+def _run(kind, target, args, filename="<string>", argv0="-c"):
+    """Run the program as __main__, as plain python would (kind "cmd":
+    *target* is the source, named *filename*, sys.argv[0] *argv0*)."""
     import runpy
     main = _fresh_main_module()
     source = module = None
-    sys.argv[:] = ["-c" if kind == "cmd" else target] + args
+    sys.argv[:] = [argv0 if kind == "cmd" else target] + args
     if kind == "cmd":
-        source, filename = target, "<string>"
+        source = target
         if not sys.flags.safe_path:
             sys.path[0] = ""
     elif kind == "module":
@@ -150,7 +238,7 @@ def _run(kind, target, args):
             runpy._run_module_as_main(module, alter_argv)
         else:
             code = compile(source, filename, "exec", dont_inherit=True)
-            if kind == "cmd":
+            if kind == "cmd" and filename == "<string>":
                 _keep_command_source(code, source)
             exec(code, main.__dict__)
     except BaseException as exc:
@@ -178,14 +266,28 @@ def _is_zipfile(path):
         return False
 
 
+def _run_repl():
+    """python -m asyncio, in this process (the fallback)."""
+    import runpy
+    sys.argv[:] = [sys.argv[0]]
+    runpy.run_module("asyncio", run_name="__main__", alter_sys=True)
+
+
 def main(argv=None):
     compat, kind, target, args = _parse(
         sys.argv[1:] if argv is None else argv)
-    from casyncio import _compat, _policy
-    _policy.install()
-    if compat:
-        _compat.install()
-    _run(kind, target, args)
+    if argv is None:
+        _exec_plain_python(compat, kind, target, args)
+    import casyncio
+    from casyncio import _startup
+    casyncio._import_all()
+    _startup.activate(compat)
+    if kind == "repl":
+        _run_repl()
+    elif kind == "stdin":
+        _run("cmd", sys.stdin.read(), args, filename="<stdin>", argv0="-")
+    else:
+        _run(kind, target, args)
 
 
 if __name__ == "__main__":

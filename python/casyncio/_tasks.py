@@ -42,6 +42,15 @@ def _make_gathering_future(base):
         cancelled.
         """
 
+        if base is not futures.Future:
+            # Report asyncio's class, as our plain Future reports
+            # asyncio.Future (src/future.c): isinstance(g, asyncio.Future),
+            # singledispatch and tornado's is_future() / add_future() see
+            # what stock gather() returns; type(g) stays ours (C fast paths).
+            @property
+            def __class__(self):
+                return _aio_tasks._GatheringFuture
+
         def __init__(self, children, *, loop):
             assert loop is not None
             super().__init__(loop=loop)
