@@ -1247,6 +1247,10 @@ Task_finalize(PyObject *self)
 {
     TaskObject *task = TASK(self);
     cx_state *st = task->task_st;
+    /* Out of the registry now, as a weakref there would be cleared before
+     * the finalizers of cyclic garbage run: a handler that keeps the task
+     * (resurrects it) does not keep it in all_tasks(). */
+    task_unregister_ref(task);
     if (task->task_loop == NULL || task->task_state != CX_FUT_PENDING
         || !task->task_log_destroy_pending) {
         goto future;
