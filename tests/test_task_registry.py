@@ -174,10 +174,16 @@ def test_registry_entry_answers_as_a_weakref():
 def test_registry_entry_after_reinit():
     loop = casyncio.new_event_loop()
     try:
-        first = _nothing()
+        first, second = _nothing(), _nothing()
         task = _core.Task(first, loop=loop)
-        task.__init__(_nothing(), loop=loop)  # registers the task again
         first.close()
+        try:
+            task.__init__(second, loop=loop)  # registers the task again
+        except RuntimeError as e:
+            second.close()
+            assert 'already initialized' in str(e)
+            pytest.skip("this version's Task refuses a second __init__, "
+                        "as asyncio's does")
         ws = registry()
         assert len([e for e in ws.data if e() is task]) == 1
         loop.run_until_complete(task)
