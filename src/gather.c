@@ -127,19 +127,25 @@ outer_set(PyObject *outer, const char *method, PyObject *arg)
     return 0;
 }
 
-/* futures.future_discard_from_awaited_by(fut, waiter).  0 or -1. */
+/* futures.future_add_to_awaited_by(fut, waiter) when add, else
+ * future_discard_from_awaited_by(fut, waiter) (3.14+; nothing before).
+ * 0 or -1. */
 static int
-discard_awaited_by(cx_state *st, PyObject *fut, PyObject *waiter)
+awaited_by(cx_state *st, PyObject *fut, PyObject *waiter, int add)
 {
 #if PY_VERSION_HEX >= 0x030E0000
     if (PyObject_TypeCheck(fut, st->FutureType)) {
-        return cx_future_awaited_by_discard((FutureObject *)fut, waiter);
+        FutureObject *f = (FutureObject *)fut;
+        return add ? cx_future_awaited_by_add(f, waiter)
+                   : cx_future_awaited_by_discard(f, waiter);
     }
     PyObject *r = PyObject_CallFunctionObjArgs(
-        st->asyncio_fut_discard_awaited_by, fut, waiter, NULL);
+        add ? st->asyncio_fut_add_awaited_by
+            : st->asyncio_fut_discard_awaited_by, fut, waiter, NULL);
     Py_XDECREF(r);
     return r == NULL ? -1 : 0;
 #else
+    (void)st; (void)fut; (void)waiter; (void)add;
     return 0;
 #endif
 }
@@ -157,7 +163,7 @@ discard_children_awaited_by(GatherCallbackObject *self)
     int rc = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(children); i++) {
         PyObject *child = Py_NewRef(PyList_GET_ITEM(children, i));
-        rc = discard_awaited_by(self->gc_st, child, waiter);
+        rc = awaited_by(self->gc_st, child, waiter, 0);
         Py_DECREF(child);
         if (rc < 0) {
             break;
@@ -255,7 +261,7 @@ gather_child_done(GatherCallbackObject *self, PyObject *fut)
     self->gc_nfinished++;
     if (self->gc_cur_task != NULL) {
         PyObject *waiter = Py_NewRef(self->gc_cur_task);
-        int r = discard_awaited_by(st, fut, waiter);
+        int r = awaited_by(st, fut, waiter, 0);
         Py_DECREF(waiter);
         if (r < 0) {
             return -1;
@@ -424,24 +430,6 @@ gather_fut_done(cx_state *st, PyObject *fut)
 }
 #endif
 
-/* futures.future_add_to_awaited_by(fut, waiter).  0 or -1. */
-static int
-gather_add_awaited_by(cx_state *st, PyObject *fut, PyObject *waiter)
-{
-#if PY_VERSION_HEX >= 0x030E0000
-    if (PyObject_TypeCheck(fut, st->FutureType)) {
-        return cx_future_awaited_by_add((FutureObject *)fut, waiter);
-    }
-    PyObject *r = PyObject_CallFunctionObjArgs(
-        st->asyncio_fut_add_awaited_by, fut, waiter, NULL);
-    Py_XDECREF(r);
-    return r == NULL ? -1 : 0;
-#else
-    (void)st; (void)fut; (void)waiter;
-    return 0;
-#endif
-}
-
 /* As gather() starts: *running = the running loop or NULL; from 3.14,
  * where gather() begins with them, *loop = that loop and *cur_task = its
  * current task or NULL (before 3.14 both NULL).  0 or -1. */
@@ -522,11 +510,20 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(kw);
         return r;
     }
+    /* gather()'s arg_to_fut dict finds a duplicate argument by hash and
+     * ==, which for exact coroutines and our exact futures is identity:
+     * for a few of those, a look at the arguments before stands in. */
+    Py_ssize_t nitems = PyTuple_GET_SIZE(items);
+    int by_identity = nitems <= 16;
+    for (Py_ssize_t i = 0; by_identity && i < nitems; i++) {
+        PyObject *arg = PyTuple_GET_ITEM(items, i);
+        by_identity = PyCoro_CheckExact(arg) || cx_future_check_exact(st, arg);
+    }
     PyObject *children = PyList_New(0);
-    PyObject *arg_to_fut = PyDict_New();
-    PyObject *done_futs = PyList_New(0);
+    PyObject *arg_to_fut = by_identity ? NULL : PyDict_New();
+    PyObject *done_futs = NULL;         /* made for the first done child */
     GatherCallbackObject *cb = NULL;
-    if (children == NULL || arg_to_fut == NULL || done_futs == NULL) {
+    if (children == NULL || (!by_identity && arg_to_fut == NULL)) {
         goto done;
     }
     cb = (GatherCallbackObject *)st->GatherCallbackType->tp_alloc(
@@ -543,7 +540,20 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t nfuts = 0;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
         PyObject *arg = PyTuple_GET_ITEM(items, i);
-        PyObject *fut = PyDict_GetItemWithError(arg_to_fut, arg);
+        PyObject *fut = NULL;
+        if (by_identity) {
+            /* children[j] is the child of items[j] */
+            for (Py_ssize_t j = 0; j < i && j < PyList_GET_SIZE(children);
+                 j++) {
+                if (PyTuple_GET_ITEM(items, j) == arg) {
+                    fut = PyList_GET_ITEM(children, j);
+                    break;
+                }
+            }
+        }
+        else {
+            fut = PyDict_GetItemWithError(arg_to_fut, arg);
+        }
         if (fut != NULL) {
             /* A duplicate: the same child again. */
             if (PyList_Append(children, fut) < 0) {
@@ -585,18 +595,23 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
         }
         nfuts++;
-        int rc = PyDict_SetItem(arg_to_fut, arg, fut);
+        int rc = by_identity ? 0 : PyDict_SetItem(arg_to_fut, arg, fut);
 #if PY_VERSION_HEX >= 0x030C0000
         int is_done = rc < 0 ? -1 : gather_fut_done(st, fut);
 #else
         int is_done = rc < 0 ? -1 : 0;
 #endif
         if (is_done > 0) {
-            rc = PyList_Append(done_futs, fut);
+            if (done_futs == NULL && (done_futs = PyList_New(0)) == NULL) {
+                rc = -1;
+            }
+            else {
+                rc = PyList_Append(done_futs, fut);
+            }
         }
         else if (is_done == 0) {
             if (cur_task != NULL) {
-                rc = gather_add_awaited_by(st, fut, cur_task);
+                rc = awaited_by(st, fut, cur_task, 1);
             }
             if (rc == 0) {
                 PyObject *a[2] = {fut, (PyObject *)cb};
@@ -635,7 +650,7 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     cb->gc_nfuts = nfuts;
     /* The children done already (eager tasks, done futures): their
      * callbacks run now, so when all were, outer is done on return. */
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(done_futs); i++) {
+    for (Py_ssize_t i = 0; done_futs && i < PyList_GET_SIZE(done_futs); i++) {
         PyObject *fut = Py_NewRef(PyList_GET_ITEM(done_futs, i));
         int rc = gather_child_done(cb, fut);
         Py_DECREF(fut);

@@ -84,6 +84,46 @@ def test_gather_results_in_argument_order(impl):
     assert trace == ["b", "c", "a"]
 
 
+@pytest.mark.parametrize("n", [3, 40])   # a few arguments, and many
+def test_gather_duplicate_coroutine_is_one_child(impl, n):
+    async def main():
+        coros = [value_after(0, i) for i in range(n)]
+        args = coros + coros[::-1] + [coros[0]]
+        outer = impl.gather(*args)
+        kids = outer._children
+        assert len(kids) == 2 * n + 1
+        assert kids[:n] == kids[n:2 * n][::-1] and kids[-1] is kids[0]
+        assert len({id(k) for k in kids}) == n
+        return await outer
+
+    res = run(impl, main())
+    assert res == list(range(n)) + list(range(n))[::-1] + [0]
+
+
+class _Eq:
+    """An awaitable equal to every other _Eq: gather's dict makes the second
+    one a duplicate of the first."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return isinstance(other, _Eq)
+
+    def __hash__(self):
+        return 1
+
+    def __await__(self):
+        return value_after(0, self.value).__await__()
+
+
+def test_gather_duplicates_by_equality(impl):
+    async def main():
+        return await impl.gather(_Eq("a"), _Eq("b"), value_after(0, "c"))
+
+    assert run(impl, main()) == ["a", "a", "c"]
+
+
 def test_gather_duplicate_future_counts_once(impl):
     async def main():
         fut = asyncio.ensure_future(value_after(0.01, 7))

@@ -43,6 +43,10 @@ def _make_gathering_future(base):
         """
 
         if base is not futures.Future:
+            # No __dict__ made per gather (our Future has one, made when
+            # first used): the two attributes live in slots.
+            __slots__ = ("_children", "_cancel_requested")
+
             # Report asyncio's class, as our plain Future reports
             # asyncio.Future (src/future.c): isinstance(g, asyncio.Future),
             # singledispatch and tornado's is_future() / add_future() see
