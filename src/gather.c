@@ -233,7 +233,7 @@ gather_finish(GatherCallbackObject *self, PyObject *outer, PyObject *fut)
             goto done;
         }
     }
-    PyObject *req = PyObject_GetAttrString(outer, "_cancel_requested");
+    PyObject *req = PyObject_GetAttr(outer, self->gc_st->str_cancel_requested);
     int cancel_requested = req ? PyObject_IsTrue(req) : -1;
     Py_XDECREF(req);
     if (cancel_requested < 0) {
@@ -464,6 +464,32 @@ gather_start(cx_state *st, PyObject **running, PyObject **loop,
     return 0;
 }
 
+/* _CoreGatheringFuture(children, loop=loop), the outer future on a
+ * casyncio loop, without running its Python __init__: what that does
+ * (Future.__init__(loop=loop), then _children and _cancel_requested).
+ * New reference, or NULL. */
+static PyObject *
+gather_new_core_outer(cx_state *st, PyObject *children, PyObject *loop)
+{
+    PyTypeObject *tp = (PyTypeObject *)st->gather_core_outer;
+    PyObject *noargs = PyTuple_New(0);
+    if (noargs == NULL) {
+        return NULL;
+    }
+    PyObject *outer = tp->tp_new(tp, noargs, NULL);
+    Py_DECREF(noargs);
+    if (outer == NULL) {
+        return NULL;
+    }
+    if (cx_future_init((FutureObject *)outer, loop) < 0
+        || PyObject_SetAttr(outer, st->str_children, children) < 0
+        || PyObject_SetAttr(outer, st->str_cancel_requested, Py_False) < 0) {
+        Py_DECREF(outer);
+        return NULL;
+    }
+    return outer;
+}
+
 /* _gather(coros_or_futures, return_exceptions, fallback): the body of
  * asyncio's gather() of the running version after its empty-arguments
  * case, with
@@ -634,15 +660,21 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
     }
 
-    PyObject *cls = PyObject_CallOneArg(st->gather_outer_class, loop);
-    if (cls == NULL) {
-        goto done;
+    if (st->gather_core_outer != NULL
+        && PyObject_TypeCheck(loop, st->LoopType)) {
+        outer = gather_new_core_outer(st, children, loop);
     }
-    PyObject *a[3] = {NULL, children, loop};
-    outer = PyObject_Vectorcall(cls, a + 1,
-                                1 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                st->gather_loop_kwnames);
-    Py_DECREF(cls);
+    else {
+        PyObject *cls = PyObject_CallOneArg(st->gather_outer_class, loop);
+        if (cls == NULL) {
+            goto done;
+        }
+        PyObject *a[3] = {NULL, children, loop};
+        outer = PyObject_Vectorcall(cls, a + 1,
+                                    1 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                    st->gather_loop_kwnames);
+        Py_DECREF(cls);
+    }
     if (outer == NULL) {
         goto done;
     }
@@ -671,19 +703,30 @@ done:
 }
 
 /* _gather_setup(ensure_future, get_loop, gathering_future_class,
- * current_task): the Python pieces gather() calls (see state.h). */
+ * current_task, core_gathering_future): the Python pieces gather() calls
+ * (see state.h). */
 static PyObject *
 gather_setup_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     cx_state *st = PyModule_GetState(module);
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "_gather_setup() takes 4 arguments");
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "_gather_setup() takes 5 arguments");
         return NULL;
     }
     Py_XSETREF(st->gather_ensure_future, Py_NewRef(args[0]));
     Py_XSETREF(st->gather_get_loop, Py_NewRef(args[1]));
     Py_XSETREF(st->gather_outer_class, Py_NewRef(args[2]));
     Py_XSETREF(st->gather_current_task, Py_NewRef(args[3]));
+    if (args[4] != Py_None && !(PyType_Check(args[4])
+                                && PyType_IsSubtype((PyTypeObject *)args[4],
+                                                    st->FutureType))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "core_gathering_future must be a casyncio Future "
+                        "subclass or None");
+        return NULL;
+    }
+    Py_XSETREF(st->gather_core_outer,
+               args[4] == Py_None ? NULL : Py_NewRef(args[4]));
     Py_RETURN_NONE;
 }
 
@@ -694,7 +737,8 @@ static PyMethodDef gather_module_functions[] = {
     {"_gather_setup", (PyCFunction)(void (*)(void))gather_setup_impl,
      METH_FASTCALL,
      "_gather_setup(ensure_future, get_loop, gathering_future_class, "
-     "current_task)\n--\n\nGive _gather() the asyncio functions it calls."},
+     "current_task, core_gathering_future)\n--\n\n"
+     "Give _gather() the asyncio functions it calls."},
     {NULL, NULL},
 };
 

@@ -27,7 +27,8 @@
     X(asyncio_fut_discard_awaited_by) \
     X(GatherCallbackType) X(gather_ensure_future) X(gather_get_loop) X(gather_outer_class) \
     X(gather_current_task) X(str_create_task) X(str_time) X(str_log_destroy_pending) \
-    X(gather_loop_kwnames) \
+    X(gather_loop_kwnames) X(gather_core_outer) X(str_children) \
+    X(str_cancel_requested) \
     X(SockOpType) X(socket_socket) X(str_transports) X(str_data) \
     X(str_ensure_fd_no_transport) \
     X(TransportType) X(SocketTransportType) X(DatagramTransportType) \
@@ -202,6 +203,8 @@ module_exec(PyObject *mod)
     INTERN(str_get_loop, "get_loop")
     INTERN(str_create_task, "create_task")
     INTERN(str_time, "time")
+    INTERN(str_children, "_children")
+    INTERN(str_cancel_requested, "_cancel_requested")
     INTERN(str_log_destroy_pending, "_log_destroy_pending")
 #undef INTERN
 

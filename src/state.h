@@ -101,6 +101,10 @@ typedef struct {
     PyObject *gather_get_loop;
     PyObject *gather_outer_class;
     PyObject *gather_current_task;
+    PyObject *gather_core_outer;            /* _tasks._CoreGatheringFuture,
+                                               made in C on our loops */
+    PyObject *str_children;                 /* "_children" */
+    PyObject *str_cancel_requested;         /* "_cancel_requested" */
     PyObject *str_create_task;
     PyObject *str_time;
     PyObject *str_log_destroy_pending;

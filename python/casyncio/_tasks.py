@@ -112,7 +112,9 @@ _core._gather_setup(
     futures._get_loop,
     # looked up at each call: tests replace _gathering_future_class
     lambda loop: _gathering_future_class(loop),
-    _aio_tasks.current_task)
+    _aio_tasks.current_task,
+    # made in C on a casyncio loop, without running its __init__
+    _CoreGatheringFuture)
 
 
 def gather(*coros_or_futures, return_exceptions=False):
