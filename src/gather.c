@@ -26,13 +26,11 @@ typedef struct {
 
 /* ---- reading a child: fast for our exact types ---- */
 
+/* bool(obj.<name>()): 1, 0 or -1. */
 static int
-child_cancelled(cx_state *st, PyObject *fut)
+method_is_true(PyObject *obj, const char *name)
 {
-    if (cx_future_check_exact(st, fut)) {
-        return ((FutureObject *)fut)->fut_state == CX_FUT_CANCELLED;
-    }
-    PyObject *r = PyObject_CallMethod(fut, "cancelled", NULL);
+    PyObject *r = PyObject_CallMethod(obj, name, NULL);
     if (r == NULL) {
         return -1;
     }
@@ -40,6 +38,27 @@ child_cancelled(cx_state *st, PyObject *fut)
     Py_DECREF(r);
     return b;
 }
+
+static int
+child_cancelled(cx_state *st, PyObject *fut)
+{
+    if (cx_future_check_exact(st, fut)) {
+        return ((FutureObject *)fut)->fut_state == CX_FUT_CANCELLED;
+    }
+    return method_is_true(fut, "cancelled");
+}
+
+#if PY_VERSION_HEX >= 0x030C0000
+/* fut.done(), as gather() asks it of each new child from 3.12. */
+static int
+child_done(cx_state *st, PyObject *fut)
+{
+    if (cx_future_check_exact(st, fut)) {
+        return ((FutureObject *)fut)->fut_state != CX_FUT_PENDING;
+    }
+    return method_is_true(fut, "done");
+}
+#endif
 
 /* fut.exception() of a done, not cancelled future: new reference (None for
  * no exception), or NULL. */
@@ -102,13 +121,7 @@ outer_done(cx_state *st, PyObject *outer)
     if (PyObject_TypeCheck(outer, st->FutureType)) {
         return ((FutureObject *)outer)->fut_state != CX_FUT_PENDING;
     }
-    PyObject *r = PyObject_CallMethod(outer, "done", NULL);
-    if (r == NULL) {
-        return -1;
-    }
-    int b = PyObject_IsTrue(r);
-    Py_DECREF(r);
-    return b;
+    return method_is_true(outer, "done");
 }
 
 /* outer.<method>(arg); steals arg.  0 or -1. */
@@ -412,54 +425,31 @@ gather_fut_loop(cx_state *st, PyObject *fut)
     return PyObject_CallOneArg(st->gather_get_loop, fut);
 }
 
-#if PY_VERSION_HEX >= 0x030C0000
-/* fut.done(): 1, 0 or -1. */
+/* 3.14+: gather() starts from the running loop and its current task:
+ * *loop = running (a new reference) and *cur_task = the current task or
+ * NULL.  Before 3.14 both stay NULL.  0 or -1. */
 static int
-gather_fut_done(cx_state *st, PyObject *fut)
-{
-    if (cx_future_check_exact(st, fut)) {
-        return ((FutureObject *)fut)->fut_state != CX_FUT_PENDING;
-    }
-    PyObject *r = PyObject_CallMethodNoArgs(fut, st->str_done);
-    if (r == NULL) {
-        return -1;
-    }
-    int b = PyObject_IsTrue(r);
-    Py_DECREF(r);
-    return b;
-}
-#endif
-
-/* As gather() starts: *running = the running loop or NULL; from 3.14,
- * where gather() begins with them, *loop = that loop and *cur_task = its
- * current task or NULL (before 3.14 both NULL).  0 or -1. */
-static int
-gather_start(cx_state *st, PyObject **running, PyObject **loop,
+gather_start(cx_state *st, PyObject *running, PyObject **loop,
              PyObject **cur_task)
 {
-    *running = *loop = *cur_task = NULL;
-    PyObject *lp = PyObject_CallNoArgs(st->asyncio_get_running_loop);
-    if (lp == NULL) {
-        return -1;
-    }
-    if (lp == Py_None) {
-        Py_DECREF(lp);
+    *loop = *cur_task = NULL;
+#if PY_VERSION_HEX >= 0x030E0000
+    if (running == NULL) {
         return 0;
     }
-    *running = lp;
-#if PY_VERSION_HEX >= 0x030E0000
-    PyObject *t = PyObject_CallOneArg(st->gather_current_task, lp);
+    PyObject *t = PyObject_CallOneArg(st->gather_current_task, running);
     if (t == NULL) {
-        Py_CLEAR(*running);
         return -1;
     }
-    *loop = Py_NewRef(lp);
+    *loop = Py_NewRef(running);
     if (t == Py_None) {
         Py_DECREF(t);
     }
     else {
         *cur_task = t;
     }
+#else
+    (void)st; (void)running;
 #endif
     return 0;
 }
@@ -517,15 +507,16 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (return_exceptions < 0) {
         return NULL;
     }
-    PyObject *running, *loop, *cur_task, *outer = NULL;
-    if (gather_start(st, &running, &loop, &cur_task) < 0) {
+    PyObject *running = PyObject_CallNoArgs(st->asyncio_get_running_loop);
+    if (running == NULL) {
         return NULL;
+    }
+    if (running == Py_None) {
+        Py_CLEAR(running);
     }
     if (args[2] != Py_None
         && (running == NULL || !PyObject_TypeCheck(running, st->LoopType))) {
         Py_XDECREF(running);
-        Py_XDECREF(loop);
-        Py_XDECREF(cur_task);
         PyObject *kw = PyDict_New();
         if (kw == NULL || PyDict_SetItemString(kw, "return_exceptions",
                                                args[1]) < 0) {
@@ -535,6 +526,11 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyObject *r = PyObject_Call(args[2], items, kw);
         Py_DECREF(kw);
         return r;
+    }
+    PyObject *loop, *cur_task, *outer = NULL;
+    if (gather_start(st, running, &loop, &cur_task) < 0) {
+        Py_XDECREF(running);
+        return NULL;
     }
     /* gather()'s arg_to_fut dict finds a duplicate argument by hash and
      * ==, which for exact coroutines and our exact futures is identity:
@@ -623,7 +619,7 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         nfuts++;
         int rc = by_identity ? 0 : PyDict_SetItem(arg_to_fut, arg, fut);
 #if PY_VERSION_HEX >= 0x030C0000
-        int is_done = rc < 0 ? -1 : gather_fut_done(st, fut);
+        int is_done = rc < 0 ? -1 : child_done(st, fut);
 #else
         int is_done = rc < 0 ? -1 : 0;
 #endif

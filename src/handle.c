@@ -85,6 +85,17 @@ cx_handle_new(cx_state *st, PyObject *callback, PyObject *args,
     return (PyObject *)h;
 }
 
+/* The deadline: when for the heap and comparisons, and when_obj, the
+ * object given, kept for when() unless it is a float (or NULL). */
+static void
+timer_set_when(TimerHandleObject *t, double when, PyObject *when_obj)
+{
+    t->th_when = when;
+    if (when_obj != NULL && !PyFloat_CheckExact(when_obj)) {
+        t->th_when_obj = Py_NewRef(when_obj);
+    }
+}
+
 PyObject *
 cx_timer_handle_new(cx_state *st, double when, PyObject *when_obj,
                     PyObject *callback, PyObject *args, PyObject *loop,
@@ -95,8 +106,7 @@ cx_timer_handle_new(cx_state *st, double when, PyObject *when_obj,
     if (t == NULL) {
         return NULL;
     }
-    t->th_when = when;
-    t->th_when_obj = Py_XNewRef(when_obj);
+    timer_set_when(t, when, when_obj);
     if (handle_fill(st, &t->base, callback, args, loop, context) < 0) {
         Py_DECREF(t);
         return NULL;
@@ -156,10 +166,7 @@ TimerHandle_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
         Py_DECREF(tuple);
         return NULL;
     }
-    t->th_when = when;
-    if (!PyFloat_CheckExact(when_obj)) {
-        t->th_when_obj = Py_NewRef(when_obj);
-    }
+    timer_set_when(t, when, when_obj);
     if (handle_fill(st, &t->base, callback, tuple, loop, context) < 0) {
         Py_DECREF(t);
         Py_DECREF(tuple);

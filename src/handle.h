@@ -36,7 +36,8 @@ int cx_handle_setup(PyObject *module);
  * (NULL: copy the current one).  args is a tuple.  New reference. */
 PyObject *cx_handle_new(cx_state *st, PyObject *callback, PyObject *args,
                         PyObject *loop, PyObject *context);
-/* when_obj: the deadline as given, kept when it is not a float (or NULL). */
+/* when_obj: the deadline as given to call_at(), kept for when() unless it
+ * is a float (or NULL). */
 PyObject *cx_timer_handle_new(cx_state *st, double when, PyObject *when_obj,
                               PyObject *callback,
                               PyObject *args, PyObject *loop,

@@ -459,7 +459,7 @@ Loop_call_soon_threadsafe(LoopObject *lp, PyObject *const *args,
 }
 
 /* call_at() without the argument parsing; when_obj is the deadline as
- * given when it is not a float, else NULL.  New reference. */
+ * given to call_at() (NULL for call_later's).  New reference. */
 static PyObject *
 loop_call_at(LoopObject *lp, double when, PyObject *when_obj,
              PyObject *callback, PyObject *cbargs, PyObject *context)
@@ -570,9 +570,8 @@ loop_call_at_fast(LoopObject *lp, const char *method, int is_delay,
     if (lp->loop_debug && loop_debug_checks(lp, callback, "call_at", 1) < 0) {
         goto done;
     }
-    h = loop_call_at(lp, t,
-                     is_delay || PyFloat_CheckExact(args[0]) ? NULL : args[0],
-                     callback, cbargs, context);
+    h = loop_call_at(lp, t, is_delay ? NULL : args[0], callback, cbargs,
+                     context);
 done:
     Py_DECREF(cbargs);
     return h;

@@ -25,10 +25,10 @@
     X(asyncio_swap_current_task) X(asyncio_register_eager_task) \
     X(asyncio_unregister_eager_task) X(asyncio_fut_add_awaited_by) \
     X(asyncio_fut_discard_awaited_by) \
-    X(GatherCallbackType) X(gather_ensure_future) X(gather_get_loop) X(gather_outer_class) \
-    X(gather_current_task) X(str_create_task) X(str_time) X(str_log_destroy_pending) \
-    X(gather_loop_kwnames) X(gather_core_outer) X(str_children) \
-    X(str_cancel_requested) \
+    X(GatherCallbackType) X(gather_ensure_future) X(gather_get_loop) \
+    X(gather_outer_class) X(gather_current_task) X(gather_loop_kwnames) \
+    X(gather_core_outer) X(str_create_task) X(str_time) \
+    X(str_log_destroy_pending) X(str_children) X(str_cancel_requested) \
     X(SockOpType) X(socket_socket) X(str_transports) X(str_data) \
     X(str_ensure_fd_no_transport) \
     X(TransportType) X(SocketTransportType) X(DatagramTransportType) \

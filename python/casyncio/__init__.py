@@ -17,11 +17,10 @@ def _import_all():
     from ._loop import Loop
     from ._policy import EventLoopPolicy, install, new_event_loop, run
     from ._tasks import BoundedSemaphore, Semaphore, gather, sleep, wait
-    from ._tasks import install_gather
     globals().update(locals())
-    del globals()['install_gather']
     # asyncio.gather runs casyncio's gather while a casyncio loop runs (and
     # asyncio's own on any other loop): see _tasks.install_gather.
+    from ._tasks import install_gather
     install_gather()
 
 
