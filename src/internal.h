@@ -17,6 +17,7 @@
 #include "future.h"
 #include "task.h"
 #include "taskref.h"
+#include "method.h"
 #include "gather.h"
 #include "sock.h"
 #include "transport.h"

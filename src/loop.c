@@ -497,8 +497,7 @@ loop_now(LoopObject *lp, double *now)
         if (m == NULL) {
             return -1;
         }
-        if (PyCFunction_Check(m) && PyCFunction_GET_SELF(m) == (PyObject *)lp
-            && PyCFunction_GET_FUNCTION(m) == (PyCFunction)Loop_time) {
+        if (cx_method_is(lp->st, m, (PyObject *)lp, (PyCFunction)Loop_time)) {
             Py_DECREF(m);
             Py_CLEAR(lp->loop_time_fn);
         }
@@ -1666,8 +1665,8 @@ Loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
      * call_soon is ours: a subclass overriding it must see every call. */
     PyObject *mine = PyDict_GetItemWithError(st->LoopType->tp_dict,
                                              st->str_call_soon);
-    lp->loop_fast = mine != NULL && cx_type_lookup(tp, st->str_call_soon)
-                                    == mine;
+    lp->loop_fast = mine != NULL
+        && cx_method_unwrap(st, cx_type_lookup(tp, st->str_call_soon)) == mine;
     return (PyObject *)lp;
 oserror:
     PyErr_SetFromErrno(PyExc_OSError);

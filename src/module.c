@@ -4,7 +4,7 @@
 
 #define CX_STATE_OBJECTS(X) \
     X(LoopType) X(HandleType) X(TimerHandleType) X(FutureType) \
-    X(FutureIterType) X(TaskType) X(TaskRefType) \
+    X(FutureIterType) X(TaskType) X(TaskRefType) X(PyMethodType) \
     X(asyncio_CancelledError) X(asyncio_InvalidStateError) \
     X(asyncio_Future) X(asyncio_Task) \
     X(asyncio_get_running_loop) X(asyncio_set_running_loop) \
@@ -212,7 +212,7 @@ module_exec(PyObject *mod)
 
     if (cx_handle_setup(mod) < 0 || cx_loop_setup(mod) < 0
         || cx_future_setup(mod) < 0 || cx_task_setup(mod) < 0
-        || cx_taskref_setup(mod) < 0
+        || cx_taskref_setup(mod) < 0 || cx_method_setup(mod) < 0
         || cx_gather_setup(mod) < 0 || cx_sock_setup(mod) < 0
         || cx_transport_setup(mod) < 0 || cx_stream_setup(mod) < 0
         || cx_dgram_setup(mod) < 0 || cx_pipe_setup(mod) < 0

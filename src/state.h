@@ -17,6 +17,7 @@ typedef struct {
     PyTypeObject *FutureIterType;
     PyTypeObject *TaskType;
     PyTypeObject *TaskRefType;             /* taskref.c */
+    PyTypeObject *PyMethodType;            /* method.c */
     PyTypeObject *TransportType;           /* transport.c */
     PyTypeObject *SocketTransportType;     /* stream.c */
     PyTypeObject *DatagramTransportType;   /* dgram.c */

@@ -213,14 +213,7 @@ def test_help_shows_signature_and_doc(loop):
     assert 'Arrange for a callback to be called as soon as possible.' in text
 
 
-def test_autospec_checks_calls(loop, request):
-    if isinstance(loop, casyncio.Loop):
-        # unittest.mock takes a builtin's signature from its __call__,
-        # (*args, **kwargs): no C method is checked, stock's C Future and
-        # Task methods neither (README, "Differences you can observe").
-        # Strict: the day mock reads text signatures, this passes.
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="mock's autospec does not check C methods"))
+def test_autospec_checks_calls(loop):
     with mock.patch.object(loop, 'call_later', autospec=True) as m:
         loop.call_later(1, print, 'x', context=None)
         loop.call_later(delay=1, callback=print)
@@ -234,11 +227,77 @@ def test_autospec_checks_calls(loop, request):
 
 
 def test_autospec_of_c_methods_is_unchecked_on_stock_too(loop):
-    """What the xfail above stands on: stock asyncio's own C Future."""
+    """Why the loop's C methods bind as Python methods: mock's autospec
+    takes a builtin's signature from its __call__, (*args, **kwargs), and
+    checks nothing, as here for stock asyncio's own C Future."""
     fut = asyncio.Future(loop=loop)
     with mock.patch.object(fut, 'set_result', autospec=True) as m:
         fut.set_result(1, 2, 3, x=4)
         assert m.call_count == 1
+
+
+LOOP_METHODS = ['time', 'call_soon', 'call_soon_threadsafe', 'call_later',
+                'call_at', 'stop', 'is_closed', 'get_debug', 'create_future',
+                'create_task', 'set_task_factory', 'get_task_factory',
+                '_add_callback', '_add_reader', '_add_writer', '_run_once',
+                '_remove_reader', '_remove_writer', '_write_to_self',
+                '_timer_handle_cancelled']
+
+
+@pytest.mark.parametrize('name', LOOP_METHODS)
+def test_loop_methods_bind_as_python_methods(loop, name):
+    bound = getattr(loop, name)
+    assert inspect.ismethod(bound)
+    assert not inspect.isbuiltin(bound)
+    assert bound.__self__ is loop
+    assert bound.__name__ == name
+    assert bound == getattr(loop, name)
+    assert repr(bound).startswith(f'<bound method ')
+    assert f'.{name} of <' in repr(bound)
+    if not name.startswith('_'):
+        stock = getattr(asyncio.SelectorEventLoop, name)
+        assert inspect.signature(bound) == inspect.signature(
+            stock.__get__(loop))
+
+
+def test_loop_methods_called_through_the_class(loop):
+    seen = []
+    handle = type(loop).call_soon(loop, seen.append, 1)
+    assert isinstance(handle, asyncio.Handle) or 'Handle' in repr(handle)
+    type(loop).call_later(loop, 0, seen.append, 2)
+    type(loop).call_at(loop, type(loop).time(loop), seen.append, 3)
+    loop.call_later(0.001, type(loop).stop, loop)
+    loop.run_forever()
+    assert seen == [1, 2, 3]
+    # Another object as self: stock fails on its first attribute (an
+    # AttributeError), ours on the C method's type check (a TypeError).
+    with pytest.raises((TypeError, AttributeError)):
+        type(loop).call_soon(object(), print)
+    with pytest.raises(TypeError):
+        type(loop).call_soon()
+
+
+def test_pymethod_rejects_what_it_cannot_wrap():
+    from casyncio import _core
+    for bad in (1, print, len, 'call_soon', casyncio.Loop.is_running):
+        with pytest.raises(TypeError):
+            _core._PyMethod(bad)
+    with pytest.raises(TypeError):
+        _core._PyMethod(_core.Loop.__dict__['time'], x=1)
+    with pytest.raises(TypeError):
+        _core._PyMethod()
+    m = _core._PyMethod(_core.Loop.__dict__['time'])
+    assert m.__get__(None, casyncio.Loop) is m
+    assert m.__doc__ == _core.Loop.__dict__['time'].__doc__
+    assert m.__name__ == 'time'
+    assert repr(m) == repr(_core.Loop.__dict__['time'])
+    with pytest.raises(AttributeError):
+        m.no_such_attribute
+
+
+def test_patched_time_method_still_drives_timers(cloop):
+    # The C clock check recognises the bound form of our own time().
+    assert cloop.time.__func__ is type(cloop).__dict__['time']
 
 
 # ---- the arguments the signatures name are taken by keyword, as stock ----
