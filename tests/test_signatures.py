@@ -238,10 +238,7 @@ def test_autospec_of_c_methods_is_unchecked_on_stock_too(loop):
 
 LOOP_METHODS = ['time', 'call_soon', 'call_soon_threadsafe', 'call_later',
                 'call_at', 'stop', 'is_closed', 'get_debug', 'create_future',
-                'create_task', 'set_task_factory', 'get_task_factory',
-                '_add_callback', '_add_reader', '_add_writer', '_run_once',
-                '_remove_reader', '_remove_writer', '_write_to_self',
-                '_timer_handle_cancelled']
+                'create_task', 'set_task_factory', 'get_task_factory']
 
 
 @pytest.mark.parametrize('name', LOOP_METHODS)
@@ -254,10 +251,8 @@ def test_loop_methods_bind_as_python_methods(loop, name):
     assert bound == getattr(loop, name)
     assert repr(bound).startswith(f'<bound method ')
     assert f'.{name} of <' in repr(bound)
-    if not name.startswith('_'):
-        stock = getattr(asyncio.SelectorEventLoop, name)
-        assert inspect.signature(bound) == inspect.signature(
-            stock.__get__(loop))
+    stock = getattr(asyncio.SelectorEventLoop, name)
+    assert inspect.signature(bound) == inspect.signature(stock.__get__(loop))
 
 
 def test_loop_methods_called_through_the_class(loop):
@@ -434,3 +429,36 @@ def test_tls_methods_by_keyword(impl):
         app._closed = True      # never connected: nothing to close
     finally:
         lp.close()
+
+
+def test_transport_and_handle_methods_bind_as_python_methods(loop):
+    a, b = socket.socketpair()
+    transport, _ = loop.run_until_complete(
+        loop.connect_accepted_socket(asyncio.Protocol, a))
+    try:
+        for name in ('write', 'writelines', 'close', 'abort', 'is_closing',
+                     'get_extra_info', 'pause_reading', 'resume_reading',
+                     'get_write_buffer_size', 'set_protocol'):
+            bound = getattr(transport, name)
+            assert inspect.ismethod(bound), name
+            assert bound.__self__ is transport
+        with mock.patch.object(transport, 'write', autospec=True) as m:
+            transport.write(b'x')
+            transport.write(data=b'y')
+            with pytest.raises(TypeError):
+                transport.write()
+            with pytest.raises(TypeError):
+                transport.write(b'x', b'y')
+            assert m.call_count == 2
+        handle = loop.call_later(10, print)
+        for name in ('cancel', 'cancelled', 'when'):
+            assert inspect.ismethod(getattr(handle, name)), name
+        # (Handles have __slots__: mock cannot patch an instance's method.)
+        with pytest.raises(TypeError):
+            handle.cancel(1)
+        handle.cancel()
+        assert handle.cancelled()
+    finally:
+        transport.close()
+        b.close()
+        loop.run_until_complete(asyncio.sleep(0))

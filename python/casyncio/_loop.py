@@ -17,10 +17,12 @@ import warnings
 import weakref
 
 from asyncio import base_events, coroutines, events, futures, tasks
+from asyncio import selector_events, sslproto, unix_events
 from asyncio import constants as _constants
 from asyncio.log import logger
 
-from . import _core
+from . import _core, _net, _tls, _udp, _unix
+from ._methods import bind_as_python_methods
 from ._sock import SockMixin
 from ._net import NetMixin
 from ._udp import UDPMixin
@@ -605,22 +607,16 @@ def _take_stock_qualnames(cls):
 _take_stock_qualnames(Loop)
 
 
-def _bind_as_python_methods(cls):
-    """Where asyncio's loop has a Python function, our C method binds as
-    one too: loop.call_later is a types.MethodType, so mock's autospec
-    checks calls against its signature and inspect.ismethod() is true.
-    Called, it costs one C indirection, no frame (see src/method.h)."""
-    from asyncio import unix_events
-    stock = unix_events._UnixSelectorEventLoop
-    for name, attr in vars(_core.Loop).items():
-        if (type(attr).__name__ == 'method_descriptor'
-                and getattr(cls, name) is attr
-                and isinstance(getattr(stock, name, None), type(_loop_fn))):
-            setattr(cls, name, _core._PyMethod(attr))
 
-
-def _loop_fn():
-    pass
-
-
-_bind_as_python_methods(Loop)
+for _ours, _stock in [
+        (Loop, unix_events._UnixSelectorEventLoop),
+        (_core.Handle, events.Handle),
+        (_core.TimerHandle, events.TimerHandle),
+        (_net._SocketTransport, selector_events._SelectorSocketTransport),
+        (_udp._DatagramTransport, selector_events._SelectorDatagramTransport),
+        (_unix._UnixReadPipeTransport, unix_events._UnixReadPipeTransport),
+        (_unix._UnixWritePipeTransport, unix_events._UnixWritePipeTransport),
+        (_tls._SSLProtocolTransport, sslproto._SSLProtocolTransport),
+        (_tls.SSLProtocol, sslproto.SSLProtocol)]:
+    bind_as_python_methods(_ours, _stock)
+del _ours, _stock
