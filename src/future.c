@@ -171,6 +171,12 @@ future_add_done_callback(FutureObject *fut, PyObject *cb, PyObject *ctx)
 }
 
 int
+cx_future_add_done_callback(FutureObject *fut, PyObject *cb, PyObject *ctx)
+{
+    return future_add_done_callback(fut, cb, ctx);
+}
+
+int
 cx_future_add_wakeup(FutureObject *fut, PyObject *task, PyObject *ctx)
 {
     if (fut->fut_loop == NULL) {

@@ -88,6 +88,11 @@ PyObject *cx_future_make_cancelled_error(FutureObject *fut);
  * set (cancelled: CancelledError; not done: InvalidStateError). */
 int cx_future_get_result(FutureObject *fut, PyObject **result);
 
+/* fut.add_done_callback(cb, context=ctx) for one of our exact futures,
+ * without the method call; ctx is not NULL.  0 or -1. */
+int cx_future_add_done_callback(FutureObject *fut, PyObject *cb,
+                                PyObject *ctx);
+
 /* fut.add_done_callback(task.__wakeup, context=ctx) for one of our exact
  * futures, without allocating when callback0 is free (see CX_FUTURE_HEAD).
  * 0 or -1. */

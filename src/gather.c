@@ -392,10 +392,13 @@ static PyObject *
 gather_ensure(cx_state *st, PyObject *arg, PyObject *loop)
 {
     if (loop != NULL && PyCoro_CheckExact(arg)) {
-        PyObject *a[2] = {loop, arg};
-        PyObject *fut = PyObject_VectorcallMethod(
-            st->str_create_task, a, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-            NULL);
+        PyObject *fut = cx_loop_create_task_plain(st, loop, arg);
+        if (fut == NULL && !PyErr_Occurred()) {
+            PyObject *a[2] = {loop, arg};
+            fut = PyObject_VectorcallMethod(
+                st->str_create_task, a, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                NULL);
+        }
         if (fut == NULL && PyErr_ExceptionMatches(PyExc_RuntimeError)) {
             PyObject *exc = cx_err_fetch();
             PyObject *r = PyObject_CallMethodNoArgs(arg, st->str_close);
@@ -515,7 +518,7 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_CLEAR(running);
     }
     if (args[2] != Py_None
-        && (running == NULL || !PyObject_TypeCheck(running, st->LoopType))) {
+        && (running == NULL || !cx_loop_check(st, running))) {
         Py_XDECREF(running);
         PyObject *kw = PyDict_New();
         if (kw == NULL || PyDict_SetItemString(kw, "return_exceptions",
@@ -544,6 +547,7 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *children = PyList_New(0);
     PyObject *arg_to_fut = by_identity ? NULL : PyDict_New();
     PyObject *done_futs = NULL;         /* made for the first done child */
+    PyObject *ctx = NULL;               /* the done callbacks' context */
     GatherCallbackObject *cb = NULL;
     if (children == NULL || (!by_identity && arg_to_fut == NULL)) {
         goto done;
@@ -635,7 +639,17 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             if (cur_task != NULL) {
                 rc = awaited_by(st, fut, cur_task, 1);
             }
-            if (rc == 0) {
+            if (rc == 0 && cx_future_check_exact(st, fut)) {
+                /* add_done_callback() copies the current context for
+                 * each child; one copy serves them all here (the
+                 * callback is ours and sets no context variable). */
+                if (ctx == NULL) {
+                    ctx = PyContext_CopyCurrent();
+                }
+                rc = ctx == NULL ? -1 : cx_future_add_done_callback(
+                    (FutureObject *)fut, (PyObject *)cb, ctx);
+            }
+            else if (rc == 0) {
                 PyObject *a[2] = {fut, (PyObject *)cb};
                 PyObject *r = PyObject_VectorcallMethod(
                     st->str_add_done_callback, a,
@@ -657,7 +671,7 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
 
     if (st->gather_core_outer != NULL
-        && PyObject_TypeCheck(loop, st->LoopType)) {
+        && cx_loop_check(st, loop)) {
         outer = gather_new_core_outer(st, children, loop);
     }
     else {
@@ -689,6 +703,7 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
 done:
     Py_XDECREF(cb);
+    Py_XDECREF(ctx);
     Py_XDECREF(done_futs);
     Py_XDECREF(arg_to_fut);
     Py_XDECREF(children);

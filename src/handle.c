@@ -346,7 +346,7 @@ Handle_cancel(HandleObject *h, PyObject *Py_UNUSED(ignored))
     if (PyObject_TypeCheck(h, st->TimerHandleType) && loop != NULL) {
         /* asyncio's TimerHandle.cancel() tells the loop first. */
         TimerHandleObject *t = (TimerHandleObject *)h;
-        if (PyObject_TypeCheck(loop, st->LoopType)) {
+        if (cx_loop_check(st, loop)) {
             if (t->th_scheduled) {
                 cx_loop_timer_cancelled((LoopObject *)loop);
             }

@@ -1382,6 +1382,45 @@ loop_create_task_kwargs(LoopObject *lp, PyObject *const *args,
 }
 #endif
 
+int
+cx_loop_check_slow(cx_state *st, PyObject *op)
+{
+    if (!PyObject_TypeCheck(op, st->LoopType)) {
+        return 0;
+    }
+    /* A strong reference: the address cannot name another type later. */
+    Py_XSETREF(st->LoopSubtypeSeen, (PyTypeObject *)Py_NewRef(Py_TYPE(op)));
+    return 1;
+}
+
+PyObject *
+cx_loop_create_task_plain(cx_state *st, PyObject *loop, PyObject *coro)
+{
+    if (!cx_loop_check(st, loop)) {
+        return NULL;
+    }
+    LoopObject *lp = (LoopObject *)loop;
+    if (!lp->loop_create_task_fast || lp->loop_task_factory != NULL) {
+        return NULL;
+    }
+    if (Py_TYPE(loop)->tp_dictoffset != 0) {
+        /* mock.patch.object(loop, 'create_task', ...) */
+        PyObject *dict = PyObject_GenericGetDict(loop, NULL);
+        if (dict == NULL) {
+            return NULL;
+        }
+        int patched = PyDict_Contains(dict, st->str_create_task);
+        Py_DECREF(dict);
+        if (patched != 0) {
+            return NULL;        /* patched, or an error (set) */
+        }
+    }
+    if (loop_check_closed(lp) < 0) {
+        return NULL;
+    }
+    return cx_task_new(st, coro, loop, NULL, NULL);
+}
+
 static PyObject *
 Loop_create_task(LoopObject *lp, PyObject *const *args, Py_ssize_t nargs,
                  PyObject *kwnames)
@@ -1667,9 +1706,21 @@ Loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
                                              st->str_call_soon);
     lp->loop_fast = mine != NULL
         && cx_method_unwrap(st, cx_type_lookup(tp, st->str_call_soon)) == mine;
+    if (PyErr_Occurred()) {
+        goto error;
+    }
+    mine = PyDict_GetItemWithError(st->LoopType->tp_dict,
+                                   st->str_create_task);
+    lp->loop_create_task_fast = mine != NULL
+        && cx_method_unwrap(st, cx_type_lookup(tp, st->str_create_task))
+           == mine;
+    if (PyErr_Occurred()) {
+        goto error;
+    }
     return (PyObject *)lp;
 oserror:
     PyErr_SetFromErrno(PyExc_OSError);
+error:
     Py_DECREF(lp);
     return NULL;
 }

@@ -27,6 +27,7 @@ typedef struct {
     int loop_closed;
     int loop_debug;
     int loop_fast;                  /* call_soon not overridden by a subclass */
+    int loop_create_task_fast;      /* nor create_task */
     PyObject *loop_time_fn;         /* a time() that replaces ours (patched
                                        on the instance, or a subclass's),
                                        or NULL: see loop_now() */
@@ -41,14 +42,34 @@ typedef struct {
 
 int cx_loop_setup(PyObject *module);
 
+int cx_loop_check_slow(cx_state *st, PyObject *op);
+
+/* PyObject_TypeCheck(op, LoopType), for the fast paths: casyncio.Loop is a
+ * subclass whose MRO puts _core.Loop sixth, so the last subclass seen is
+ * remembered (see cx_loop_check_slow). */
+static inline int
+cx_loop_check(cx_state *st, PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    return tp == st->LoopType || tp == st->LoopSubtypeSeen
+           || cx_loop_check_slow(st, op);
+}
+
 /* Non-zero if `loop` is a casyncio Loop whose call_soon is ours, so the
  * cx_loop_push_* calls below may stand in for loop.call_soon(). */
 static inline int
 cx_loop_is_fast(cx_state *st, PyObject *loop)
 {
-    return PyObject_TypeCheck(loop, st->LoopType)
-        && ((LoopObject *)loop)->loop_fast;
+    return cx_loop_check(st, loop) && ((LoopObject *)loop)->loop_fast;
 }
+
+/* loop.create_task(coro) for a casyncio Loop whose create_task is ours
+ * (not overridden by its class or on the instance) and that has no task
+ * factory, without the method call: a new Task, or NULL with an exception
+ * set (RuntimeError when the loop is closed).  NULL with no exception set
+ * when the loop is not such a loop: call loop.create_task then. */
+PyObject *cx_loop_create_task_plain(cx_state *st, PyObject *loop,
+                                    PyObject *coro);
 
 /* Schedule fn(arg1, arg2) for the next iteration, as call_soon would, but
  * with no Handle.  fn returns 0, or -1 with an exception set (reported

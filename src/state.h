@@ -18,6 +18,7 @@ typedef struct {
     PyTypeObject *TaskType;
     PyTypeObject *TaskRefType;             /* taskref.c */
     PyTypeObject *PyMethodType;            /* method.c */
+    PyTypeObject *LoopSubtypeSeen;         /* loop.c: cx_loop_check */
     PyTypeObject *TransportType;           /* transport.c */
     PyTypeObject *SocketTransportType;     /* stream.c */
     PyTypeObject *DatagramTransportType;   /* dgram.c */

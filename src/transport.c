@@ -808,7 +808,7 @@ cx_transport_init(cx_transport *tr, PyObject *loop, PyObject *sock,
     if (st == NULL) {
         return -1;
     }
-    if (!PyObject_TypeCheck(loop, st->LoopType)) {
+    if (!cx_loop_check(st, loop)) {
         PyErr_Format(PyExc_TypeError, "%.100s needs a casyncio loop",
                      Py_TYPE(tr)->tp_name);
         return -1;

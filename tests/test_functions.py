@@ -15,7 +15,9 @@ fails:
                  before casyncio._core.Future exists
 """
 import asyncio
+import contextvars
 import types
+from unittest import mock
 
 import pytest
 
@@ -686,3 +688,79 @@ def test_gather_create_task_runtime_error_closes_coroutine(loop):
     finally:
         lp.close()
         coro.close()
+
+
+def test_gather_calls_create_task_patched_on_the_loop(loop):
+    made = []
+    real = loop.create_task
+
+    def create_task(coro, **kw):
+        made.append(coro.__name__)
+        return real(coro, **kw)
+
+    async def main():
+        with mock.patch.object(loop, 'create_task', create_task):
+            return await asyncio.gather(value_after(0, 1), value_after(0, 2))
+
+    assert loop.run_until_complete(main()) == [1, 2]
+    assert made == ["value_after", "value_after"]
+
+
+def test_gather_calls_add_done_callback_of_a_future_subclass(loop):
+    seen = []
+
+    class Watched(asyncio.Future):
+        def add_done_callback(self, fn, *, context=None):
+            seen.append(type(context).__name__)
+            super().add_done_callback(fn, context=context)
+
+    async def main():
+        fut = Watched(loop=loop)
+        loop.call_soon(fut.set_result, 3)
+        return await asyncio.gather(fut, value_after(0, 4))
+
+    assert loop.run_until_complete(main()) == [3, 4]
+    assert seen == ['NoneType']
+
+
+def test_gather_done_callbacks_run_in_a_copy_of_the_context(loop):
+    var = contextvars.ContextVar('var')
+
+    async def main():
+        var.set('caller')
+        children = [loop.create_task(value_after(0, i)) for i in range(3)]
+        outer = asyncio.gather(*children)
+        for child in children:
+            ((fn, ctx),) = child._callbacks[-1:]
+            assert isinstance(ctx, contextvars.Context)
+            assert ctx is not contextvars.copy_context()
+            assert ctx[var] == 'caller'
+        var.set('later')            # the copies keep what was set before
+        assert all(c._callbacks[-1][1][var] == 'caller' for c in children)
+        return await outer
+
+    assert loop.run_until_complete(main()) == [0, 1, 2]
+
+
+def test_gather_on_a_loop_whose_subclass_overrides_create_task(loop):
+    made = []
+
+    class Counting(type(loop)):
+        def create_task(self, coro, **kw):
+            made.append(1)
+            return super().create_task(coro, **kw)
+
+    async def main(*values):
+        return await asyncio.gather(*[value_after(0, v) for v in values])
+
+    plain = type(loop)()
+    lp = Counting()
+    try:
+        # The plain loop first: its type is the one remembered by the fast
+        # check; the subclass must still be looked at.
+        assert plain.run_until_complete(main(0)) == [0]
+        assert lp.run_until_complete(main(1, 2)) == [1, 2]
+        assert made == [1, 1, 1]      # main's task and gather's two children
+    finally:
+        lp.close()
+        plain.close()
