@@ -18,6 +18,7 @@
 #include "task.h"
 #include "taskref.h"
 #include "method.h"
+#include "agenset.h"
 #include "gather.h"
 #include "sock.h"
 #include "transport.h"
@@ -80,6 +81,20 @@ cx_err_restore(PyObject *exc)
         return;
     }
     PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
+#endif
+}
+
+/* The object weakref ref refers to: 1 and *obj (a new reference), 0 and
+ * *obj = NULL when it is dead, -1 on error (PyWeakref_GetRef of 3.13). */
+static inline int
+cx_weakref_get(PyObject *ref, PyObject **obj)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyWeakref_GetRef(ref, obj);
+#else
+    PyObject *o = PyWeakref_GetObject(ref);
+    *obj = o == NULL || o == Py_None ? NULL : Py_NewRef(o);
+    return o == NULL ? -1 : *obj != NULL;
 #endif
 }
 

@@ -214,6 +214,7 @@ module_exec(PyObject *mod)
     if (cx_handle_setup(mod) < 0 || cx_loop_setup(mod) < 0
         || cx_future_setup(mod) < 0 || cx_task_setup(mod) < 0
         || cx_taskref_setup(mod) < 0 || cx_method_setup(mod) < 0
+        || cx_agenset_setup(mod) < 0
         || cx_gather_setup(mod) < 0 || cx_sock_setup(mod) < 0
         || cx_transport_setup(mod) < 0 || cx_stream_setup(mod) < 0
         || cx_dgram_setup(mod) < 0 || cx_pipe_setup(mod) < 0

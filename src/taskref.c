@@ -56,15 +56,11 @@ referent(PyObject *other, PyTypeObject *ref_type)
         return Py_NewRef(t ? t : Py_None);
     }
     if (PyWeakref_CheckRef(other)) {
-#if PY_VERSION_HEX >= 0x030D0000
         PyObject *obj;
-        if (PyWeakref_GetRef(other, &obj) < 0) {
+        if (cx_weakref_get(other, &obj) < 0) {
             return NULL;
         }
         return obj ? obj : Py_NewRef(Py_None);
-#else
-        return Py_NewRef(PyWeakref_GET_OBJECT(other));
-#endif
     }
     return NULL;
 }

@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+import casyncio
+
 from conftest import PACKAGE_PARENT
 
 
@@ -551,6 +553,115 @@ def test_asyncgen_hooks_and_shutdown(loop):
     loop.run_until_complete(loop.shutdown_asyncgens())
     assert closed == [True]
     del g
+
+
+
+def test_asyncgens_registry_as_asyncio_keeps_it(loop):
+    """loop._asyncgens holds each iterated generator weakly, as asyncio's
+    WeakSet does: len(), iteration, `in`, gone when the generator is, and
+    the finalizer hook's discard for one dropped unfinished."""
+    import gc
+
+    async def agen(n):
+        for i in range(n):
+            yield i
+
+    async def main():
+        done = agen(1)
+        assert [v async for v in done] == [0]
+        unfinished = agen(3)
+        assert await unfinished.__anext__() == 0
+        never = agen(1)
+        gens = loop._asyncgens
+        assert len(gens) == 2
+        assert set(gens) == {done, unfinished}
+        assert done in gens and unfinished in gens
+        assert never not in gens and 1 not in gens
+        del done
+        gc.collect()
+        assert list(gens) == [unfinished]
+        del unfinished      # unfinished: the finalizer hook closes it
+        gc.collect()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert len(gens) == 0
+        never.aclose().close()
+
+    loop.run_until_complete(main())
+
+
+def test_firstiter_hook_after_shutdown_warns_and_adds(loop):
+    async def agen():
+        yield 1
+
+    async def first(g):
+        return await g.__anext__()
+
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    assert loop._asyncgens_shutdown_called is True
+    g = agen()
+    with pytest.warns(ResourceWarning,
+                      match=r"asynchronous generator <async_generator "
+                            r"object .*agen at 0x[0-9a-f]+> was scheduled "
+                            r"after loop.shutdown_asyncgens\(\) call"):
+        assert loop.run_until_complete(first(g)) == 1
+    assert g in loop._asyncgens
+    loop.run_until_complete(g.aclose())
+
+
+def test_firstiter_hook_called_directly_and_overridden(loop):
+    seen = []
+
+    async def agen():
+        yield 1
+
+    g = agen()
+    loop._asyncgen_firstiter_hook(g)
+    assert list(loop._asyncgens) == [g]
+    loop._asyncgens.discard(g)
+    loop._asyncgens.discard(g)          # absent: no error
+    assert len(loop._asyncgens) == 0
+
+    class Sub(type(loop)):
+        def _asyncgen_firstiter_hook(self, agen):
+            seen.append(agen)
+            super()._asyncgen_firstiter_hook(agen)
+
+    sub = Sub()
+    try:
+        async def main():
+            h = agen()
+            await h.__anext__()
+            return h
+        h = sub.run_until_complete(main())
+        assert seen == [h] and list(sub._asyncgens) == [h]
+        sub.run_until_complete(sub.shutdown_asyncgens())
+    finally:
+        sub.close()
+    g.aclose().close()
+
+
+def test_asyncgen_set_rejects_bad_input():
+    from casyncio import _core
+    loop = casyncio.new_event_loop()
+    try:
+        with pytest.raises(TypeError):
+            _core._AsyncGenSet()
+        with pytest.raises(TypeError):
+            _core._AsyncGenSet(1)           # not weakly referenceable
+        with pytest.raises(TypeError):
+            _core._AsyncGenSet(loop, x=1)
+        gens = loop._asyncgens
+        for call in (gens.add, gens.discard, gens.firstiter):
+            with pytest.raises(TypeError):
+                call(1)
+        assert 1 not in gens and len(gens) == 0
+        assert repr(gens) == '<_AsyncGenSet []>'
+        gens.shutdown_called = True
+        del gens.shutdown_called
+        assert gens.shutdown_called is False
+    finally:
+        loop.close()
 
 
 CTRL_C = textwrap.dedent('''

@@ -68,8 +68,7 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
     def __init__(self):
         self._default_executor = None
         self._executor_shutdown_called = False
-        self._asyncgens = weakref.WeakSet()
-        self._asyncgens_shutdown_called = False
+        self._asyncgens = _core._AsyncGenSet(self)
         self._coroutine_origin_tracking_enabled = False
         self._coroutine_origin_tracking_saved_depth = None
         self._clock_resolution = time.get_clock_info('monotonic').resolution
@@ -419,13 +418,21 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
         if not self.is_closed():
             self.call_soon_threadsafe(self.create_task, agen.aclose())
 
-    def _asyncgen_firstiter_hook(self, agen):
-        if self._asyncgens_shutdown_called:
-            warnings.warn(
-                f"asynchronous generator {agen!r} was scheduled after "
-                f"loop.shutdown_asyncgens() call",
-                ResourceWarning, source=self)
-        self._asyncgens.add(agen)
+    # The hook the interpreter calls at each generator's first iteration,
+    # as asyncio's method: warn after shutdown_asyncgens(), then add the
+    # generator to _asyncgens.  In C (src/agenset.h): no frame per
+    # generator.  A subclass may still override it with a method.
+    @property
+    def _asyncgen_firstiter_hook(self):
+        return self._asyncgens.firstiter
+
+    @property
+    def _asyncgens_shutdown_called(self):
+        return self._asyncgens.shutdown_called
+
+    @_asyncgens_shutdown_called.setter
+    def _asyncgens_shutdown_called(self, value):
+        self._asyncgens.shutdown_called = value
 
     async def shutdown_asyncgens(self):
         """Shutdown all active asynchronous generators."""
