@@ -331,6 +331,44 @@ async def async_tree_sleep0(lib, depth):
 
 
 # --------------------------------------------------------------------------
+# 6b. async generators: the loop's first-iteration hook and registry
+# --------------------------------------------------------------------------
+
+AGEN_BRANCHES = 4
+
+
+class _AgenNode:
+    __slots__ = ("children",)
+
+    def __init__(self):
+        self.children = []
+
+    async def __aiter__(self):
+        yield 1
+        for child in self.children:
+            async for v in child:
+                yield v
+
+
+async def asyncgen_tree(lib, n):
+    """op = one async generator: a tree of n nodes (4 children each) whose
+    `async def __aiter__` yields 1 and then everything its children yield,
+    walked with `async for` from the root (each node's generator is
+    registered by the loop's first-iteration hook and dropped, finished,
+    when its parent moves on)."""
+    nodes = [_AgenNode() for _ in range(n)]
+    for i in range(1, n):
+        nodes[(i - 1) // AGEN_BRANCHES].children.append(nodes[i])
+    t0 = perf_counter()
+    total = 0
+    async for v in nodes[0]:
+        total += v
+    t1 = perf_counter()
+    check(total == n, f"walked {total} generators, expected {n}")
+    return t1 - t0, n
+
+
+# --------------------------------------------------------------------------
 # 7. subprocesses: spawn + communicate
 # --------------------------------------------------------------------------
 
@@ -401,6 +439,7 @@ WORKLOADS = [
     Workload("async_tree_none[native]", async_tree_none, 6, 5, "node", native=True,
              base="async_tree_none", size_is_depth=True),
     Workload("async_tree_sleep0", async_tree_sleep0, 6, 5, "node", size_is_depth=True),
+    Workload("asyncgen_tree", asyncgen_tree, 20_000, 4_000, "generator"),
     Workload("subprocess", subprocess_communicate, 240, 40, "child"),
 ]
 
