@@ -153,8 +153,12 @@ def _pids_seen_while_blocked(port, n=4):
     requests can only all finish quickly if several workers share the
     listening socket."""
     with concurrent.futures.ThreadPoolExecutor(n) as pool:
-        futs = [pool.submit(request, port, 'GET', '/block?s=0.5')
-                for _ in range(n)]
+        futs = [pool.submit(request, port, 'GET', '/block?s=0.5')]
+        # The first holds its worker's loop before the others connect (a
+        # worker accepts every pending connection at once when it wakes).
+        time.sleep(0.15)
+        futs += [pool.submit(request, port, 'GET', '/block?s=0.5')
+                 for _ in range(n - 1)]
         answers = [json.loads(f.result()[1]) for f in futs]
     return answers
 
