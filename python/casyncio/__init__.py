@@ -20,8 +20,11 @@ def _import_all():
     globals().update(locals())
     # asyncio.gather runs casyncio's gather while a casyncio loop runs (and
     # asyncio's own on any other loop): see _tasks.install_gather.
+    # Not with CASYNCIO_DISABLE=1: stock asyncio untouched, to compare.
+    from ._startup import disabled
     from ._tasks import install_gather
-    install_gather()
+    if not disabled():
+        install_gather()
 
 
 def _starting_launcher():
