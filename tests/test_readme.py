@@ -71,3 +71,17 @@ def test_block_runs(line, code, tmp_path):
     said = re.findall(r'^\s*print\(.*\)\s+#\s*(.+?)\s*$', code, re.M)
     if said:
         assert p.stdout.splitlines() == said, f'README.md:{line}'
+
+
+def test_first_command_runs_the_demo_on_casyncio():
+    """The README's first command, after its `pip install .`."""
+    with open(README, encoding='utf-8') as f:
+        assert 'python -m casyncio -m casyncio.demo' in f.read()
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
+    for name in ('CASYNCIO_DISABLE', 'CASYNCIO_INSTALL', 'PYTHONWARNINGS'):
+        env.pop(name, None)
+    p = subprocess.run([sys.executable, '-m', 'casyncio', '-m',
+                        'casyncio.demo'], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith('event loop: casyncio._loop.Loop\n')

@@ -11,6 +11,11 @@ __all__ = ('__version__', 'Loop', 'Future', 'Task', 'Handle', 'TimerHandle',
 
 def _import_all():
     """Import the package's contents (the C extension, asyncio)."""
+    # asyncio first: under the launcher, its import runs the start-up hook,
+    # which imports casyncio's modules, _core among them.  Imported from
+    # _core's initialisation instead, asyncio would run the hook while _core
+    # is still empty (a program whose first import is casyncio).
+    import asyncio  # noqa: F401
     from . import _core  # noqa: F401  (all bound below by locals())
     from ._core import Future, Handle, Task, TimerHandle
     from .eager import create_eager_task_factory, eager_task_factory
