@@ -3,6 +3,7 @@
 
     python bench/versions.py [--versions 3.11,...,3.15] [--quick]
                              [--rounds N] [--only PATTERN] [--net]
+                             [--json FILE]
 
 Each version runs the same benchmark as its own interpreter would: 3.11 is
 the interpreter running this script, 3.12 and 3.13 come from pyenv, 3.14 and
@@ -10,6 +11,8 @@ the interpreter running this script, 3.12 and 3.13 come from pyenv, 3.14 and
 compares casyncio with that version's stock asyncio and uvloop, interleaved
 as run.py does; this script only collects the ratios into one Markdown table
 with a version column (each version's own table is printed as it finishes).
+--json FILE writes the same ratios, with each version's interpreter and
+uvloop, for bench/chart.py.
 casyncio is taken from python/ of this tree: build it in place for every
 version first (README, "For contributors").
 """
@@ -62,6 +65,9 @@ def main():
     ap.add_argument("--net", action="store_true",
                     help="also net.py echo (protocol and streams, 1 and "
                          "100 KiB) on every version")
+    ap.add_argument("--json", metavar="FILE",
+                    help="also write the ratio table as JSON (bench/chart.py "
+                         "draws it)")
     args = ap.parse_args()
     versions = args.versions.split(",")
     # Inside the tree (build/ is ignored by git): the root folder's runs see
@@ -110,6 +116,44 @@ def main():
     print("\n" + "; ".join(
         f"{v}: {d['meta'].get('python')}, uvloop {d['meta'].get('uvloop')}"
         for v, d in docs.items()))
+    if args.json:
+        write_json(args.json, docs, names, args)
+
+
+def write_json(path, docs, names, args):
+    """The ratio table as bench/chart.py reads it: per version, casyncio's
+    ops/s over stock asyncio's and over uvloop's, per workload."""
+    def number(cell):
+        return float(cell[:-1]) if cell.endswith("x") else None
+
+    first = next(iter(docs.values()))["meta"]
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short",
+                             "HEAD"], capture_output=True, text=True)
+    out = {
+        "what": "casyncio ops/s divided by the same version's stock asyncio "
+                "and uvloop ops/s, same run (bench/versions.py)",
+        "date": first.get("date"),
+        "cpu": first.get("cpu"),
+        "casyncio": commit.stdout.strip() or None,
+        "method": first.get("method"),
+        "quick": bool(args.quick),
+        "versions": {},
+    }
+    for v, doc in docs.items():
+        rows = {}
+        for name in names:
+            if name not in doc["workloads"]:
+                continue
+            base = doc["workloads"][name]["base"] or name
+            rows[name] = {
+                "vs_asyncio": number(ratio(doc, name, base, "asyncio")),
+                "vs_uvloop": number(ratio(doc, name, base, "uvloop"))}
+        out["versions"][v] = {"python": doc["meta"].get("python"),
+                              "uvloop": doc["meta"].get("uvloop"),
+                              "ratios": rows}
+    with open(path, "w") as f:
+        json.dump(out, f, indent=2)
+        f.write("\n")
 
 
 if __name__ == "__main__":

@@ -216,6 +216,9 @@ cx_loop_push_cfunc_ctx(LoopObject *lp, cx_cfunc fn, PyObject *arg1,
     return 0;
 }
 
+static PyObject *loop_call_soon(LoopObject *lp, PyObject *callback,
+                                PyObject *cbargs, PyObject *context);
+
 int
 cx_loop_push_call1(LoopObject *lp, PyObject *callable, PyObject *arg,
                    PyObject *ctx)
@@ -223,6 +226,16 @@ cx_loop_push_call1(LoopObject *lp, PyObject *callable, PyObject *arg,
     if (loop_check_closed(lp) < 0
         || (lp->loop_debug && loop_check_thread(lp) < 0)) {
         return -1;
+    }
+    if (lp->loop_debug) {
+        /* asyncio's call_soon: a Handle made now, which records where the
+         * callback was scheduled ("created at" in the slow-callback warning
+         * and the handle's source traceback in an error report). */
+        PyObject *args = PyTuple_Pack(1, arg);
+        PyObject *h = args ? loop_call_soon(lp, callable, args, ctx) : NULL;
+        Py_XDECREF(args);
+        Py_XDECREF(h);
+        return h ? 0 : -1;
     }
     cx_entry e = {CX_ENTRY_CALL1, Py_NewRef(callable), Py_NewRef(arg),
                   ctx ? Py_NewRef(ctx) : PyContext_CopyCurrent(), NULL};

@@ -698,3 +698,23 @@ def test_programs_own_sitecustomize_still_runs(tmp_path):
     assert ours[1] == plain[1].replace("asyncio.unix_events",
                                        "casyncio._loop")
     assert plain[1].endswith("asyncio.unix_events\n")
+
+
+@pytest.mark.parametrize("first", ["import casyncio",
+                                   "import casyncio.demo",
+                                   "from casyncio import _core"])
+def test_program_importing_casyncio_before_asyncio(tmp_path, first):
+    """A program whose first import is casyncio: asyncio, imported from
+    inside casyncio's own import, runs the start-up hook, which needs
+    casyncio._core whole (it was still empty: AttributeError)."""
+    prog = write(tmp_path / "prog.py", f"""
+        {first}
+        import asyncio
+        async def main():
+            loop = asyncio.get_running_loop()
+            return (type(loop).__module__,
+                    hasattr(asyncio.gather, "__wrapped__"))
+        print(*asyncio.run(main()))
+        """)
+    code, out, err = run(LAUNCHER + [str(prog)], tmp_path)
+    assert (code, out) == (0, "casyncio._loop True\n"), err

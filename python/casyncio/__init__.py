@@ -11,6 +11,11 @@ __all__ = ('__version__', 'Loop', 'Future', 'Task', 'Handle', 'TimerHandle',
 
 def _import_all():
     """Import the package's contents (the C extension, asyncio)."""
+    # asyncio first: under the launcher, its import runs the start-up hook,
+    # which imports casyncio's modules, _core among them.  Imported from
+    # _core's initialisation instead, asyncio would run the hook while _core
+    # is still empty (a program whose first import is casyncio).
+    import asyncio  # noqa: F401
     from . import _core  # noqa: F401  (all bound below by locals())
     from ._core import Future, Handle, Task, TimerHandle
     from .eager import create_eager_task_factory, eager_task_factory
@@ -20,8 +25,11 @@ def _import_all():
     globals().update(locals())
     # asyncio.gather runs casyncio's gather while a casyncio loop runs (and
     # asyncio's own on any other loop): see _tasks.install_gather.
+    # Not with CASYNCIO_DISABLE=1: stock asyncio untouched, to compare.
+    from ._startup import disabled
     from ._tasks import install_gather
-    install_gather()
+    if not disabled():
+        install_gather()
 
 
 def _starting_launcher():

@@ -3,7 +3,7 @@
 Runs a program the way plain ``python`` would, with casyncio's event loop
 policy installed and ``asyncio.gather`` pointing to casyncio's and, unless
 --no-compat is given or CASYNCIO_NO_COMPAT=1, the legacy-asyncio compat
-layer.  With no program: the asyncio REPL (``python -m asyncio``) on
+layer (with CASYNCIO_DISABLE=1: as plain python, on stock asyncio).  With no program: the asyncio REPL (``python -m asyncio``) on
 casyncio's loop.
 
 How: the launcher replaces itself (exec) with ``python [interpreter options]
@@ -46,6 +46,7 @@ arg ...     : arguments passed to program in sys.argv[1:]
 Child processes (subprocesses, multiprocessing workers) inherit
 CASYNCIO_INSTALL=1 and casyncio's start-up hook on PYTHONPATH, and run on
 casyncio too; CASYNCIO_INSTALL=0 in a child's environment turns it off.
+CASYNCIO_DISABLE=1 runs the program on stock asyncio, to compare.
 """
 
 
@@ -139,7 +140,10 @@ def _exec_plain_python(compat, kind, target, args):
     argv0 = sys.orig_argv[0]
     if os.sep not in argv0:
         argv0 = sys.executable
-    env = _startup.child_environ(compat)
+    # CASYNCIO_DISABLE=1: the program as plain python runs it, on stock
+    # asyncio (the variable stays, so children run on stock asyncio too).
+    env = (dict(os.environ) if _startup.disabled()
+           else _startup.child_environ(compat))
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -2,11 +2,16 @@
 import asyncio
 from asyncio import events, unix_events
 
+from ._startup import disabled
+
 __all__ = ("EventLoopPolicy", "install", "new_event_loop", "run")
 
 
 def new_event_loop():
-    """Return a new casyncio event loop."""
+    """Return a new casyncio event loop (a stock asyncio one when
+    CASYNCIO_DISABLE=1)."""
+    if disabled():
+        return unix_events.SelectorEventLoop()
     from ._loop import Loop
     return Loop()
 
@@ -24,7 +29,10 @@ class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
 
 def install():
     """Make casyncio's policy the current one: asyncio.run(),
-    asyncio.new_event_loop() and get_event_loop() then make casyncio loops."""
+    asyncio.new_event_loop() and get_event_loop() then make casyncio loops.
+    Does nothing when CASYNCIO_DISABLE=1."""
+    if disabled():
+        return
     # 3.14 deprecated the policy system (to go in 3.16) but still runs
     # asyncio.run() and new_event_loop() through it: set ours the way asyncio
     # does internally, so that a program on casyncio sees no warning that it

@@ -16,19 +16,33 @@ The hook takes its folder off ``sys.path`` again, runs the
 ``import asyncio``: right after asyncio is loaded, activate() installs
 casyncio's policy, ``asyncio.gather`` and the compat layer.  A program that
 never imports asyncio pays nothing more than the hook's own import.
+
+``CASYNCIO_DISABLE=1`` switches casyncio off everywhere, to compare with
+stock asyncio without editing the program: the launcher runs the program
+as plain ``python`` would, ``casyncio.install()`` leaves asyncio's policy
+alone, ``casyncio.new_event_loop()`` and ``casyncio.run()`` make stock
+asyncio loops, and ``import casyncio`` leaves ``asyncio.gather`` alone.
 """
 import os
 
-__all__ = ("HOOK_DIR", "ENV_INSTALL", "activate", "child_environ",
-           "wanted")
+__all__ = ("HOOK_DIR", "ENV_INSTALL", "ENV_DISABLE", "activate",
+           "child_environ", "disabled", "wanted")
 
 HOOK_DIR = os.path.dirname(os.path.abspath(__file__))
 ENV_INSTALL = "CASYNCIO_INSTALL"
+ENV_DISABLE = "CASYNCIO_DISABLE"
+
+
+def disabled(environ=os.environ):
+    """True when the environment asks for stock asyncio instead
+    (CASYNCIO_DISABLE set, and not empty or 0)."""
+    return environ.get(ENV_DISABLE, "") not in ("", "0")
 
 
 def wanted(environ=os.environ):
     """True when the environment asks for casyncio at start-up."""
-    return environ.get(ENV_INSTALL, "") not in ("", "0")
+    return (environ.get(ENV_INSTALL, "") not in ("", "0")
+            and not disabled(environ))
 
 
 def compat_wanted(environ=os.environ):
@@ -54,6 +68,8 @@ def activate(compat=None):
     ``asyncio.gather``, and, if *compat* (default: unless
     CASYNCIO_NO_COMPAT=1), the legacy-asyncio compat layer."""
     from casyncio import _compat, _policy, _tasks
+    if disabled():
+        return
     if compat is None:
         compat = compat_wanted()
     _policy.install()
