@@ -1,11 +1,18 @@
 """The event loop policy that makes casyncio loops, and run()."""
 import asyncio
 from asyncio import events, unix_events
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from ._loop import Loop
+
+_T = TypeVar("_T")
 
 __all__ = ("EventLoopPolicy", "install", "new_event_loop", "run")
 
 
-def new_event_loop():
+def new_event_loop() -> "Loop":
     """Return a new casyncio event loop."""
     from ._loop import Loop
     return Loop()
@@ -18,11 +25,11 @@ class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
     """asyncio's default policy (per-thread loops, and child watchers before
     3.14), making casyncio loops."""
 
-    def _loop_factory(self):
+    def _loop_factory(self) -> "Loop":
         return new_event_loop()
 
 
-def install():
+def install() -> None:
     """Make casyncio's policy the current one: asyncio.run(),
     asyncio.new_event_loop() and get_event_loop() then make casyncio loops."""
     # 3.14 deprecated the policy system (to go in 3.16) but still runs
@@ -34,7 +41,7 @@ def install():
     set_policy(EventLoopPolicy())
 
 
-def run(main, *, debug=None):
+def run(main: Coroutine[Any, Any, _T], *, debug: bool | None = None) -> _T:
     """asyncio.run(), on a new casyncio loop."""
     if events._get_running_loop() is not None:
         # fail fast with short traceback
