@@ -12,6 +12,7 @@ annotations in casyncio/_policy.py).  On the running interpreter:
 
 mypy's cache goes to a temporary folder, never into the repository.
 """
+import ast
 import os
 import subprocess
 import sys
@@ -19,6 +20,8 @@ import textwrap
 
 import pytest
 from conftest import PACKAGE_PARENT
+
+import casyncio
 
 pytest.importorskip('mypy', reason="mypy not installed (pip install "
                     "'.[test]' installs it)")
@@ -124,3 +127,32 @@ def test_stubtest(checker):
     status, out = checker('mypy.stubtest', 'casyncio')
     assert status == 0, out
     assert out.startswith('Success: no issues found'), out
+
+
+def stub_class_names(stub, cls):
+    """Names defined in class *cls* of stub file *stub* (every
+    sys.version_info branch)."""
+    path = os.path.join(PACKAGE_PARENT, 'casyncio', stub)
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    node = next(n for n in tree.body
+                if isinstance(n, ast.ClassDef) and n.name == cls)
+    names = set()
+    for n in ast.walk(node):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(n.name)
+        elif isinstance(n, ast.AnnAssign):
+            names.add(n.target.id)
+    return names
+
+
+def test_loop_stub_declares_every_public_method():
+    """stubtest compares the attributes a runtime class defines itself and
+    those its stub declares; casyncio.Loop gets most of its methods from
+    mixins (_sock, _net, _udp, _unix), so its stub names every one of them
+    in the class body (or the C Loop's stub does, which stubtest compares
+    with the C type), and stubtest checks them all."""
+    public = {n for n in dir(casyncio.Loop) if not n.startswith('_')}
+    declared = (stub_class_names('_loop.pyi', 'Loop')
+                | stub_class_names('_core.pyi', 'Loop'))
+    assert public - declared == set()

@@ -7,7 +7,7 @@ this file on every supported version.
 """
 import ssl
 import sys
-from _typeshed import FileDescriptorLike, ReadableBuffer, WriteableBuffer
+from _typeshed import FileDescriptorLike, StrPath, ReadableBuffer, WriteableBuffer
 from asyncio import _AwaitableLike, _CoroutineLike
 from asyncio.base_events import Server
 from asyncio.events import AbstractEventLoop, _TaskFactory
@@ -135,45 +135,6 @@ class Loop(_core.Loop, AbstractEventLoop):
             interleave: int | None = None,
             all_errors: bool = False,
         ) -> tuple[Transport, _ProtocolT]: ...
-    elif sys.version_info >= (3, 11):
-        @overload
-        async def create_connection(
-            self,
-            protocol_factory: Callable[[], _ProtocolT],
-            host: str = ...,
-            port: int = ...,
-            *,
-            ssl: _SSLContext = None,
-            family: int = 0,
-            proto: int = 0,
-            flags: int = 0,
-            sock: None = None,
-            local_addr: tuple[str, int] | None = None,
-            server_hostname: str | None = None,
-            ssl_handshake_timeout: float | None = None,
-            ssl_shutdown_timeout: float | None = None,
-            happy_eyeballs_delay: float | None = None,
-            interleave: int | None = None,
-        ) -> tuple[Transport, _ProtocolT]: ...
-        @overload
-        async def create_connection(
-            self,
-            protocol_factory: Callable[[], _ProtocolT],
-            host: None = None,
-            port: None = None,
-            *,
-            ssl: _SSLContext = None,
-            family: int = 0,
-            proto: int = 0,
-            flags: int = 0,
-            sock: socket,
-            local_addr: None = None,
-            server_hostname: str | None = None,
-            ssl_handshake_timeout: float | None = None,
-            ssl_shutdown_timeout: float | None = None,
-            happy_eyeballs_delay: float | None = None,
-            interleave: int | None = None,
-        ) -> tuple[Transport, _ProtocolT]: ...
     else:
         @overload
         async def create_connection(
@@ -190,6 +151,7 @@ class Loop(_core.Loop, AbstractEventLoop):
             local_addr: tuple[str, int] | None = None,
             server_hostname: str | None = None,
             ssl_handshake_timeout: float | None = None,
+            ssl_shutdown_timeout: float | None = None,
             happy_eyeballs_delay: float | None = None,
             interleave: int | None = None,
         ) -> tuple[Transport, _ProtocolT]: ...
@@ -208,10 +170,10 @@ class Loop(_core.Loop, AbstractEventLoop):
             local_addr: None = None,
             server_hostname: str | None = None,
             ssl_handshake_timeout: float | None = None,
+            ssl_shutdown_timeout: float | None = None,
             happy_eyeballs_delay: float | None = None,
             interleave: int | None = None,
         ) -> tuple[Transport, _ProtocolT]: ...
-
     if sys.version_info >= (3, 13):
         # 3.13 added `keep_alive`.
         @overload
@@ -290,7 +252,7 @@ class Loop(_core.Loop, AbstractEventLoop):
             ssl_shutdown_timeout: float | None = None,
             start_serving: bool = True,
         ) -> Server: ...
-    elif sys.version_info >= (3, 11):
+    else:
         @overload
         async def create_server(
             self,
@@ -363,152 +325,85 @@ class Loop(_core.Loop, AbstractEventLoop):
             ssl_shutdown_timeout: float | None = None,
             start_serving: bool = True,
         ) -> Server: ...
-    else:
-        @overload
-        async def create_server(
+    # Unix sockets (the _unix.py mixin); typeshed's AbstractEventLoop's.
+    if sys.version_info >= (3, 13):
+        async def create_unix_server(
             self,
             protocol_factory: _ProtocolFactory,
-            host: str | Sequence[str] | None,
-            port: int,
+            path: StrPath | None = None,
             *,
-            family: int = AddressFamily.AF_UNSPEC,
-            flags: int = AddressInfo.AI_PASSIVE,
-            sock: None = None,
+            sock: socket | None = None,
             backlog: int = 100,
-            ssl: _SSLContext = None,
-            reuse_address: bool | None = None,
-            reuse_port: bool | None = None,
-            ssl_handshake_timeout: float | None = None,
-            start_serving: bool = True,
-        ) -> Server: ...
-        @overload
-        async def create_server(
-            self,
-            protocol_factory: _ProtocolFactory,
-            host: str | Sequence[str],
-            port: int | None = None,
-            *,
-            family: int = AddressFamily.AF_UNSPEC,
-            flags: int = AddressInfo.AI_PASSIVE,
-            sock: None = None,
-            backlog: int = 100,
-            ssl: _SSLContext = None,
-            reuse_address: bool | None = None,
-            reuse_port: bool | None = None,
-            ssl_handshake_timeout: float | None = None,
-            start_serving: bool = True,
-        ) -> Server: ...
-        @overload
-        async def create_server(
-            self,
-            protocol_factory: _ProtocolFactory,
-            host: None = None,
-            *,
-            port: int,
-            family: int = AddressFamily.AF_UNSPEC,
-            flags: int = AddressInfo.AI_PASSIVE,
-            sock: None = None,
-            backlog: int = 100,
-            ssl: _SSLContext = None,
-            reuse_address: bool | None = None,
-            reuse_port: bool | None = None,
-            ssl_handshake_timeout: float | None = None,
-            start_serving: bool = True,
-        ) -> Server: ...
-        @overload
-        async def create_server(
-            self,
-            protocol_factory: _ProtocolFactory,
-            host: None = None,
-            port: None = None,
-            *,
-            family: int = AddressFamily.AF_UNSPEC,
-            flags: int = AddressInfo.AI_PASSIVE,
-            sock: socket,
-            backlog: int = 100,
-            ssl: _SSLContext = None,
-            reuse_address: bool | None = None,
-            reuse_port: bool | None = None,
-            ssl_handshake_timeout: float | None = None,
-            start_serving: bool = True,
-        ) -> Server: ...
-
-    if sys.version_info >= (3, 11):
-        async def start_tls(
-            self,
-            transport: BaseTransport,
-            protocol: BaseProtocol,
-            sslcontext: ssl.SSLContext,
-            *,
-            server_side: bool = False,
-            server_hostname: str | None = None,
-            ssl_handshake_timeout: float | None = None,
-            ssl_shutdown_timeout: float | None = None,
-        ) -> Transport | None: ...
-        async def connect_accepted_socket(
-            self,
-            protocol_factory: Callable[[], _ProtocolT],
-            sock: socket,
-            *,
             ssl: _SSLContext = None,
             ssl_handshake_timeout: float | None = None,
             ssl_shutdown_timeout: float | None = None,
-        ) -> tuple[Transport, _ProtocolT]: ...
+            start_serving: bool = True,
+            cleanup_socket: bool = True,
+        ) -> Server: ...
     else:
-        async def start_tls(
+        async def create_unix_server(
             self,
-            transport: BaseTransport,
-            protocol: BaseProtocol,
-            sslcontext: ssl.SSLContext,
+            protocol_factory: _ProtocolFactory,
+            path: StrPath | None = None,
             *,
-            server_side: bool = False,
-            server_hostname: str | None = None,
-            ssl_handshake_timeout: float | None = None,
-        ) -> Transport | None: ...
-        async def connect_accepted_socket(
-            self,
-            protocol_factory: Callable[[], _ProtocolT],
-            sock: socket,
-            *,
+            sock: socket | None = None,
+            backlog: int = 100,
             ssl: _SSLContext = None,
             ssl_handshake_timeout: float | None = None,
-        ) -> tuple[Transport, _ProtocolT]: ...
+            ssl_shutdown_timeout: float | None = None,
+            start_serving: bool = True,
+        ) -> Server: ...
 
+    async def create_unix_connection(
+        self,
+        protocol_factory: Callable[[], _ProtocolT],
+        path: str | None = None,
+        *,
+        ssl: _SSLContext = None,
+        sock: socket | None = None,
+        server_hostname: str | None = None,
+        ssl_handshake_timeout: float | None = None,
+        ssl_shutdown_timeout: float | None = None,
+    ) -> tuple[Transport, _ProtocolT]: ...
+    async def start_tls(
+        self,
+        transport: BaseTransport,
+        protocol: BaseProtocol,
+        sslcontext: ssl.SSLContext,
+        *,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        ssl_handshake_timeout: float | None = None,
+        ssl_shutdown_timeout: float | None = None,
+    ) -> Transport | None: ...
+    async def connect_accepted_socket(
+        self,
+        protocol_factory: Callable[[], _ProtocolT],
+        sock: socket,
+        *,
+        ssl: _SSLContext = None,
+        ssl_handshake_timeout: float | None = None,
+        ssl_shutdown_timeout: float | None = None,
+    ) -> tuple[Transport, _ProtocolT]: ...
     async def sock_sendfile(
         self, sock: socket, file: IO[bytes], offset: int = 0, count: int | None = None, *, fallback: bool | None = True
     ) -> int: ...
     async def sendfile(
         self, transport: WriteTransport, file: IO[bytes], offset: int = 0, count: int | None = None, *, fallback: bool = True
     ) -> int: ...
-    if sys.version_info >= (3, 11):
-        async def create_datagram_endpoint(  # type: ignore[override]
-            self,
-            protocol_factory: Callable[[], _ProtocolT],
-            local_addr: tuple[str, int] | str | None = None,
-            remote_addr: tuple[str, int] | str | None = None,
-            *,
-            family: int = 0,
-            proto: int = 0,
-            flags: int = 0,
-            reuse_port: bool | None = None,
-            allow_broadcast: bool | None = None,
-            sock: socket | None = None,
-        ) -> tuple[DatagramTransport, _ProtocolT]: ...
-    else:
-        async def create_datagram_endpoint(
-            self,
-            protocol_factory: Callable[[], _ProtocolT],
-            local_addr: tuple[str, int] | str | None = None,
-            remote_addr: tuple[str, int] | str | None = None,
-            *,
-            family: int = 0,
-            proto: int = 0,
-            flags: int = 0,
-            reuse_address: bool | None = ...,
-            reuse_port: bool | None = None,
-            allow_broadcast: bool | None = None,
-            sock: socket | None = None,
-        ) -> tuple[DatagramTransport, _ProtocolT]: ...
+    async def create_datagram_endpoint(  # type: ignore[override]
+        self,
+        protocol_factory: Callable[[], _ProtocolT],
+        local_addr: tuple[str, int] | str | None = None,
+        remote_addr: tuple[str, int] | str | None = None,
+        *,
+        family: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+        reuse_port: bool | None = None,
+        allow_broadcast: bool | None = None,
+        sock: socket | None = None,
+    ) -> tuple[DatagramTransport, _ProtocolT]: ...
     # Pipes and subprocesses.
     async def connect_read_pipe(
         self, protocol_factory: Callable[[], _ProtocolT], pipe: Any
@@ -552,17 +447,15 @@ class Loop(_core.Loop, AbstractEventLoop):
     def remove_reader(self, fd: FileDescriptorLike) -> bool: ...
     def add_writer(self, fd: FileDescriptorLike, callback: Callable[[Unpack[_Ts]], Any], *args: Unpack[_Ts]) -> None: ...
     def remove_writer(self, fd: FileDescriptorLike) -> bool: ...
-    # The sock_* methods (and probably some others) are not actually implemented on
-    # BaseEventLoop, only on subclasses. We list them here for now for convenience.
+    # The sock_* methods (the _sock.py mixin and src/sock.c)
     async def sock_recv(self, sock: socket, n: int) -> bytes: ...  # stock selector loop's name
     async def sock_recv_into(self, sock: socket, buf: WriteableBuffer) -> int: ...
     async def sock_sendall(self, sock: socket, data: ReadableBuffer) -> None: ...
     async def sock_connect(self, sock: socket, address: _Address) -> None: ...
     async def sock_accept(self, sock: socket) -> tuple[socket, _RetAddress]: ...
-    if sys.version_info >= (3, 11):
-        async def sock_recvfrom(self, sock: socket, bufsize: int) -> tuple[bytes, _RetAddress]: ...
-        async def sock_recvfrom_into(self, sock: socket, buf: WriteableBuffer, nbytes: int = 0) -> tuple[int, _RetAddress]: ...
-        async def sock_sendto(self, sock: socket, data: ReadableBuffer, address: _Address) -> int: ...
+    async def sock_recvfrom(self, sock: socket, bufsize: int) -> tuple[bytes, _RetAddress]: ...
+    async def sock_recvfrom_into(self, sock: socket, buf: WriteableBuffer, nbytes: int = 0) -> tuple[int, _RetAddress]: ...
+    async def sock_sendto(self, sock: socket, data: ReadableBuffer, address: _Address) -> int: ...
     # Signal handling.
     def add_signal_handler(self, sig: int, callback: Callable[[Unpack[_Ts]], Any], *args: Unpack[_Ts]) -> None: ...
     def remove_signal_handler(self, sig: int) -> bool: ...
