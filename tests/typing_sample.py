@@ -17,6 +17,38 @@ async def add(a: int, b: int) -> int:
     return a + b
 
 
+class Echo(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.write(data)
+
+
+class Client(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.got: asyncio.Future[bytes] = (
+            asyncio.get_running_loop().create_future())
+
+    def data_received(self, data: bytes) -> None:
+        self.got.set_result(data)
+
+
+async def echo_round_trip(loop: casyncio.Loop) -> bytes:
+    server = await loop.create_server(Echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport, client = await loop.create_connection(
+        Client, "127.0.0.1", port)
+    assert_type(client, Client)
+    transport.write(b"ping")
+    data = await client.got
+    transport.close()
+    server.close()
+    await server.wait_closed()
+    return data
+
+
 async def main() -> str:
     loop = asyncio.get_running_loop()
     handle = loop.call_soon(lambda: None)
@@ -59,6 +91,7 @@ def with_a_loop() -> None:
     loop.set_task_factory(None)
     loop.slow_callback_duration = 0.5
     loop.set_debug(False)
+    assert loop.run_until_complete(echo_round_trip(loop)) == b"ping"
     a, b = socket.socketpair()
     a.setblocking(False)
     b.setblocking(False)
