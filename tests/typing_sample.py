@@ -88,6 +88,8 @@ def with_a_loop() -> None:
     t.cancel()
     loop.set_task_factory(casyncio.eager_task_factory)
     assert loop.run_until_complete(add(4, 5)) == 9
+    loop.set_task_factory(casyncio.create_eager_task_factory(casyncio.Task))
+    assert loop.run_until_complete(add(5, 5)) == 10
     loop.set_task_factory(None)
     loop.slow_callback_duration = 0.5
     loop.set_debug(False)

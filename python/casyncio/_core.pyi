@@ -10,14 +10,13 @@ asyncio's classes.  At runtime they are not (they cannot derive from
 asyncio's C types): Future and Task report asyncio.Future / asyncio.Task as
 their ``__class__``, so isinstance() agrees with these stubs, and Handle and
 TimerHandle have every public method of asyncio's (isinstance(handle,
-asyncio.Handle) is False: README, differences from asyncio).  Declaring
+asyncio.Handle) is False, a difference from stock).  Declaring
 them so keeps a casyncio loop usable wherever typeshed expects an
 asyncio.AbstractEventLoop (asyncio.Runner's loop_factory, for one).
 """
 import asyncio
 import sys
-from asyncio import _CoroutineLike
-from asyncio import AbstractEventLoop
+from asyncio import AbstractEventLoop, _CoroutineLike
 from asyncio.events import _TaskFactory
 from asyncio.transports import _FlowControlMixin
 from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence

@@ -2,9 +2,7 @@
 on every version)."""
 import asyncio
 import sys
-from asyncio import _CoroutineLike
-from asyncio import AbstractEventLoop
-from collections.abc import Coroutine
+from asyncio import AbstractEventLoop, _CoroutineLike
 from contextvars import Context
 from typing import Any, Protocol, TypeVar, type_check_only
 
@@ -17,7 +15,7 @@ _TaskT_co = TypeVar("_TaskT_co", bound=asyncio.Task[Any], covariant=True)
 
 @type_check_only
 class _CustomTaskConstructor(Protocol[_TaskT_co]):
-    def __call__(self, coro: Coroutine[Any, Any, Any], /, *,
+    def __call__(self, coro: _CoroutineLike[Any], /, *,
                  loop: AbstractEventLoop, name: str | None,
                  context: Context | None,
                  eager_start: bool) -> _TaskT_co: ...
@@ -25,7 +23,7 @@ class _CustomTaskConstructor(Protocol[_TaskT_co]):
 @type_check_only
 class _EagerTaskFactoryType(Protocol[_TaskT_co]):
     def __call__(self, loop: AbstractEventLoop,
-                 coro: Coroutine[Any, Any, Any], *, name: str | None = None,
+                 coro: _CoroutineLike[Any], *, name: str | None = None,
                  context: Context | None = None) -> _TaskT_co: ...
 
 def create_eager_task_factory(
