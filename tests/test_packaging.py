@@ -1,6 +1,7 @@
 """What pip is told: an interpreter casyncio does not support stops the
 build with one sentence, before any C is compiled."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -149,3 +150,32 @@ def test_wheel_metadata(dists):
     assert sorted(msg.get_all('Provides-Extra')) == ['bench', 'test']
     assert msg['Description-Content-Type'] == 'text/markdown'
     assert msg.get_payload().startswith('# casyncio')
+
+
+# PEP 561 (tests/test_typing.py checks what the files say).
+TYPING_FILES = {'py.typed', '__init__.pyi', '_core.pyi', '_loop.pyi',
+                '_tasks.pyi', 'eager.pyi'}
+
+
+def test_wheel_ships_marker_and_stubs(tmp_path):
+    """setup.py build_py lays out what a wheel holds besides the compiled
+    extension; run in a copy of the tree (it writes egg-info beside the
+    sources)."""
+    src = tmp_path / 'src'
+    shutil.copytree(os.path.join(ROOT, 'python'), src / 'python',
+                    ignore=shutil.ignore_patterns('*.so', '__pycache__',
+                                                  '*.egg-info'))
+    for name in ('setup.py', 'pyproject.toml', 'README.md'):
+        shutil.copy(os.path.join(ROOT, name), src / name)
+    out = tmp_path / 'lib'
+    p = subprocess.run([sys.executable, 'setup.py', '-q', 'build_py',
+                        '--build-lib', str(out)], cwd=src,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    in_source = {n for n in os.listdir(os.path.join(ROOT, 'python',
+                                                    'casyncio'))
+                 if n == 'py.typed' or n.endswith('.pyi')}
+    assert in_source == TYPING_FILES
+    shipped = {n for n in os.listdir(out / 'casyncio')
+               if n == 'py.typed' or n.endswith('.pyi')}
+    assert shipped == TYPING_FILES

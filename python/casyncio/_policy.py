@@ -1,17 +1,25 @@
 """The event loop policy that makes casyncio loops, and run()."""
 import asyncio
 from asyncio import events, unix_events
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._startup import disabled
+
+if TYPE_CHECKING:
+    from ._loop import Loop
+
+_T = TypeVar("_T")
 
 __all__ = ("EventLoopPolicy", "install", "new_event_loop", "run")
 
 
-def new_event_loop():
+def new_event_loop() -> "Loop":
     """Return a new casyncio event loop (a stock asyncio one when
     CASYNCIO_DISABLE=1)."""
     if disabled():
-        return unix_events.SelectorEventLoop()
+        # The switch back to stock: a stock loop stands in for ours.
+        return cast("Loop", unix_events.SelectorEventLoop())
     from ._loop import Loop
     return Loop()
 
@@ -23,11 +31,11 @@ class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
     """asyncio's default policy (per-thread loops, and child watchers before
     3.14), making casyncio loops."""
 
-    def _loop_factory(self):
+    def _loop_factory(self) -> "Loop":
         return new_event_loop()
 
 
-def install():
+def install() -> None:
     """Make casyncio's policy the current one: asyncio.run(),
     asyncio.new_event_loop() and get_event_loop() then make casyncio loops.
     Does nothing when CASYNCIO_DISABLE=1."""
@@ -42,7 +50,7 @@ def install():
     set_policy(EventLoopPolicy())
 
 
-def run(main, *, debug=None):
+def run(main: Coroutine[Any, Any, _T], *, debug: bool | None = None) -> _T:
     """asyncio.run(), on a new casyncio loop."""
     if events._get_running_loop() is not None:
         # fail fast with short traceback
