@@ -42,6 +42,13 @@ cache_dir = {cache}
 casyncio._tls,casyncio._compat,casyncio.demo,casyncio.__main__,\
 casyncio._startup.*]
 ignore_errors = True
+
+# Its worker classes derive from uvicorn's, which ship no annotations.
+[mypy-casyncio.gunicorn]
+ignore_errors = True
+
+[mypy-uvicorn_worker.*,uvicorn.workers.*]
+ignore_missing_imports = True
 """
 
 

@@ -13,7 +13,7 @@ import types
 from . import _core
 
 
-def bind_as_python_methods(cls, stock):
+def bind_as_python_methods(cls: type, stock: type) -> None:
     """Wrap each public C method that cls gets from a C base class and
     stock (the asyncio class cls stands for) defines as a Python function.
     Private ones stay builtins: the C side takes some of them as bound

@@ -33,7 +33,7 @@ ENV_INSTALL = "CASYNCIO_INSTALL"
 ENV_DISABLE = "CASYNCIO_DISABLE"
 
 
-def disabled(environ=os.environ):
+def disabled(environ: "os._Environ[str] | dict[str, str]" = os.environ) -> bool:
     """True when the environment asks for stock asyncio instead
     (CASYNCIO_DISABLE set, and not empty or 0)."""
     return environ.get(ENV_DISABLE, "") not in ("", "0")
