@@ -269,11 +269,16 @@ def test_server_restart_pool_reconnects_nothing_lost(loop, pg):
             await asyncio.sleep(0.2)
             # setsid: the postmaster signals each backend's process group,
             # pg_ctl must not be in ours; it waits a moment so that the
-            # COPY's shell has exited first.  No rows: nothing to write
-            # into the shell's stdin.
-            command = (f'setsid sh -c "sleep 0.3; {bindir}/pg_ctl '
-                       f'-D {datadir} -l {datadir}/server.log -m fast -w '
-                       'restart" </dev/null >/dev/null 2>&1 &')
+            # COPY's shell has exited first, and closes the descriptors
+            # this backend leaves open (else each restarted server inherits
+            # them and, restarts later, has too few to start).  No rows:
+            # nothing to write into the shell's stdin.
+            restart = ('for f in /proc/$$/fd/*; do f=${f##*/}; '
+                       '[ "$f" -gt 2 ] && eval "exec $f>&-"; done; '
+                       f'sleep 0.3; exec {bindir}/pg_ctl -D {datadir} '
+                       f'-l {datadir}/server.log -m fast -w restart')
+            command = (f"setsid bash -c '{restart}' "
+                       '</dev/null >/dev/null 2>&1 &')
             await admin.execute(
                 "COPY (SELECT 1 WHERE false) TO PROGRAM '%s'"
                 % command.replace("'", "''"))
