@@ -185,7 +185,9 @@ def measure(args, impl, name):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--rounds', type=int, default=5)
     ap.add_argument('--seconds', type=float, default=2.0)
     ap.add_argument('--only', default='*', help='workload names, fnmatch '
