@@ -276,3 +276,31 @@ def test_file_io(loop, tmp_path):
         return text, await path.exists(), os.path.exists(tmp_path / "f.txt")
 
     assert run(loop, main) == ("casyncio", True, True)
+
+
+# anyio's pytest plugin with its backend option, the other way a suite picks
+# casyncio: anyio_backend = ("asyncio", {"loop_factory": ...}).
+LOOP_FACTORIES = {"asyncio": None, "casyncio": casyncio.new_event_loop}
+
+
+@pytest.fixture(params=sorted(LOOP_FACTORIES))
+def anyio_backend(request):
+    factory = LOOP_FACTORIES[request.param]
+    return "asyncio", ({"loop_factory": factory} if factory else {})
+
+
+@pytest.fixture
+async def anyio_fixture_loop(anyio_backend):
+    import asyncio
+    yield asyncio.get_running_loop()
+
+
+@pytest.mark.anyio
+async def test_pytest_backend_option(anyio_backend, anyio_fixture_loop):
+    import asyncio
+    loop = asyncio.get_running_loop()
+    assert loop is anyio_fixture_loop
+    expected = casyncio.Loop if "loop_factory" in anyio_backend[1] else asyncio.BaseEventLoop
+    assert isinstance(loop, expected)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(anyio.sleep, 0.001)

@@ -165,6 +165,14 @@ def test_plugin_on(user_suite, monkeypatch):
     result.stdout.fnmatch_lines(["casyncio: *tests run on casyncio's event loop"])
 
 
+def test_launcher(user_suite, monkeypatch):
+    """python -m casyncio -m pytest: the launcher's policy, no plugin."""
+    monkeypatch.setenv("EXPECT_LOOP", "casyncio")
+    result = user_suite.run(sys.executable, "-m", "casyncio", "-m", "pytest",
+                            "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=sum(COUNTS.values()))
+
+
 def test_plugin_off(user_suite, monkeypatch):
     """The same suite on stock asyncio: nothing of casyncio is switched on
     by installing or importing it."""
