@@ -243,3 +243,48 @@ def test_on_casyncio():
         assert not type(loop).__module__.startswith("casyncio")
     finally:
         loop.close()
+
+
+# unittest without pytest: the class attribute (3.13+) and the launcher.
+UNITTEST_MODULE = """
+import asyncio
+import os
+import unittest
+
+import casyncio
+
+
+class TestOnCasyncio(unittest.IsolatedAsyncioTestCase):
+    # A class, as asyncio.EventLoop in unittest's documentation: a plain
+    # function here (casyncio.new_event_loop, asyncio.new_event_loop) would
+    # become a method and be called with self.
+    if os.environ.get("SET_LOOP_FACTORY"):
+        loop_factory = casyncio.Loop
+
+    async def test_loop(self):
+        self.assertIsInstance(asyncio.get_running_loop(), casyncio.Loop)
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13),
+                    reason="IsolatedAsyncioTestCase.loop_factory is new in 3.13")
+def test_unittest_loop_factory(pytester, monkeypatch):
+    pytester.makepyfile(test_ut=UNITTEST_MODULE)
+    monkeypatch.setenv("PYTHONPATH", PACKAGE_PARENT)
+    monkeypatch.setenv("SET_LOOP_FACTORY", "1")
+    result = pytester.run(sys.executable, "-m", "unittest", "-v", "test_ut")
+    assert result.ret == 0, result.stderr.str()
+    result.stderr.fnmatch_lines(["test_loop * ok", "OK"])
+    monkeypatch.delenv("SET_LOOP_FACTORY")
+    result = pytester.run(sys.executable, "-m", "unittest", "test_ut")
+    assert result.ret == 1, "stock asyncio's loop without loop_factory"
+
+
+def test_unittest_launcher(pytester, monkeypatch):
+    pytester.makepyfile(test_ut=UNITTEST_MODULE)
+    monkeypatch.setenv("PYTHONPATH", PACKAGE_PARENT)
+    monkeypatch.delenv("SET_LOOP_FACTORY", raising=False)
+    result = pytester.run(sys.executable, "-m", "casyncio", "-m", "unittest",
+                          "-v", "test_ut")
+    assert result.ret == 0, result.stderr.str()
+    result.stderr.fnmatch_lines(["test_loop * ok", "OK"])
