@@ -18,14 +18,18 @@ documents for choosing the loop (a ``pytest_asyncio_loop_factories`` in the
 user's conftest.py is asked first and wins).  The previous policy comes back
 when the session ends.
 """
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 import casyncio
 
-_saved_policy = []
+_saved_policy: list[Any] = []
 
 
-def _policy_functions():
+def _policy_functions() -> tuple[Callable[[], Any], Callable[[Any], None]]:
     """asyncio's get/set policy functions without 3.14's deprecation
     warnings (the private ones asyncio itself uses from 3.14 on)."""
     from asyncio import events
@@ -35,24 +39,26 @@ def _policy_functions():
                     events.set_event_loop_policy))
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     get_policy, _ = _policy_functions()
     _saved_policy.append(get_policy())
     casyncio.install()
 
 
-def pytest_unconfigure(config):
+def pytest_unconfigure(config: pytest.Config) -> None:
     if _saved_policy:
         _, set_policy = _policy_functions()
         set_policy(_saved_policy.pop())
 
 
-def pytest_report_header(config):
+def pytest_report_header(config: pytest.Config) -> str:
     return f"casyncio: {casyncio.__version__}, tests run on casyncio's event loop"
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_asyncio_loop_factories(config, item):
+def pytest_asyncio_loop_factories(
+        config: pytest.Config, item: pytest.Item,
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
     """pytest-asyncio >= 1.4: the loop factory of every asyncio test (a
     single factory: test ids stay as they are)."""
     return {"casyncio": casyncio.new_event_loop}
