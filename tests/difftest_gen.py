@@ -42,7 +42,7 @@ FEATURES = frozenset("""
     timeout timeout0 timeout_never timeout_none timeout_reschedule_past
     raise return swallow_cancel uncancel reraise_cancel
     peek sleep_result ensure_future lock semaphore event_wait event_set
-    queue_get queue_put future_subclass custom_awaitable
+    queue_get queue_put future_subclass custom_awaitable as_completed
 """.split()) | ({"eager"} if HAS_EAGER else frozenset())
 
 # Run first, in the program's namespace.  T (the trace's append) and
@@ -246,6 +246,7 @@ class _Gen:
         self.features = set()
         self.nfn = 0
         self.nfut = self.r.randint(1, 4)
+        self.eager = HAS_EAGER and self.r.random() < 0.3
 
     # -- helpers -----------------------------------------------------------
     def use(self, feature):
@@ -340,7 +341,7 @@ class _Gen:
         'wait_for': 2, 'shield': 2, 'taskgroup': 2, 'timeout': 3,
         'peek': 2, 'sleep_result': 1, 'ensure_future': 1, 'lock': 2,
         'semaphore': 1, 'event_wait': 1, 'event_set': 1, 'queue_get': 1,
-        'queue_put': 1,
+        'queue_put': 1, 'as_completed': 1,
     }
     MAIN_STATEMENTS = ('sleep0', 'note', 'resolve', 'cancel_task',
                        'call_soon', 'done_cb', 'peek', 'event_set',
@@ -358,7 +359,7 @@ class _Gen:
                 kinds = [k for k in kinds if k not in (
                     'gather', 'wait', 'taskgroup', 'timeout', 'spawn',
                     'wait_for', 'shield', 'lock', 'semaphore',
-                    'ensure_future')]
+                    'ensure_future', 'as_completed')]
         if ctx['top'] == 0:
             kinds = [k for k in kinds if k not in (
                 'cancel_task', 'await_task', 'peek')]
@@ -595,6 +596,26 @@ class _Gen:
             f"T(f'{{me}} {tag} done={{names(done)}} "
             f"pending={{names(pending)}}')"])
 
+    def s_as_completed(self, ctx, depth):
+        # as_completed() goes through its arguments in the order of a set:
+        # it makes tasks of coroutines, and schedules the done callbacks of
+        # what is already done, in that order.  So: new tasks only (an
+        # eager one may be done at once: then only one).
+        self.use('as_completed')
+        items = []
+        for _ in range(1 if self.eager else self.r.randint(1, 3)):
+            fn = self.function(ctx, depth + 1)
+            items.append(f"mk({fn}(), '{fn}.task')")
+        tag = self.fresh('ac')
+        listed = ', '.join(items)
+        return self.guard(tag, [
+            f"for i, aw in enumerate(asyncio.as_completed([{listed}])):",
+            "    try:",
+            "        r = await aw",
+            f"        T(f'{{me}} {tag} #{{i}} -> {{fv(r)}}')",
+            "    except Exception as e:",
+            f"        T(f'{{me}} {tag} #{{i}} !{{fmt(e)}}')"])
+
     def s_wait_for(self, ctx, depth):
         r = self.r
         a = self.awaitable(ctx, depth)
@@ -664,7 +685,7 @@ class _Gen:
                 '    me = "main"',
                 '    loop = asyncio.get_running_loop()',
                 '    loop.set_exception_handler(handler)']
-        if HAS_EAGER and r.random() < 0.3:
+        if self.eager:
             self.use('eager')
             main.append('    loop.set_task_factory(EAGER_FACTORY)')
         for k in range(self.nfut):
