@@ -48,9 +48,10 @@ def report(program, expected, got):
 
 @pytest.fixture
 def frozen_gc():
-    """run() collects garbage after each program (so that "never retrieved"
-    reports land in the trace): freeze what the test session already holds
-    so those collections stay cheap."""
+    """run() collects garbage after each program (so that its "never
+    retrieved" reports reach its own exception handler, not a later
+    program's): freeze what the test session already holds so those
+    collections stay cheap."""
     gc.collect()
     gc.freeze()
     yield
