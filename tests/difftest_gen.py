@@ -43,6 +43,7 @@ FEATURES = frozenset("""
     raise return swallow_cancel uncancel reraise_cancel
     peek sleep_result ensure_future lock semaphore event_wait event_set
     queue_get queue_put future_subclass custom_awaitable as_completed
+    contextvar_set contextvar_get remove_done_cb
 """.split()) | ({"eager"} if HAS_EAGER else frozenset())
 
 # Run first, in the program's namespace.  T (the trace's append) and
@@ -50,8 +51,10 @@ FEATURES = frozenset("""
 # there by run().
 PRELUDE = r'''
 import asyncio
+import contextvars
 import re
 
+CV = contextvars.ContextVar('CV', default='-')
 F = []    # the shared futures, made by main
 TS = []   # the top-level tasks t0, t1, ...
 ALL = []  # every task made through mk(), in creation order
@@ -87,6 +90,8 @@ def fmt(e):
     s = f'{type(e).__name__}({str(e)!r})'
     if e.__cause__ is not None:
         s += ' from ' + fmt(e.__cause__)
+    elif e.__context__ is not None and not e.__suppress_context__:
+        s += ' during ' + type(e.__context__).__name__
     return s
 
 
@@ -132,7 +137,7 @@ def mk(coro, name):
 
 def on_done(tag, raises=False):
     def cb(f):
-        T(f'{tag} done-cb {state(f)}')
+        T(f'{tag} done-cb {state(f)} cv={CV.get()}')
         if raises:
             raise RuntimeError(f'{tag} done-cb raises')
     return cb
@@ -340,11 +345,11 @@ class _Gen:
         'wait_for': 2, 'shield': 2, 'taskgroup': 2, 'timeout': 3,
         'peek': 2, 'sleep_result': 1, 'ensure_future': 1, 'lock': 2,
         'semaphore': 1, 'event_wait': 1, 'event_set': 1, 'queue_get': 1,
-        'queue_put': 1, 'as_completed': 1,
+        'queue_put': 1, 'as_completed': 1, 'cv': 3, 'remove_done_cb': 1,
     }
     MAIN_STATEMENTS = ('sleep0', 'note', 'resolve', 'cancel_task',
                        'call_soon', 'done_cb', 'peek', 'event_set',
-                       'queue_put')
+                       'queue_put', 'cv')
 
     def statement(self, ctx, depth):
         r = self.r
@@ -425,6 +430,21 @@ class _Gen:
             self.guard(tag, ['await asyncio.sleep(0)',
                              f"T(f'{{me}} {tag} not cancelled')"])
 
+    def s_cv(self, ctx, depth):
+        if self.r.random() < 0.5:
+            self.use('contextvar_set')
+            return ["CV.set(me)"]
+        self.use('contextvar_get')
+        return ["T(f'{me} cv={CV.get()}')"]
+
+    def s_remove_done_cb(self, ctx, depth):
+        self.use('remove_done_cb')
+        k = self.r.randrange(self.nfut)
+        return [f"cb = on_done(me + ' never')",
+                f"F[{k}].add_done_callback(cb)",
+                f"T(f'{{me}} F{k}.remove_done_callback -> "
+                f"{{F[{k}].remove_done_callback(cb)}}')"]
+
     def s_peek(self, ctx, depth):
         self.use('peek')
         j = self.r.randrange(ctx['top'])
@@ -446,7 +466,7 @@ class _Gen:
 
     # What a Lock's or Semaphore's holder may do: nothing that waits for
     # another task (which may be waiting for the lock).
-    HOLDER_STATEMENTS = ('sleep0', 'note', 'resolve', 'await_fut',
+    HOLDER_STATEMENTS = ('sleep0', 'note', 'resolve', 'await_fut', 'cv',
                          'call_soon', 'done_cb', 'peek', 'event_set',
                          'queue_put', 'sleep_result')
 
@@ -502,7 +522,7 @@ class _Gen:
     def s_call_soon(self, ctx, depth):
         r = self.r
         name = self.fresh('cb')
-        body = [f"T('{name} runs')"]
+        body = [f"T(f'{name} runs cv={{CV.get()}}')"]
         if r.random() < 0.5:
             k = r.randrange(self.nfut)
             body += [f'if not F[{k}].done():',
