@@ -1,10 +1,10 @@
-"""Random asyncio programs for the differential test (tests/test_differential.py).
+"""Random asyncio programs for the differential test (test_differential.py).
 
 generate(seed) returns a Program: Python source text (readable, printed on a
 mismatch) of coroutine functions built from tasks, futures, cancellations
 with messages, gather, wait, wait_for, shield, TaskGroup, asyncio.timeout,
 call_soon callbacks, done callbacks, uncancel()/cancelling() and exceptions,
-plus the set of features it uses.  run(program, loop_factory, eager_factory)
+plus the set of features it uses.  run(program, loop_factory, ...)
 executes the source in a fresh namespace under asyncio.Runner and returns the
 event trace: a list of strings (who did what, results, exception types and
 messages, cancelled() states, cancelling() counts, the order of completions,
@@ -43,12 +43,12 @@ FEATURES = frozenset("""
     raise return swallow_cancel uncancel reraise_cancel
     peek sleep_result ensure_future lock semaphore event_wait event_set
     queue_get queue_put future_subclass custom_awaitable as_completed
-    contextvar_set contextvar_get remove_done_cb
+    contextvar_set contextvar_get remove_done_cb task_factory
 """.split()) | ({"eager"} if HAS_EAGER else frozenset())
 
-# Run first, in the program's namespace.  T (the trace's append) and
-# EAGER_FACTORY (None, or the task factory of the loop under test) are put
-# there by run().
+# Run first, in the program's namespace.  T (the trace's append),
+# EAGER_FACTORY (None, or the eager task factory of the implementation under
+# test) and TASK (its Task class) are put there by run().
 PRELUDE = r'''
 import asyncio
 import contextvars
@@ -77,6 +77,10 @@ class Awaitable:
 
     def __await__(self):
         return (yield from self.fut.__await__())
+
+
+def plain_factory(loop, coro, **kw):
+    return TASK(coro, loop=loop, **kw)
 
 
 def ct():
@@ -217,10 +221,13 @@ class Program:
         return self._code
 
 
-def run(program, loop_factory, eager_factory=None):
-    """Run program on a fresh loop from loop_factory; return its trace."""
+def run(program, loop_factory, eager_factory=None, task_class=asyncio.Task):
+    """Run program on a fresh loop from loop_factory (with eager_factory
+    and task_class as the implementation's eager task factory and Task
+    class); return its trace."""
     trace = []
     ns = {'T': trace.append, 'EAGER_FACTORY': eager_factory,
+          'TASK': task_class,
           '__name__': f'difftest_{program.seed}'}
     exec(program.code(), ns)
     try:
@@ -707,6 +714,9 @@ class _Gen:
         if self.eager:
             self.use('eager')
             main.append('    loop.set_task_factory(EAGER_FACTORY)')
+        elif r.random() < 0.1:
+            self.use('task_factory')
+            main.append('    loop.set_task_factory(plain_factory)')
         for k in range(self.nfut):
             if r.random() < 0.2:
                 self.use('future_subclass')

@@ -35,7 +35,8 @@ def stock_trace(program):
 
 
 def casyncio_trace(program):
-    return run(program, casyncio.new_event_loop, CASYNCIO_EAGER)
+    return run(program, casyncio.new_event_loop, CASYNCIO_EAGER,
+               casyncio.Task)
 
 
 def report(program, expected, got):
@@ -137,8 +138,8 @@ def test_detects_a_different_loop(mutant, frozen_gc):
     seeds = range(40)
     for seed in seeds:
         program = generate(seed)
-        if HAS_EAGER and 'eager' in program.features \
-                and mutant is message_losing_loop:
+        if mutant is message_losing_loop and (
+                {'eager', 'task_factory'} & program.features):
             continue   # the program sets its own task factory
         if stock_trace(program) != run(program, mutant, STOCK_EAGER):
             differ += 1
