@@ -447,7 +447,7 @@ class _Gen:
     def s_remove_done_cb(self, ctx, depth):
         self.use('remove_done_cb')
         k = self.r.randrange(self.nfut)
-        return [f"cb = on_done(me + ' never')",
+        return ["cb = on_done(me + ' never')",
                 f"F[{k}].add_done_callback(cb)",
                 f"T(f'{{me}} F{k}.remove_done_callback -> "
                 f"{{F[{k}].remove_done_callback(cb)}}')"]
