@@ -130,20 +130,29 @@ def message_losing_loop():
     return loop
 
 
-@pytest.mark.parametrize('mutant', [ReversedReadyLoop, message_losing_loop])
+MUTANTS = {
+    'reversed_ready': (ReversedReadyLoop, STOCK_EAGER, asyncio.Task),
+    'message_losing_task': (
+        message_losing_loop,
+        asyncio.create_eager_task_factory(MessageLosingTask)
+        if HAS_EAGER else None,
+        MessageLosingTask),
+}
+
+
+@pytest.mark.parametrize('mutant', sorted(MUTANTS))
 def test_detects_a_different_loop(mutant, frozen_gc):
     """A loop that behaves differently from stock asyncio gives a
-    different trace for most programs."""
+    different trace for many programs."""
     differ = 0
-    seeds = range(40)
+    seeds = range(60)
     for seed in seeds:
         program = generate(seed)
-        if mutant is message_losing_loop and (
-                {'eager', 'task_factory'} & program.features):
-            continue   # the program sets its own task factory
-        if stock_trace(program) != run(program, mutant, STOCK_EAGER):
+        if stock_trace(program) != run(program, *MUTANTS[mutant]):
             differ += 1
-    assert differ >= len(seeds) // 4, differ
+    # Measured on 3.11-3.15: reversed_ready 56-57 of 60,
+    # message_losing_task 16-28 of 60.
+    assert differ >= len(seeds) // 6, differ
 
 
 def test_mismatch_report_shows_program_and_diff():
