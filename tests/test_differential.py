@@ -3,7 +3,7 @@ asyncio and on casyncio must leave the same event trace.
 
 The programs come from tests/difftest_gen.py (seeded, reproducible).  CI runs
 seeds range(CASYNCIO_DIFF_SEED0, CASYNCIO_DIFF_SEED0 + CASYNCIO_DIFF_N),
-default 0..1999; a nightly-size run:
+default 0..2999; a nightly-size run:
 
     CASYNCIO_DIFF_N=100000 python -m pytest tests/test_differential.py -q
 
@@ -20,7 +20,7 @@ import pytest
 import casyncio
 from difftest_gen import FEATURES, HAS_EAGER, generate, run
 
-N = int(os.environ.get('CASYNCIO_DIFF_N', '2000'))
+N = int(os.environ.get('CASYNCIO_DIFF_N', '3000'))
 SEED0 = int(os.environ.get('CASYNCIO_DIFF_SEED0', '0'))
 CHUNK = 100
 CHUNKS = [(s, min(s + CHUNK, SEED0 + N)) for s in range(SEED0, SEED0 + N,
