@@ -13,6 +13,14 @@ from conftest import PACKAGE_PARENT
 import casyncio._core as _core
 from casyncio import _compat
 
+
+def iscoroutinefunction(func):
+    """asyncio.iscoroutinefunction, which legacy @asyncio.coroutine
+    functions answer; 3.14 deprecated it (to go in 3.16)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        return asyncio.iscoroutinefunction(func)
+
 # The shims warn as Python 3.8-3.10 did; those warnings are expected here.
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning:casyncio._compat"),
@@ -95,7 +103,7 @@ def test_coroutine_generator_yield_from_sleep(compat):
         c = await_result = yield from asyncio.gather(inner(3), inner(4))
         return a, b, c, await_result
 
-    assert asyncio.iscoroutinefunction(inner)
+    assert iscoroutinefunction(inner)
     assert run_loop(outer()) == (2, 4, [6, 8], [6, 8])
 
 
@@ -130,7 +138,7 @@ def test_coroutine_plain_functions(compat):
         return f
 
     for func in (plain, returns_coro, returns_future):
-        assert asyncio.iscoroutinefunction(func)
+        assert iscoroutinefunction(func)
     assert plain.__name__ == "plain"
     assert run_loop(plain()) == "plain"
     assert run_loop(returns_coro()) == "native"
