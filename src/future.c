@@ -156,8 +156,8 @@ future_register(FutureObject *fut, PyObject *cb, PyObject *ctx, int wakeup)
     return ret;
 }
 
-static int
-future_add_done_callback(FutureObject *fut, PyObject *cb, PyObject *ctx)
+int
+cx_future_add_done_callback(FutureObject *fut, PyObject *cb, PyObject *ctx)
 {
     if (fut->fut_loop == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "uninitialized Future object");
@@ -168,12 +168,6 @@ future_add_done_callback(FutureObject *fut, PyObject *cb, PyObject *ctx)
                                    (PyObject *)fut, ctx);
     }
     return future_register(fut, cb, ctx, 0);
-}
-
-int
-cx_future_add_done_callback(FutureObject *fut, PyObject *cb, PyObject *ctx)
-{
-    return future_add_done_callback(fut, cb, ctx);
 }
 
 int
@@ -600,11 +594,11 @@ Future_add_done_callback(FutureObject *self, PyObject *const *args,
         if (context == NULL) {
             return NULL;
         }
-        ret = future_add_done_callback(self, args[0], context);
+        ret = cx_future_add_done_callback(self, args[0], context);
         Py_DECREF(context);
     }
     else {
-        ret = future_add_done_callback(self, args[0], context);
+        ret = cx_future_add_done_callback(self, args[0], context);
     }
     if (ret < 0) {
         return NULL;

@@ -88,8 +88,9 @@ PyObject *cx_future_make_cancelled_error(FutureObject *fut);
  * set (cancelled: CancelledError; not done: InvalidStateError). */
 int cx_future_get_result(FutureObject *fut, PyObject **result);
 
-/* fut.add_done_callback(cb, context=ctx) for one of our exact futures,
- * without the method call; ctx is not NULL.  0 or -1. */
+/* fut.add_done_callback(cb, context=ctx) for one of our futures, without
+ * the method call (Future.add_done_callback's body); ctx is not NULL.
+ * 0 or -1. */
 int cx_future_add_done_callback(FutureObject *fut, PyObject *cb,
                                 PyObject *ctx);
 

@@ -1681,6 +1681,18 @@ Loop_get_timer_count(LoopObject *lp, void *c)
 
 /* ---- the type ---- */
 
+/* Whether a loop of type tp has _core.Loop's own method name (not
+ * overridden by a subclass): 1 or 0, or -1 with an exception set. */
+static int
+loop_keeps_method(cx_state *st, PyTypeObject *tp, PyObject *name)
+{
+    PyObject *mine = PyDict_GetItemWithError(st->LoopType->tp_dict, name);
+    if (mine == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    return cx_method_inherited(st, tp, name, mine);
+}
+
 static PyObject *
 Loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
 {
@@ -1715,19 +1727,15 @@ Loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     lp->loop_wakeup_fd = rc;
     /* Futures and tasks may queue straight into our ready queue only when
      * call_soon is ours: a subclass overriding it must see every call. */
-    PyObject *mine = PyDict_GetItemWithError(st->LoopType->tp_dict,
-                                             st->str_call_soon);
-    lp->loop_fast = mine != NULL
-        && cx_method_unwrap(st, cx_type_lookup(tp, st->str_call_soon)) == mine;
-    if (PyErr_Occurred()) {
+    lp->loop_fast = loop_keeps_method(st, tp, st->str_call_soon);
+    if (lp->loop_fast < 0) {
         goto error;
     }
-    mine = PyDict_GetItemWithError(st->LoopType->tp_dict,
-                                   st->str_create_task);
-    lp->loop_create_task_fast = mine != NULL
-        && cx_method_unwrap(st, cx_type_lookup(tp, st->str_create_task))
-           == mine;
-    if (PyErr_Occurred()) {
+    /* gather() may make its tasks without calling create_task (see
+     * cx_loop_create_task_plain) only when create_task is ours too. */
+    lp->loop_create_task_fast = loop_keeps_method(st, tp,
+                                                  st->str_create_task);
+    if (lp->loop_create_task_fast < 0) {
         goto error;
     }
     return (PyObject *)lp;

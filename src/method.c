@@ -22,6 +22,13 @@ cx_method_unwrap(cx_state *st, PyObject *attr)
 }
 
 int
+cx_method_inherited(cx_state *st, PyTypeObject *tp, PyObject *name,
+                    PyObject *original)
+{
+    return cx_method_unwrap(st, cx_type_lookup(tp, name)) == original;
+}
+
+int
 cx_method_is(cx_state *st, PyObject *bound, PyObject *self, PyCFunction fn)
 {
     if (PyCFunction_Check(bound)) {

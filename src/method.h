@@ -19,6 +19,11 @@
  * (borrowed either way). */
 PyObject *cx_method_unwrap(cx_state *st, PyObject *attr);
 
+/* Whether what instances of tp find as attribute name is original (one of
+ * our method descriptors), itself or in a _PyMethod: not overridden. */
+int cx_method_inherited(cx_state *st, PyTypeObject *tp, PyObject *name,
+                        PyObject *original);
+
 /* Whether bound (a bound method, as getattr gives) calls C function fn
  * with self: a builtin method of self, or a types.MethodType of self over
  * a _PyMethod of fn. */

@@ -805,10 +805,10 @@ cx_tls_is_fast(cx_state *st, PyObject *protocol)
         return 0;
     }
     PyTypeObject *tp = Py_TYPE(protocol);
-    return cx_method_unwrap(st, cx_type_lookup(tp, st->str_get_buffer))
-           == st->tls_get_buffer
-        && cx_method_unwrap(st, cx_type_lookup(tp, st->str_buffer_updated))
-           == st->tls_buffer_updated;
+    return cx_method_inherited(st, tp, st->str_get_buffer,
+                               st->tls_get_buffer)
+        && cx_method_inherited(st, tp, st->str_buffer_updated,
+                               st->tls_buffer_updated);
 }
 
 /* ---- methods ---- */
@@ -1006,8 +1006,8 @@ SSLProtocolBase_set_transport(cx_tls *self, PyObject *v, void *c)
     cx_state *st = self->tls_st;
     self->tls_transport_fast = v != NULL
         && PyObject_TypeCheck(v, st->SocketTransportType)
-        && cx_method_unwrap(st, cx_type_lookup(Py_TYPE(v), st->str_write))
-           == st->stream_write;
+        && cx_method_inherited(st, Py_TYPE(v), st->str_write,
+                               st->stream_write);
     Py_XSETREF(self->tls_transport, Py_XNewRef(v));
     return 0;
 }
