@@ -59,7 +59,8 @@ def _usage_error(message):
 def _parse(argv):
     """Return (compat, kind, target, args); kind is 'file', 'module', 'cmd',
     'stdin' or 'repl'."""
-    compat = os.environ.get("CASYNCIO_NO_COMPAT", "") in ("", "0")
+    from casyncio import _startup
+    compat = _startup.compat_wanted()
     i = 0
     while i < len(argv):
         arg = argv[i]

@@ -614,7 +614,6 @@ def _take_stock_qualnames(cls):
 _take_stock_qualnames(Loop)
 
 
-
 for _ours, _stock in [
         (Loop, unix_events._UnixSelectorEventLoop),
         (_core.Handle, events.Handle),

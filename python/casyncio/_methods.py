@@ -21,7 +21,7 @@ def bind_as_python_methods(cls: type, stock: type) -> None:
     cheaper call."""
     for name in dir(cls):
         attr = getattr(cls, name)
-        if (type(attr).__name__ == 'method_descriptor'
+        if (isinstance(attr, types.MethodDescriptorType)
                 and not name.startswith('_')
                 and isinstance(getattr(stock, name, None),
                                types.FunctionType)):

@@ -33,20 +33,24 @@ ENV_INSTALL = "CASYNCIO_INSTALL"
 ENV_DISABLE = "CASYNCIO_DISABLE"
 
 
+def _flag(environ: "os._Environ[str] | dict[str, str]", name: str) -> bool:
+    """Whether variable name is set, and not empty or 0."""
+    return environ.get(name, "") not in ("", "0")
+
+
 def disabled(environ: "os._Environ[str] | dict[str, str]" = os.environ) -> bool:
     """True when the environment asks for stock asyncio instead
     (CASYNCIO_DISABLE set, and not empty or 0)."""
-    return environ.get(ENV_DISABLE, "") not in ("", "0")
+    return _flag(environ, ENV_DISABLE)
 
 
 def wanted(environ=os.environ):
     """True when the environment asks for casyncio at start-up."""
-    return (environ.get(ENV_INSTALL, "") not in ("", "0")
-            and not disabled(environ))
+    return _flag(environ, ENV_INSTALL) and not disabled(environ)
 
 
 def compat_wanted(environ=os.environ):
-    return environ.get("CASYNCIO_NO_COMPAT", "") in ("", "0")
+    return not _flag(environ, "CASYNCIO_NO_COMPAT")
 
 
 def child_environ(compat=True, environ=os.environ):
