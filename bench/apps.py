@@ -31,7 +31,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from net import Server, build_rows, fmt_us, pinned, render, run_wrk  # noqa
+from net import (Server, build_rows, fmt_us, pinned, report,  # noqa
+                 run_wrk)
 from run import IMPLS, child_env, cpu_model, fmt_rate  # noqa: E402
 
 HTTP_ROWS = ["starlette", "asgi"]
@@ -156,22 +157,10 @@ def main(argv=None):
                         f"{os.getloadavg()[0]:.2f} at end",
         "wall_seconds": round(time.time() - started, 1),
     }
-    for k, v in header.items():
-        print(f"- **{k}**: {v}" if args.markdown else f"{k}: {v}")
-    print()
-    print("rows: starlette, asgi = req (HTTP request), websockets = msg "
-          "(message echoed); CPU = server user+sys per req/msg")
-    print(render(table, impls, args.markdown, "req"))
-    for kind, impl, r, err in errors:
-        print(f"ERROR {kind} {impl} round {r + 1}: {err}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"header": header,
-                       "results": [{"row": list(row), "impl": impl,
-                                    "samples": s}
-                                   for (row, impl), s in results.items()]},
-                      f, indent=1)
-    return 1 if errors else 0
+    return report(args, header,
+                  "rows: starlette, asgi = req (HTTP request), websockets = "
+                  "msg (message echoed); CPU = server user+sys per req/msg",
+                  table, impls, "req", results, errors)
 
 
 if __name__ == "__main__":

@@ -231,6 +231,27 @@ def render(table, impls, markdown, unit):
 
 # ---- main ----
 
+def report(args, header, rows_note, table, impls, unit, results, errors):
+    """Print the run's header, the table (rows_note above it) and the
+    errors; write --json.  The exit status: 1 if a measurement failed."""
+    for k, v in header.items():
+        print(f"- **{k}**: {v}" if args.markdown else f"{k}: {v}")
+    print()
+    if rows_note:
+        print(rows_note)
+    print(render(table, impls, args.markdown, unit))
+    for row, impl, r, err in errors:
+        print(f"ERROR {row} {impl} round {r + 1}: {err}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"header": header,
+                       "results": [{"row": list(row), "impl": impl,
+                                    "samples": s}
+                                   for (row, impl), s in results.items()]},
+                      f, indent=1)
+    return 1 if errors else 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("bench", choices=["echo", "http"])
@@ -323,22 +344,10 @@ def main(argv=None):
                   f"measurement, interleaved",
         "wall_seconds": round(time.time() - started, 1),
     }
-    for k, v in header.items():
-        print(f"- **{k}**: {v}" if args.markdown else f"{k}: {v}")
-    print()
-    if echo:
-        print("rows: KIND/SIZE_KiB; CPU = server user+sys per round trip")
-    print(render(table, impls, args.markdown, "msg" if echo else "req"))
-    for row, impl, r, err in errors:
-        print(f"ERROR {row} {impl} round {r + 1}: {err}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"header": header,
-                       "results": [{"row": list(row), "impl": impl,
-                                    "samples": s}
-                                   for (row, impl), s in results.items()]},
-                      f, indent=1)
-    return 1 if errors else 0
+    rows_note = ("rows: KIND/SIZE_KiB; CPU = server user+sys per round trip"
+                 if echo else None)
+    return report(args, header, rows_note, table, impls,
+                  "msg" if echo else "req", results, errors)
 
 
 if __name__ == "__main__":
