@@ -360,12 +360,19 @@ Transport__read_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
 
 /* ---- writing ---- */
 
+/* Queue the unsent part of a write: buf[0:len] when data is NULL or not
+ * exact bytes (a copy: the caller may change a mutable buffer later), else
+ * data itself, whole, with its first `sent` bytes already gone (only when
+ * the queue was empty: data becomes its head, tr_wbuf_off = sent).  An
+ * immutable bytes is never copied, however large.  0 or -1. */
 static int
-transport_append(cx_transport *tr, PyObject *data, const char *buf,
-                 Py_ssize_t len)
+transport_append(cx_transport *tr, PyObject *data, Py_ssize_t sent,
+                 const char *buf, Py_ssize_t len)
 {
-    PyObject *item = (data != NULL && PyBytes_CheckExact(data))
-        ? Py_NewRef(data) : PyBytes_FromStringAndSize(buf, len);
+    int whole = data != NULL && PyBytes_CheckExact(data);
+    assert(sent == 0 || tr->tr_wbuf_size == 0);
+    PyObject *item = whole ? Py_NewRef(data)
+                           : PyBytes_FromStringAndSize(buf, len);
     if (item == NULL) {
         return -1;
     }
@@ -377,15 +384,19 @@ transport_append(cx_transport *tr, PyObject *data, const char *buf,
     Py_DECREF(item);
     if (rc == 0) {
         tr->tr_wbuf_size += len;
+        if (whole && sent) {
+            assert(PyList_GET_SIZE(tr->tr_wbuf) == 1 && tr->tr_wbuf_head == 0);
+            tr->tr_wbuf_off = sent;
+        }
     }
     return rc;
 }
 
 /* write()'s common part once its checks are done, for a stream socket
  * (sock=1: send()) or a write pipe (sock=0: write()): when nothing is
- * queued, write at once; queue what is left (registering the writer when
- * the queue was empty), then _maybe_pause_protocol.  0; 1 when the
- * immediate write failed (OSError set, nothing queued: the caller's fatal
+ * queued, write at once; queue what is left (transport_append),
+ * registering the writer when the queue was empty; then
+ * _maybe_pause_protocol.  0; 1 when the immediate write failed (OSError set, nothing queued: the caller's fatal
  * error); -1 on error.  Inlined into Transport_write (sock a constant). */
 static inline int
 stream_write_or_queue(cx_transport *tr, PyObject *data, Py_buffer *view,
@@ -413,7 +424,7 @@ stream_write_or_queue(cx_transport *tr, PyObject *data, Py_buffer *view,
             return -1;
         }
     }
-    if (transport_append(tr, sent ? NULL : data, (char *)view->buf + sent,
+    if (transport_append(tr, data, sent, (char *)view->buf + sent,
                          view->len - sent) < 0) {
         return -1;
     }

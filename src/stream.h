@@ -26,8 +26,8 @@ int cx_stream_setup(PyObject *module);
  * stream's hot path (its _write_ready).
  *
  * write()'s common part once its checks are done, with write(): when
- * nothing is queued, write view at once; queue what is left (data itself
- * if exact bytes and nothing was written), registering the writer when the
+ * nothing is queued, write view at once; queue what is left (data itself,
+ * with an offset, if exact bytes), registering the writer when the
  * queue was empty; then _maybe_pause_protocol.  0; 1 when the immediate
  * write failed (OSError set: the caller's fatal error); -1 on error. */
 int cx_stream_write_or_queue(cx_transport *tr, PyObject *data,

@@ -544,37 +544,41 @@ error:
  * chunk (read(max_size) until SSLWantReadError or close_notify) and joins,
  * decrypted straight into one bytes object, sized from what the incoming
  * BIO and OpenSSL hold (plaintext is never longer than its records; one
- * record OpenSSL has begun to read is not counted: grown if need be).
- * *data: the bytes read (NULL: none); *eof: close_notify.  0 or -1. */
+ * record OpenSSL has begun to read is not counted: grown if need be); the
+ * transports' kept bytes object when it is large enough
+ * (cx_transport_bytes_take: no allocation to fault in per read).
+ * *data: the bytes read (NULL: none), *cap its capacity for
+ * cx_transport_bytes_done; *eof: close_notify.  0 or -1. */
 static int
-tls_read_into_bytes(cx_tls *self, PyObject **data, int *eof)
+tls_read_into_bytes(cx_tls *self, PyObject **data, Py_ssize_t *cap,
+                    int *eof)
 {
+    cx_state *st = self->tls_st;
     PyObject *p = PyObject_CallMethodNoArgs(self->tls_sslsock,
-                                            self->tls_st->str_pending);
-    Py_ssize_t cap = p ? PyLong_AsSsize_t(p) : -1;
+                                            st->str_pending);
+    Py_ssize_t need = p ? PyLong_AsSsize_t(p) : -1;
     Py_XDECREF(p);
-    Py_ssize_t in = cap < 0 ? -1 : bio_pending(self, self->tls_incoming);
+    Py_ssize_t in = need < 0 ? -1 : bio_pending(self, self->tls_incoming);
     if (in < 0) {
         return -1;
     }
-    cap += in + 1024;
     Py_ssize_t size = 0;
-    PyObject *buf = PyBytes_FromStringAndSize(NULL, cap);
+    PyObject *buf = cx_transport_bytes_take(st, need + in + 1024, cap);
     if (buf == NULL) {
         return -1;
     }
     for (;;) {
-        if (size == cap) {
-            cap *= 2;
-            if (_PyBytes_Resize(&buf, cap) < 0) {
+        if (size == *cap) {
+            *cap *= 2;
+            if (_PyBytes_Resize(&buf, *cap) < 0) {
                 return -1;
             }
         }
-        /* a writable view of the fresh bytes object only we hold */
+        /* a writable view of the bytes object only we hold */
         PyObject *view = PyMemoryView_FromMemory(PyBytes_AS_STRING(buf) + size,
-                                                 cap - size, PyBUF_WRITE);
+                                                 *cap - size, PyBUF_WRITE);
         Py_ssize_t count = 0;
-        int got = view ? tls_ssl_read_into(self, cap - size, view, &count)
+        int got = view ? tls_ssl_read_into(self, *cap - size, view, &count)
                        : -1;
         Py_XDECREF(view);
         if (got <= 0) {
@@ -597,10 +601,10 @@ tls_read_into_bytes(cx_tls *self, PyObject **data, int *eof)
         }
     }
     if (size == 0) {
-        Py_DECREF(buf);
+        cx_transport_bytes_done(st, buf, *cap);
         return 0;
     }
-    if (_PyBytes_Resize(&buf, size) < 0) {
+    if (cx_transport_bytes_fit(st, &buf, size, cap) < 0) {
         return -1;
     }
     *data = buf;
@@ -616,9 +620,10 @@ tls_read_copied(cx_tls *self)
 {
     cx_state *st = self->tls_st;
     PyObject *first = NULL, *data = NULL, *list = NULL;
+    Py_ssize_t cap = 0;     /* data's capacity: from tls_read_into_bytes */
     int eof = 0, rc = -1;
     if (self->tls_sslsock != NULL) {
-        if (tls_read_into_bytes(self, &data, &eof) < 0) {
+        if (tls_read_into_bytes(self, &data, &cap, &eof) < 0) {
             return -1;
         }
         goto deliver;
@@ -702,7 +707,9 @@ deliver:
 error:
     Py_XDECREF(first);
     Py_XDECREF(list);
-    Py_XDECREF(data);
+    if (data != NULL) {
+        cx_transport_bytes_done(st, data, cap);
+    }
     return rc;
 }
 

@@ -710,6 +710,20 @@ cx_transport_free_state(cx_state *st)
  * all of its length when made (cap), so that one a protocol keeps wastes
  * at most as much memory as it holds.  Refilling an object only we
  * reference cannot be seen from Python: _PyBytes_Resize does it too. */
+/* A bytes object only we reference, filled in place, becomes n bytes
+ * long: its size, trailing NUL and cached hash as PyBytes_FromStringAndSize
+ * would have made them. */
+static void
+bytes_set_size(PyObject *b, Py_ssize_t n)
+{
+    Py_SET_SIZE(b, n);
+    _Py_COMP_DIAG_PUSH
+    _Py_COMP_DIAG_IGNORE_DEPR_DECLS
+    ((PyBytesObject *)b)->ob_shash = -1;
+    _Py_COMP_DIAG_POP
+    PyBytes_AS_STRING(b)[n] = '\0';
+}
+
 PyObject *
 cx_transport_bytes(cx_state *st, const char *buf, Py_ssize_t n,
                    Py_ssize_t *cap)
@@ -722,13 +736,8 @@ cx_transport_bytes(cx_state *st, const char *buf, Py_ssize_t n,
     }
     st->transport_rbytes = NULL;
     *cap = bcap;
-    Py_SET_SIZE(b, n);
-    _Py_COMP_DIAG_PUSH
-    _Py_COMP_DIAG_IGNORE_DEPR_DECLS
-    ((PyBytesObject *)b)->ob_shash = -1;
-    _Py_COMP_DIAG_POP
     cx_copy(PyBytes_AS_STRING(b), buf, (size_t)n);
-    PyBytes_AS_STRING(b)[n] = '\0';
+    bytes_set_size(b, n);
     return b;
 }
 
@@ -742,6 +751,35 @@ cx_transport_bytes_done(cx_state *st, PyObject *data, Py_ssize_t cap)
         return;
     }
     Py_DECREF(data);
+}
+
+PyObject *
+cx_transport_bytes_take(cx_state *st, Py_ssize_t need, Py_ssize_t *cap)
+{
+    PyObject *b = st->transport_rbytes;
+    if (b == NULL || need > st->transport_rbytes_cap) {
+        *cap = need;
+        return PyBytes_FromStringAndSize(NULL, need);
+    }
+    st->transport_rbytes = NULL;
+    *cap = st->transport_rbytes_cap;
+    bytes_set_size(b, *cap);
+    return b;
+}
+
+int
+cx_transport_bytes_fit(cx_state *st, PyObject **data, Py_ssize_t n,
+                       Py_ssize_t *cap)
+{
+    PyObject *b = *data;
+    if (n * 2 >= *cap) {
+        bytes_set_size(b, n);
+        return 0;
+    }
+    *data = PyBytes_FromStringAndSize(PyBytes_AS_STRING(b), n);
+    cx_transport_bytes_done(st, b, *cap);
+    *cap = n;
+    return *data ? 0 : -1;
 }
 
 /* ---- the type ---- */

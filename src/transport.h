@@ -104,6 +104,18 @@ PyObject *cx_transport_bytes(cx_state *st, const char *buf, Py_ssize_t n,
                              Py_ssize_t *cap);
 void cx_transport_bytes_done(cx_state *st, PyObject *data, Py_ssize_t cap);
 
+/* The same kept object for a reader that fills it in place (TLS's
+ * decryption): a bytes object whose first `need` bytes may be written,
+ * *cap its capacity (the kept one when large enough).  Once n bytes are
+ * in, cx_transport_bytes_fit gives it size n: in place when n is at least
+ * half its capacity, else as a new exact copy, the large one kept for the
+ * next read (*data and *cap updated; 0, or -1 with *data cleared).
+ * cx_transport_bytes_done releases the result. */
+PyObject *cx_transport_bytes_take(cx_state *st, Py_ssize_t need,
+                                  Py_ssize_t *cap);
+int cx_transport_bytes_fit(cx_state *st, PyObject **data, Py_ssize_t n,
+                           Py_ssize_t *cap);
+
 /* The common part of a subclass's tp_new: tr is freshly allocated; sets
  * the fields from the arguments (extra: a dict or None; server: or None)
  * and makes the reader and writer Handles of self._read_ready and

@@ -80,6 +80,15 @@ def nfds():
     return len(os.listdir('/proc/self/fd'))
 
 
+def small_sndbuf(tr):
+    """Make the transport's socket take at most ~128 KiB per send(), so that
+    a large write() is only partly sent at once whatever the kernel learnt
+    about 127.0.0.1 from earlier connections (its TCP metrics cache: after
+    bulk transfers, a fresh loopback socket can take 4 MiB at once)."""
+    tr.get_extra_info('socket').setsockopt(socket.SOL_SOCKET,
+                                           socket.SO_SNDBUF, 65536)
+
+
 async def echo_server(loop, **kw):
     protos = []
 
@@ -161,6 +170,7 @@ def test_large_write_flow_control(loop):
                                               port)
         sink = await rsock_ready
         assert not sink.tr.is_reading()
+        small_sndbuf(tr)
         tr.set_write_buffer_limits(high=64 * 1024)
         assert tr.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
         blob = os.urandom(8 * 1024 * 1024)
@@ -175,6 +185,58 @@ def test_large_write_flow_control(loop):
         assert pr.events == ['made', 'pause', 'resume']
         with pytest.raises(ValueError):
             tr.set_write_buffer_limits(high=1, low=2)
+        tr.close()
+        await pr.lost
+        sink.tr.close()
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_large_write_queued_whole_then_more(loop):
+    """A large bytes that the socket takes only part of is queued as it is
+    (casyncio keeps a reference and an offset instead of copying the rest);
+    what is written after it queues behind it, and every byte arrives in
+    order."""
+    async def main():
+        ready = loop.create_future()
+        received = bytearray()
+
+        class Sink(asyncio.Protocol):
+            def connection_made(self, tr):
+                self.tr = tr
+                tr.pause_reading()
+                ready.set_result(self)
+
+            def data_received(self, data):
+                received.extend(data)
+
+        srv = await loop.create_server(Sink, HOST, 0)
+        port = srv.sockets[0].getsockname()[1]
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        sink = await ready
+        small_sndbuf(tr)
+        tr.set_write_buffer_limits(high=1 << 30)
+        blob = os.urandom(16 * 1024 * 1024)
+        refs = sys.getrefcount(blob)
+        tr.write(blob)
+        queued = tr.get_write_buffer_size()
+        assert 0 < queued < len(blob)
+        if type(loop).__module__.startswith('casyncio'):
+            assert sys.getrefcount(blob) == refs + 1     # held, not copied
+        tail = bytearray(b'tail' * 1000)
+        tr.write(tail)
+        tr.write(memoryview(b'view' * 1000)[4:])
+        tr.write(blob[:10])
+        assert tr.get_write_buffer_size() == queued + 4000 + 3996 + 10
+        sink.tr.resume_reading()
+        want = blob + b'tail' * 1000 + (b'view' * 1000)[4:] + blob[:10]
+        while len(received) < len(want):
+            await asyncio.sleep(0.01)
+        assert received == want
+        assert tr.get_write_buffer_size() == 0
+        assert sys.getrefcount(blob) == refs
         tr.close()
         await pr.lost
         sink.tr.close()
@@ -242,6 +304,7 @@ def test_close_flushes_abort_drops(loop):
         port = srv.sockets[0].getsockname()[1]
         tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
                                               port)
+        small_sndbuf(tr)
         blob = b'x' * (4 * 1024 * 1024)
         tr.write(blob)
         tr.close()
@@ -254,6 +317,7 @@ def test_close_flushes_abort_drops(loop):
 
         tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
                                               port)
+        small_sndbuf(tr)
         tr.write(blob)
         assert tr.get_write_buffer_size() > 0
         tr.abort()

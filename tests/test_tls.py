@@ -428,6 +428,49 @@ def test_tls_buffered_app_protocol(loop, server_ctx, client_ctx, size):
     loop.run_until_complete(main())
 
 
+class KeepingClient(asyncio.Protocol):
+    """Keeps every bytes object data_received() is given, with a copy made
+    then and its hash; drops every other one after hashing it."""
+
+    def __init__(self):
+        self.kept = []
+        self.copies = []
+        self.size = 0
+
+    def data_received(self, data):
+        assert type(data) is bytes
+        self.size += len(data)
+        self.copies.append((bytes(bytearray(data)), hash(data)))
+        if len(self.copies) % 2:
+            self.kept.append(data)
+
+
+def test_tls_received_bytes_kept_or_dropped(loop, server_ctx, client_ctx):
+    """casyncio decrypts into one bytes object that it reuses while no
+    protocol keeps it: the objects a protocol kept never change, and every
+    object has its own length, content and hash."""
+    sizes = [200_000, 100, 150_000, 5000, 300_000, 1, 64 * 1024, 70_000]
+    payload = os.urandom(sum(sizes))
+
+    async def main():
+        srv, servers, tr, pr = await tls_pair(loop, server_ctx, client_ctx,
+                                              KeepingClient)
+        while not servers or servers[0].transport is None:
+            await asyncio.sleep(0.001)
+        off = 0
+        for n in sizes:
+            servers[0].transport.write(payload[off:off + n])
+            off += n
+            while pr.size < off:
+                await asyncio.sleep(0.001)
+        assert b''.join(c for c, _ in pr.copies) == payload
+        for data, (copy, h) in zip(pr.kept, pr.copies[::2]):
+            assert data == copy and hash(data) == h == hash(copy)
+        tr.close()
+        await closed(srv)
+    loop.run_until_complete(main())
+
+
 def test_tls_app_write_flow_control(loop, server_ctx, client_ctx):
     """Writing to a peer that does not read: pause_writing once the TLS
     transport's buffer passes its high-water mark, resume_writing once the
