@@ -187,6 +187,8 @@ typedef struct {
     unsigned int rp_srp_tag;               /* version tags last found */
     unsigned int rp_sr_tag;                /* unchanged (0: none) */
     Py_ssize_t rp_feeds;                   /* reads fed in C (_path_counts) */
+    Py_ssize_t rp_direct;                  /* of which straight into the
+                                              reader's buffer */
     PyObject *rp_str_data_received;
     PyObject *rp_str__stream_reader;
     PyObject *rp_str__stream_reader_wr;

@@ -21,6 +21,10 @@ typedef struct {
     PyObject *st_empty_waiter;    /* Future or NULL: asyncio's
                                      _empty_waiter, set while
                                      loop.sendfile() runs */
+    int st_big_reads;             /* the last streams read filled at least
+                                     half the receive buffer: the next
+                                     goes straight into the reader's
+                                     buffer (transport_read_streams) */
 } StreamObject;
 
 #define STREAM(tr) ((StreamObject *)(tr))
@@ -171,6 +175,44 @@ transport_recv(cx_transport *tr, char **rbuf, ssize_t *n)
     return *n > 0 ? 1 : transport_recv_nothing(tr, *n);
 }
 
+/* recv() for data_received(): straight into the transports' kept bytes
+ * object (cx_transport_bytes_take), so that a large read is copied once,
+ * by the kernel; through the receive buffer when the kernel's copy into
+ * that object would be the slow case (copy.h).  1 with *data (and *cap
+ * for cx_transport_bytes_done) set; else as transport_recv: 0, or -1. */
+static int
+transport_recv_bytes(cx_transport *tr, PyObject **data, Py_ssize_t *cap)
+{
+    cx_state *st = tr->tr_st;
+    PyObject *b = cx_transport_bytes_take(st, CX_TRANSPORT_MAX_SIZE, cap);
+    if (b == NULL) {
+        return -1;
+    }
+    ssize_t n;
+    if (cx_copy_recv_is_slow(PyBytes_AS_STRING(b), CX_TRANSPORT_MAX_SIZE)) {
+        cx_transport_bytes_done(st, b, *cap);
+        char *rbuf;
+        int got = transport_recv(tr, &rbuf, &n);
+        if (got <= 0) {
+            return got;
+        }
+        *data = cx_transport_bytes(st, rbuf, n, cap);
+        return *data ? 1 : -1;
+    }
+    n = recv(tr->tr_fd, PyBytes_AS_STRING(b), CX_TRANSPORT_MAX_SIZE, 0);
+    if (n <= 0) {
+        int e = errno;
+        cx_transport_bytes_done(st, b, *cap);
+        errno = e;
+        return transport_recv_nothing(tr, n);
+    }
+    if (cx_transport_bytes_fit(st, &b, n, cap) < 0) {
+        return -1;
+    }
+    *data = b;
+    return 1;
+}
+
 /* The protocol is asyncio's StreamReaderProtocol, unchanged: its reader is
  * fed in C (readerproto.c), whose checks come before the recv().  1 done
  * (0 or -1 in *rc), 0 not taken (nothing read). */
@@ -188,18 +230,35 @@ transport_read_streams(cx_transport *tr, PyObject *proto, int *rc)
         *rc = 0;
         return 1;
     }
-    char *rbuf;
     ssize_t n = -1;
-    if (transport_recv_raw(tr, &rbuf, &n) < 0 || n <= 0) {
+    int fed;
+    char *tail = STREAM(tr)->st_big_reads
+        ? cx_readerproto_reserve(&feed, CX_TRANSPORT_MAX_SIZE) : NULL;
+    if (tail != NULL) {
+        /* a bulk transfer: the kernel copies into the reader's buffer */
+        n = recv(tr->tr_fd, tail, CX_TRANSPORT_MAX_SIZE, 0);
         int e = errno;
-        cx_readerproto_release(&feed);
+        fed = cx_readerproto_commit(st, &feed, n);
         errno = e;
-        *rc = PyErr_Occurred() ? -1 : transport_recv_nothing(tr, n);
-        return 1;
     }
-    *rc = cx_readerproto_feed(st, &feed, rbuf, n) > 0 ? 0
-          : cx_transport_fatal_error(
-                tr, "Fatal error: protocol.data_received() call failed.");
+    else {
+        char *rbuf;
+        if (transport_recv_raw(tr, &rbuf, &n) < 0 || n <= 0) {
+            int e = errno;
+            cx_readerproto_release(&feed);
+            errno = e;
+            fed = PyErr_Occurred() ? -1 : 0;
+        }
+        else {
+            fed = cx_readerproto_feed(st, &feed, rbuf, n);
+        }
+    }
+    STREAM(tr)->st_big_reads = n >= CX_TRANSPORT_MAX_SIZE / 2;
+    *rc = fed > 0 ? 0
+          : fed < 0 && n > 0 ? cx_transport_fatal_error(
+                tr, "Fatal error: protocol.data_received() call failed.")
+          : fed < 0 ? -1
+          : transport_recv_nothing(tr, n);
     return 1;
 }
 
@@ -214,18 +273,12 @@ transport_read_data(cx_transport *tr)
         Py_DECREF(proto);
         return rc;
     }
-    char *rbuf;
-    ssize_t n;
-    int got = transport_recv(tr, &rbuf, &n);
+    Py_ssize_t cap = 0;
+    PyObject *data = NULL;
+    int got = transport_recv_bytes(tr, &data, &cap);
     if (got <= 0) {
         Py_DECREF(proto);
         return got;
-    }
-    Py_ssize_t cap;
-    PyObject *data = cx_transport_bytes(st, rbuf, n, &cap);
-    if (data == NULL) {
-        Py_DECREF(proto);
-        return -1;
     }
     PyObject *r = PyObject_CallMethodOneArg(proto, st->str_data_received,
                                             data);
