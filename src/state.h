@@ -8,7 +8,7 @@
 
 #include "Python.h"
 
-typedef struct {
+typedef struct cx_state {
     /* our types */
     PyTypeObject *LoopType;
     PyTypeObject *HandleType;
@@ -211,6 +211,12 @@ typedef struct {
      * made. */
     PyObject *transport_rbytes;
     Py_ssize_t transport_rbytes_cap;
+    /* A protocol the stream transport feeds in C from its receive buffer
+     * instead of get_buffer()/buffer_updated(): the check and the feed,
+     * registered by the protocol's own file (tls.c), so that the transport
+     * does not call into it (transport.h). */
+    int (*transport_fed_check)(struct cx_state *st, PyObject *protocol);
+    int (*transport_feed)(PyObject *protocol, const char *buf, Py_ssize_t n);
     /* reads into a caller's buffer by way of the receive buffer
      * (cx_transport_recv_into; _path_counts) */
     Py_ssize_t transport_recv_detours;

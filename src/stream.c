@@ -370,12 +370,12 @@ transport_read_buffered(cx_transport *tr)
     return 0;
 }
 
-/* The protocol is our SSLProtocol (tr_buffered == 2): what
- * transport_read_buffered does with its get_buffer(-1) (a max_size buffer)
- * and buffer_updated(n), the bytes received into the receive buffer and
- * handed to it in C. */
+/* The protocol is fed in C (tr_buffered == 2: our SSLProtocol, whose
+ * st->transport_feed is tls.c's): what transport_read_buffered does with
+ * its get_buffer(-1) (a max_size buffer) and buffer_updated(n), the bytes
+ * received into the receive buffer and handed to it in C. */
 static int
-transport_read_tls(cx_transport *tr)
+transport_read_fed(cx_transport *tr)
 {
     char *rbuf;
     ssize_t n;
@@ -384,7 +384,7 @@ transport_read_tls(cx_transport *tr)
         return got;
     }
     PyObject *proto = Py_NewRef(tr->tr_protocol);
-    int rc = cx_tls_feed(proto, rbuf, n);
+    int rc = tr->tr_st->transport_feed(proto, rbuf, n);
     Py_DECREF(proto);
     if (rc < 0) {
         return cx_transport_fatal_error(
@@ -401,7 +401,7 @@ Transport__read_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
         Py_RETURN_NONE;
     }
     Py_INCREF(tr);
-    int rc = tr->tr_buffered == 2 ? transport_read_tls(tr)
+    int rc = tr->tr_buffered == 2 ? transport_read_fed(tr)
              : tr->tr_buffered ? transport_read_buffered(tr)
              : transport_read_data(tr);
     Py_DECREF(tr);
