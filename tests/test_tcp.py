@@ -150,27 +150,42 @@ def test_echo_buffered_protocol(loop):
     loop.run_until_complete(main())
 
 
+async def paused_sink_pair(loop):
+    """A server whose protocol stops reading at once and collects what it
+    reads later, and a Recorder connected to it whose socket takes little
+    per send() (small_sndbuf): (server, client transport, client protocol,
+    server protocol, the bytearray the server protocol fills)."""
+    ready = loop.create_future()
+    received = bytearray()
+
+    class Sink(asyncio.Protocol):
+        def connection_made(self, tr):
+            self.tr = tr
+            tr.pause_reading()
+            ready.set_result(self)
+
+        def data_received(self, data):
+            received.extend(data)
+
+    srv = await loop.create_server(Sink, HOST, 0)
+    port = srv.sockets[0].getsockname()[1]
+    tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST, port)
+    small_sndbuf(tr)
+    return srv, tr, pr, await ready, received
+
+
+async def close_sink_pair(srv, tr, pr, sink):
+    tr.close()
+    await pr.lost
+    sink.tr.close()
+    srv.close()
+    await srv.wait_closed()
+
+
 def test_large_write_flow_control(loop):
     async def main():
-        rsock_ready = loop.create_future()
-        received = bytearray()
-
-        class Sink(asyncio.Protocol):
-            def connection_made(self, tr):
-                self.tr = tr
-                tr.pause_reading()
-                rsock_ready.set_result(self)
-
-            def data_received(self, data):
-                received.extend(data)
-
-        srv = await loop.create_server(Sink, HOST, 0)
-        port = srv.sockets[0].getsockname()[1]
-        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
-                                              port)
-        sink = await rsock_ready
+        srv, tr, pr, sink, received = await paused_sink_pair(loop)
         assert not sink.tr.is_reading()
-        small_sndbuf(tr)
         tr.set_write_buffer_limits(high=64 * 1024)
         assert tr.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
         blob = os.urandom(8 * 1024 * 1024)
@@ -185,11 +200,7 @@ def test_large_write_flow_control(loop):
         assert pr.events == ['made', 'pause', 'resume']
         with pytest.raises(ValueError):
             tr.set_write_buffer_limits(high=1, low=2)
-        tr.close()
-        await pr.lost
-        sink.tr.close()
-        srv.close()
-        await srv.wait_closed()
+        await close_sink_pair(srv, tr, pr, sink)
     loop.run_until_complete(main())
 
 
@@ -199,24 +210,7 @@ def test_large_write_queued_whole_then_more(loop):
     what is written after it queues behind it, and every byte arrives in
     order."""
     async def main():
-        ready = loop.create_future()
-        received = bytearray()
-
-        class Sink(asyncio.Protocol):
-            def connection_made(self, tr):
-                self.tr = tr
-                tr.pause_reading()
-                ready.set_result(self)
-
-            def data_received(self, data):
-                received.extend(data)
-
-        srv = await loop.create_server(Sink, HOST, 0)
-        port = srv.sockets[0].getsockname()[1]
-        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
-                                              port)
-        sink = await ready
-        small_sndbuf(tr)
+        srv, tr, pr, sink, received = await paused_sink_pair(loop)
         tr.set_write_buffer_limits(high=1 << 30)
         blob = os.urandom(16 * 1024 * 1024)
         refs = sys.getrefcount(blob)
@@ -237,11 +231,7 @@ def test_large_write_queued_whole_then_more(loop):
         assert received == want
         assert tr.get_write_buffer_size() == 0
         assert sys.getrefcount(blob) == refs
-        tr.close()
-        await pr.lost
-        sink.tr.close()
-        srv.close()
-        await srv.wait_closed()
+        await close_sink_pair(srv, tr, pr, sink)
     loop.run_until_complete(main())
 
 
