@@ -413,19 +413,39 @@ Transport__read_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
 
 /* ---- writing ---- */
 
-/* Queue the unsent part of a write: buf[0:len] when data is NULL or not
- * exact bytes (a copy: the caller may change a mutable buffer later), else
- * data itself, whole, with its first `sent` bytes already gone (only when
- * the queue was empty: data becomes its head, tr_wbuf_off = sent).  An
- * immutable bytes is never copied, however large.  0 or -1. */
+/* Queue the unsent part of a write, data[sent:] (buf[0:len]), for a
+ * stream socket (sock) or a write pipe.  Exact bytes are queued whole,
+ * never copied (immutable): data with tr_wbuf_off = sent.  Other buffers:
+ * on 3.12+ stream sockets, as asyncio's write() queues them without a
+ * copy (stream.h: the bytearray itself when nothing was sent, else our
+ * memoryview of data, with tr_wbuf_off = sent); elsewhere a bytes copy
+ * of buf (3.11's bytearray buffer, the pipes' extend).  sent > 0 only
+ * when the queue was empty.  0 or -1. */
 static int
 transport_append(cx_transport *tr, PyObject *data, Py_ssize_t sent,
-                 const char *buf, Py_ssize_t len)
+                 const char *buf, Py_ssize_t len, int sock)
 {
-    int whole = data != NULL && PyBytes_CheckExact(data);
     assert(sent == 0 || tr->tr_wbuf_size == 0);
-    PyObject *item = whole ? Py_NewRef(data)
-                           : PyBytes_FromStringAndSize(buf, len);
+    PyObject *item;
+    Py_ssize_t off = 0;
+    if (PyBytes_CheckExact(data)) {
+        item = Py_NewRef(data);
+        off = sent;
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    else if (sock) {
+        if (sent == 0 && PyByteArray_Check(data)) {
+            item = Py_NewRef(data);
+        }
+        else {
+            item = PyMemoryView_FromObject(data);
+            off = sent;
+        }
+    }
+#endif
+    else {
+        item = PyBytes_FromStringAndSize(buf, len);
+    }
     if (item == NULL) {
         return -1;
     }
@@ -437,9 +457,9 @@ transport_append(cx_transport *tr, PyObject *data, Py_ssize_t sent,
     Py_DECREF(item);
     if (rc == 0) {
         tr->tr_wbuf_size += len;
-        if (whole && sent) {
+        if (off) {
             assert(PyList_GET_SIZE(tr->tr_wbuf) == 1 && tr->tr_wbuf_head == 0);
-            tr->tr_wbuf_off = sent;
+            tr->tr_wbuf_off = off;
         }
     }
     return rc;
@@ -478,7 +498,7 @@ stream_write_or_queue(cx_transport *tr, PyObject *data, Py_buffer *view,
         }
     }
     if (transport_append(tr, data, sent, (char *)view->buf + sent,
-                         view->len - sent) < 0) {
+                         view->len - sent, sock) < 0) {
         return -1;
     }
     return pause ? cx_transport_maybe_pause(tr) : 0;
@@ -700,17 +720,20 @@ Transport__write_nopause(cx_transport *tr, PyObject *data)
     return transport_write(tr, data, 0);
 }
 
+
 PyObject *
 cx_stream_write(cx_transport *tr, PyObject *data)
 {
     return transport_write(tr, data, 1);
 }
 
-/* The writer Handle's callback: flush what the queue holds. */
+/* asyncio's _write_sendmsg(): flush what the queue holds, as far as the
+ * socket takes it; once empty, the writer off, the empty waiter, and the
+ * close or the shutdown that waited for it.  None or NULL. */
 static PyObject *
-Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
+stream_flush(cx_transport *tr)
 {
-    if (!tr->tr_writer_on || tr->tr_conn_lost || tr->tr_wbuf_size == 0) {
+    if (tr->tr_conn_lost || tr->tr_wbuf_size == 0) {
         Py_RETURN_NONE;
     }
     struct iovec iov[CX_STREAM_IOV_MAX];
@@ -790,6 +813,80 @@ error:
     return res;
 }
 
+/* The writer Handle's callback. */
+static PyObject *
+Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
+{
+    if (!tr->tr_writer_on) {
+        Py_RETURN_NONE;
+    }
+    return stream_flush(tr);
+}
+
+#if PY_VERSION_HEX >= 0x030C0000
+/* _write_views(views, pause): 3.12+'s writelines() once its checks are
+ * done (_net.py): views is a list of C-contiguous memoryviews made of the
+ * items, not all empty.  As asyncio: each queued as it is (no copy; empty
+ * ones skipped, as 3.15 does), then _write_ready()'s flush at once, the
+ * writer registered if some is left, then _maybe_pause_protocol when
+ * pause (3.14+). */
+static PyObject *
+Stream__write_views(cx_transport *tr, PyObject *const *args,
+                    Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "_write_views expected 2 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *views = args[0];
+    int pause = PyObject_IsTrue(args[1]);
+    if (pause < 0) {
+        return NULL;
+    }
+    if (!PyList_CheckExact(views)) {
+        PyErr_SetString(PyExc_TypeError, "_write_views() takes a list");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(views); i++) {
+        PyObject *v = PyList_GET_ITEM(views, i);
+        if (!PyMemoryView_Check(v)
+            || !PyBuffer_IsContiguous(PyMemoryView_GET_BUFFER(v), 'C')) {
+            PyErr_SetString(PyExc_TypeError,
+                            "_write_views() takes contiguous memoryviews");
+            return NULL;
+        }
+    }
+    if (tr->tr_sock == NULL) {
+        return transport_write_closed();
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(views); i++) {
+        PyObject *v = PyList_GET_ITEM(views, i);
+        Py_ssize_t len = PyMemoryView_GET_BUFFER(v)->len;
+        if (len == 0) {
+            continue;
+        }
+        if (tr->tr_wbuf == NULL && (tr->tr_wbuf = PyList_New(0)) == NULL) {
+            return NULL;
+        }
+        if (PyList_Append(tr->tr_wbuf, v) < 0) {
+            return NULL;
+        }
+        tr->tr_wbuf_size += len;
+    }
+    Py_INCREF(tr);
+    PyObject *r = stream_flush(tr);
+    if (r != NULL && tr->tr_wbuf_size
+        && (cx_transport_watch(tr, 1, 1) < 0
+            || (pause && cx_transport_maybe_pause(tr) < 0))) {
+        Py_CLEAR(r);
+    }
+    Py_DECREF(tr);
+    return r;
+}
+#endif
+
+
 static PyObject *
 Transport_write_eof(cx_transport *tr, PyObject *Py_UNUSED(ignored))
 {
@@ -855,18 +952,19 @@ cx_stream_get_buffer(cx_transport *tr, void *c)
     }
     for (Py_ssize_t i = tr->tr_wbuf_head; i < PyList_GET_SIZE(tr->tr_wbuf);
          i++) {
-        PyObject *item = PyList_GET_ITEM(tr->tr_wbuf, i);
-        if (!PyBytes_CheckExact(item)) {
+        Py_ssize_t len;
+        const char *p = cx_stream_item(PyList_GET_ITEM(tr->tr_wbuf, i),
+                                       i == tr->tr_wbuf_head
+                                       ? tr->tr_wbuf_off : 0, &len);
+        if (p == NULL) {
             continue;       /* a non-contiguous view (3.12+): no bytes */
         }
-        Py_ssize_t off = i == tr->tr_wbuf_head ? tr->tr_wbuf_off : 0;
         Py_ssize_t n = PyByteArray_GET_SIZE(out);
-        if (PyByteArray_Resize(out, n + PyBytes_GET_SIZE(item) - off) < 0) {
+        if (PyByteArray_Resize(out, n + len) < 0) {
             Py_DECREF(out);
             return NULL;
         }
-        memcpy(PyByteArray_AS_STRING(out) + n, PyBytes_AS_STRING(item) + off,
-               PyBytes_GET_SIZE(item) - off);
+        memcpy(PyByteArray_AS_STRING(out) + n, p, len);
     }
     return out;
 }
@@ -878,6 +976,10 @@ static PyMethodDef Stream_methods[] = {
     {"write", CX_FASTKW(Transport_write_kw), CX_DOC_TR_WRITE},
     {"_write_nopause", (PyCFunction)Transport__write_nopause, METH_O,
      CX_DOC_SIG("_write_nopause($self, data, /)", "")},
+#if PY_VERSION_HEX >= 0x030C0000
+    {"_write_views", (PyCFunction)(void (*)(void))Stream__write_views,
+     METH_FASTCALL, CX_DOC_SIG("_write_views($self, views, pause, /)", "")},
+#endif
     {"write_eof", (PyCFunction)Transport_write_eof, METH_NOARGS,
      CX_DOC_TR_WRITE_EOF},
     {"can_write_eof", (PyCFunction)Transport_can_write_eof, METH_NOARGS,
