@@ -182,13 +182,40 @@ call_task_hook(PyObject *fn, PyObject *loop, PyObject *task)
     return 0;
 }
 
+#if PY_VERSION_HEX < 0x030E0000
+/* hash(loop), without the call when the loop's type keeps object's hash
+ * (the identity hash the dict would compute). */
+static Py_hash_t
+loop_hash(PyObject *loop)
+{
+    if (Py_TYPE(loop)->tp_hash == PyBaseObject_Type.tp_hash) {
+        return _Py_HashPointer(loop);
+    }
+    return PyObject_Hash(loop);
+}
+
+/* The dict operations with the hash already known: 3.13 exports only the
+ * lookup. */
+#if PY_VERSION_HEX < 0x030D0000
+#define CURRENT_SET(d, k, v, h) _PyDict_SetItem_KnownHash((d), (k), (v), (h))
+#define CURRENT_DEL(d, k, h) _PyDict_DelItem_KnownHash((d), (k), (h))
+#else
+#define CURRENT_SET(d, k, v, h) PyDict_SetItem((d), (k), (v))
+#define CURRENT_DEL(d, k, h) PyDict_DelItem((d), (k))
+#endif
+#endif
+
 static int
 enter_task(cx_state *st, PyObject *loop, PyObject *task)
 {
 #if PY_VERSION_HEX < 0x030E0000
     if (st->current_tasks_direct) {
-        PyObject *cur = PyDict_GetItemWithError(st->asyncio_current_tasks,
-                                                loop);
+        Py_hash_t hash = loop_hash(loop);
+        if (hash == -1) {
+            return -1;
+        }
+        PyObject *cur = _PyDict_GetItem_KnownHash(st->asyncio_current_tasks,
+                                                  loop, hash);
         if (cur != NULL) {
             Py_INCREF(cur);
             PyErr_Format(PyExc_RuntimeError,
@@ -200,7 +227,7 @@ enter_task(cx_state *st, PyObject *loop, PyObject *task)
         if (PyErr_Occurred()) {
             return -1;
         }
-        return PyDict_SetItem(st->asyncio_current_tasks, loop, task);
+        return CURRENT_SET(st->asyncio_current_tasks, loop, task, hash);
     }
 #endif
     return call_task_hook(st->asyncio_enter_task, loop, task);
@@ -211,8 +238,12 @@ leave_task(cx_state *st, PyObject *loop, PyObject *task)
 {
 #if PY_VERSION_HEX < 0x030E0000
     if (st->current_tasks_direct) {
-        PyObject *cur = PyDict_GetItemWithError(st->asyncio_current_tasks,
-                                                loop);
+        Py_hash_t hash = loop_hash(loop);
+        if (hash == -1) {
+            return -1;
+        }
+        PyObject *cur = _PyDict_GetItem_KnownHash(st->asyncio_current_tasks,
+                                                  loop, hash);
         if (cur != task) {
             if (cur == NULL) {
                 if (PyErr_Occurred()) {
@@ -227,7 +258,7 @@ leave_task(cx_state *st, PyObject *loop, PyObject *task)
             Py_DECREF(cur);
             return -1;
         }
-        return PyDict_DelItem(st->asyncio_current_tasks, loop);
+        return CURRENT_DEL(st->asyncio_current_tasks, loop, hash);
     }
 #endif
     return call_task_hook(st->asyncio_leave_task, loop, task);
