@@ -458,6 +458,12 @@ handle_call(PyObject *cb, PyObject *args)
     if (!Py_IS_TYPE(cb, &PyCFunction_Type)
         || PyCFunction_GET_FLAGS(cb) != METH_NOARGS
         || PyTuple_GET_SIZE(args) != 0) {
+        /* What PyObject_Call(cb, args, NULL) does for a callable with
+         * vectorcall (a function, a bound method), without its layers. */
+        if (PyVectorcall_Function(cb) != NULL) {
+            return PyObject_Vectorcall(cb, &PyTuple_GET_ITEM(args, 0),
+                                       PyTuple_GET_SIZE(args), NULL);
+        }
         return PyObject_Call(cb, args, NULL);
     }
     PyObject *res = PyCFunction_GET_FUNCTION(cb)(PyCFunction_GET_SELF(cb),
