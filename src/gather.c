@@ -451,6 +451,15 @@ gather_ensure(cx_state *st, PyObject *arg, PyObject *loop)
         }
         return fut;
     }
+    if (cx_future_check_exact(st, arg)) {
+        /* ensure_future() of a future: isfuture() holds for our exact
+         * types, and their loop is fut_loop (futures._get_loop); a future
+         * of another loop goes on to raise ensure_future's ValueError. */
+        PyObject *fut_loop = ((FutureObject *)arg)->fut_loop;
+        if (fut_loop != NULL && (loop == NULL || loop == fut_loop)) {
+            return Py_NewRef(arg);
+        }
+    }
     PyObject *a[3] = {NULL, arg, loop ? loop : Py_None};
     return PyObject_Vectorcall(st->gather_ensure_future, a + 1,
                                1 | PY_VECTORCALL_ARGUMENTS_OFFSET,
