@@ -194,13 +194,11 @@ loop_hash(PyObject *loop)
     return PyObject_Hash(loop);
 }
 
-/* The dict operations with the hash already known: 3.13 exports only the
+/* The deletion with the hash already known: 3.13 exports only the
  * lookup. */
 #if PY_VERSION_HEX < 0x030D0000
-#define CURRENT_SET(d, k, v, h) _PyDict_SetItem_KnownHash((d), (k), (v), (h))
 #define CURRENT_DEL(d, k, h) _PyDict_DelItem_KnownHash((d), (k), (h))
 #else
-#define CURRENT_SET(d, k, v, h) PyDict_SetItem((d), (k), (v))
 #define CURRENT_DEL(d, k, h) PyDict_DelItem((d), (k))
 #endif
 #endif
@@ -210,13 +208,16 @@ enter_task(cx_state *st, PyObject *loop, PyObject *task)
 {
 #if PY_VERSION_HEX < 0x030E0000
     if (st->current_tasks_direct) {
-        Py_hash_t hash = loop_hash(loop);
-        if (hash == -1) {
+        /* One lookup: setdefault() inserts task unless loop has a task
+         * already (then the dict is left as it was); the size tells which
+         * happened. */
+        PyObject *d = st->asyncio_current_tasks;
+        Py_ssize_t size = PyDict_GET_SIZE(d);
+        PyObject *cur = PyDict_SetDefault(d, loop, task);
+        if (cur == NULL) {
             return -1;
         }
-        PyObject *cur = _PyDict_GetItem_KnownHash(st->asyncio_current_tasks,
-                                                  loop, hash);
-        if (cur != NULL) {
+        if (PyDict_GET_SIZE(d) == size) {
             Py_INCREF(cur);
             PyErr_Format(PyExc_RuntimeError,
                          "Cannot enter into task %R while another task %R "
@@ -224,10 +225,7 @@ enter_task(cx_state *st, PyObject *loop, PyObject *task)
             Py_DECREF(cur);
             return -1;
         }
-        if (PyErr_Occurred()) {
-            return -1;
-        }
-        return CURRENT_SET(st->asyncio_current_tasks, loop, task, hash);
+        return 0;
     }
 #endif
     return call_task_hook(st->asyncio_enter_task, loop, task);
