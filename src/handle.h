@@ -31,6 +31,8 @@ typedef struct {
 } TimerHandleObject;
 
 int cx_handle_setup(PyObject *module);
+/* Free the Handles kept for reuse (module clear). */
+void cx_handle_free_state(cx_state *st);
 
 /* A new Handle (TimerHandle when `timer`) for callback(*args) in context
  * (NULL: copy the current one).  args is a tuple.  New reference. */

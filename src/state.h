@@ -220,6 +220,11 @@ typedef struct cx_state {
     /* reads into a caller's buffer by way of the receive buffer
      * (cx_transport_recv_into; _path_counts) */
     Py_ssize_t transport_recv_detours;
+    /* Handles of exactly HandleType kept for reuse by cx_handle_new
+     * (handle.c): untracked, their fields NULL, each holding its reference
+     * to the type; chained through handle_callback. */
+    PyObject *handle_freelist;
+    int handle_nfree;
 } cx_state;
 
 extern PyModuleDef cx_module_def;
