@@ -34,7 +34,7 @@ sys.path.insert(0, HERE)
 from net import Server, pinned  # noqa: E402
 from run import child_env  # noqa: E402
 
-WRK_REQS = re.compile(r"(\d+) requests in ([\d.]+)(m?s)")
+WRK_REQS = re.compile(r"(\d+) requests in ([\d.]+)(ms|s|m)\b")
 
 
 def rss_kib(pid):
