@@ -26,13 +26,29 @@ handle_loop_debug(cx_state *st, PyObject *loop)
     return r;
 }
 
-/* Fill the fields of a fresh handle.  Steals nothing.  0 or -1. */
+/* Make handle_args a tuple again if it holds the one argument inline
+ * (handle_arg_inline).  0, or -1 when out of memory. */
+static int
+handle_args_as_tuple(HandleObject *h)
+{
+    if (h->handle_arg_inline && h->handle_args != NULL) {
+        PyObject *t = PyTuple_Pack(1, h->handle_args);
+        if (t == NULL) {
+            return -1;
+        }
+        Py_SETREF(h->handle_args, t);
+        h->handle_arg_inline = 0;
+    }
+    return 0;
+}
+
+/* Fill the fields of a fresh handle whose handle_args is set.  Steals
+ * nothing.  0 or -1. */
 static int
 handle_fill(cx_state *st, HandleObject *h, PyObject *callback,
-            PyObject *args, PyObject *loop, PyObject *context)
+            PyObject *loop, PyObject *context)
 {
     h->handle_callback = Py_NewRef(callback);
-    h->handle_args = Py_NewRef(args);
     h->handle_loop = Py_NewRef(loop);
     if (context == NULL || context == Py_None) {
         h->handle_context = PyContext_CopyCurrent();
@@ -78,7 +94,8 @@ cx_handle_new(cx_state *st, PyObject *callback, PyObject *args,
     if (h == NULL) {
         return NULL;
     }
-    if (handle_fill(st, h, callback, args, loop, context) < 0) {
+    h->handle_args = Py_NewRef(args);
+    if (handle_fill(st, h, callback, loop, context) < 0) {
         Py_DECREF(h);
         return NULL;
     }
@@ -98,8 +115,8 @@ timer_set_when(TimerHandleObject *t, double when, PyObject *when_obj)
 
 PyObject *
 cx_timer_handle_new(cx_state *st, double when, PyObject *when_obj,
-                    PyObject *callback, PyObject *args, PyObject *loop,
-                    PyObject *context)
+                    PyObject *callback, PyObject *const *argv,
+                    Py_ssize_t argc, PyObject *loop, PyObject *context)
 {
     TimerHandleObject *t =
         (TimerHandleObject *)handle_alloc(st->TimerHandleType);
@@ -107,7 +124,16 @@ cx_timer_handle_new(cx_state *st, double when, PyObject *when_obj,
         return NULL;
     }
     timer_set_when(t, when, when_obj);
-    if (handle_fill(st, &t->base, callback, args, loop, context) < 0) {
+    if (argc == 1) {
+        t->base.handle_args = Py_NewRef(argv[0]);
+        t->base.handle_arg_inline = 1;
+    }
+    else if ((t->base.handle_args = cx_tuple_from_array(argv, argc))
+             == NULL) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    if (handle_fill(st, &t->base, callback, loop, context) < 0) {
         Py_DECREF(t);
         return NULL;
     }
@@ -131,12 +157,15 @@ Handle_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
         return NULL;
     }
     HandleObject *h = (HandleObject *)handle_alloc(tp);
-    if (h == NULL || handle_fill(st, h, callback, tuple, loop, context) < 0) {
-        Py_XDECREF(h);
+    if (h == NULL) {
         Py_DECREF(tuple);
         return NULL;
     }
-    Py_DECREF(tuple);
+    h->handle_args = tuple;
+    if (handle_fill(st, h, callback, loop, context) < 0) {
+        Py_DECREF(h);
+        return NULL;
+    }
     return (PyObject *)h;
 }
 
@@ -167,12 +196,11 @@ TimerHandle_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
         return NULL;
     }
     timer_set_when(t, when, when_obj);
-    if (handle_fill(st, &t->base, callback, tuple, loop, context) < 0) {
+    t->base.handle_args = tuple;
+    if (handle_fill(st, &t->base, callback, loop, context) < 0) {
         Py_DECREF(t);
-        Py_DECREF(tuple);
         return NULL;
     }
-    Py_DECREF(tuple);
     return (PyObject *)t;
 }
 
@@ -194,6 +222,7 @@ Handle_clear(HandleObject *h)
 {
     Py_CLEAR(h->handle_callback);
     Py_CLEAR(h->handle_args);
+    h->handle_arg_inline = 0;
     Py_CLEAR(h->handle_context);
     Py_CLEAR(h->handle_loop);
     Py_CLEAR(h->handle_repr);
@@ -238,6 +267,9 @@ handle_repr_info(HandleObject *h)
         Py_DECREF(c);
     }
     if (h->handle_callback != NULL && h->handle_callback != Py_None) {
+        if (handle_args_as_tuple(h) < 0) {
+            goto error;
+        }
         PyObject *src = cx_format_callback_source(
             st, h->handle_callback, h->handle_args, h->handle_loop);
         if (src == NULL || PyList_Append(info, src) < 0) {
@@ -375,6 +407,7 @@ Handle_cancel(HandleObject *h, PyObject *Py_UNUSED(ignored))
     }
     Py_CLEAR(h->handle_callback);
     Py_CLEAR(h->handle_args);
+    h->handle_arg_inline = 0;
     Py_RETURN_NONE;
 }
 
@@ -419,6 +452,7 @@ cx_handle_run(HandleObject *h)
     PyObject *cb = Py_XNewRef(h->handle_callback);
     PyObject *args = Py_XNewRef(h->handle_args);
     PyObject *ctx = Py_XNewRef(h->handle_context);
+    int inline_arg = h->handle_arg_inline;
     PyObject *res = NULL;
     int rc = 0;
     Py_INCREF(h);
@@ -426,7 +460,8 @@ cx_handle_run(HandleObject *h)
         PyErr_SetString(PyExc_TypeError, "'NoneType' object is not callable");
     }
     else if (PyContext_Enter(ctx) == 0) {
-        res = handle_call(cb, args);
+        res = inline_arg ? PyObject_Vectorcall(cb, &args, 1, NULL)
+                         : handle_call(cb, args);
         PyContext_Exit(ctx);
     }
     if (res == NULL) {
@@ -435,8 +470,17 @@ cx_handle_run(HandleObject *h)
         }
         else {
             cx_state *st = cx_state_from_type(Py_TYPE(h));
-            PyObject *msg = st ? cx_callback_error_message(
-                st, cb, args, h->handle_loop) : NULL;
+            PyObject *msg = NULL;
+            if (st != NULL && inline_arg && args != NULL) {
+                /* the message shows the arguments as a tuple */
+                PyObject *exc = cx_err_fetch();
+                Py_SETREF(args, PyTuple_Pack(1, args));
+                cx_err_restore(exc);
+            }
+            if (st != NULL) {
+                msg = cx_callback_error_message(st, cb, args,
+                                                h->handle_loop);
+            }
             rc = msg ? cx_loop_report_exception(h->handle_loop, msg,
                                                 st->str_handle,
                                                 (PyObject *)h)
@@ -472,6 +516,9 @@ Handle_get_callback(HandleObject *h, void *c)
 static PyObject *
 Handle_get_args(HandleObject *h, void *c)
 {
+    if (handle_args_as_tuple(h) < 0) {
+        return NULL;
+    }
     return Py_NewRef(h->handle_args ? h->handle_args : Py_None);
 }
 
@@ -604,6 +651,10 @@ TimerHandle_richcompare(TimerHandleObject *a, PyObject *other, int op)
         int eq = 0;
         if (x == y
             && a->base.handle_cancelled == b->base.handle_cancelled) {
+            if (handle_args_as_tuple(&a->base) < 0
+                || handle_args_as_tuple(&b->base) < 0) {
+                return NULL;
+            }
             /* Owned: a comparison may run code that cancels (and so
              * clears) either handle. */
             PyObject *ca = Py_NewRef(a->base.handle_callback

@@ -135,6 +135,44 @@ def test_timer_handle_api(loop):
     h2.cancel()
 
 
+def test_timer_one_argument(loop):
+    # casyncio keeps call_later(d, cb, arg)'s one argument without a tuple
+    # until _args, a repr or a comparison asks for it.
+    seen = []
+    errors = []
+    loop.set_exception_handler(lambda l, c: errors.append(c['message']))
+
+    def cb(x):
+        seen.append(x)
+        if x == 'boom':
+            raise ValueError(x)
+
+    when = loop.time() + 10
+    h = loop.call_at(when, cb, 'a')
+    same = loop.call_at(when, cb, 'a')
+    other = loop.call_at(when, cb, 'b')
+    assert h == same and h != other and h <= same and not h < same
+    assert h._args == ('a',) and h._args is h._args
+    h2 = loop.call_later(0, cb, (1, 2))     # a tuple as the one argument
+    assert h2._args == ((1, 2),)
+    h3 = loop.call_later(0, cb, 'boom')
+    r = repr(h3)
+    loop.call_later(0, cb, 'x').cancel()
+    for t in (h, same, other):
+        t.cancel()
+    assert h._args is None
+    loop.call_later(0.01, loop.stop)
+    loop.run_forever()
+    assert seen == [(1, 2), 'boom']
+    name = 'test_timer_one_argument.<locals>.cb'
+    shown = "()" if HIDES_ARGS and not loop.get_debug() else "('boom')"
+    assert r.startswith('<TimerHandle when=')
+    assert f' {name}{shown} at {__file__}:' in r
+    assert len(errors) == 1
+    assert errors[0].startswith(
+        f'Exception in callback {name}{shown} at {__file__}:')
+
+
 def test_cancelled_timer_does_not_run(loop):
     out = []
     hs = [loop.call_later(0.001 * i, out.append, i) for i in range(20)]
