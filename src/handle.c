@@ -26,6 +26,139 @@ handle_loop_debug(cx_state *st, PyObject *loop)
     return r;
 }
 
+/* ---- a timer's context, made when it runs ----
+ *
+ * asyncio copies the current context for every handle
+ * (contextvars.copy_context()): a new Context object around the same
+ * variables, an immutable mapping.  A timer made by call_later/call_at
+ * keeps only that mapping (handle_ctx_vars, handle_context NULL) and gets
+ * its Context when it runs or when _context / get_context() asks.  To run,
+ * the spare Context of the module state (st->ctx_scratch) is given the
+ * mapping and entered; it is visible as the handle's _context during the
+ * call, as in asyncio.  When nothing else holds it afterwards, the handle
+ * keeps the mapping as the call left it and the Context is spare again:
+ * no Context is allocated or collected per timer, and a cancelled timer
+ * never makes one.
+ *
+ * This reads and writes PyContext's fields: private, but laid out the same
+ * in CPython 3.11 to 3.15 (Include/internal/pycore_context.h).
+ * context_layout_check tests the layout at start-up; if it does not match,
+ * timers copy the context as Handles do. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *ctx_prev;
+    PyObject *ctx_vars;            /* a hamt */
+    PyObject *ctx_weakreflist;
+    int ctx_entered;
+} cx_context_layout;
+
+#define CX_CTX(o) ((cx_context_layout *)(o))
+
+/* Does PyContext look as cx_context_layout says?  Sets ctx_layout_ok and
+ * ctx_empty_vars.  0, or -1 with an exception set. */
+static int
+context_layout_check(cx_state *st)
+{
+    PyObject *a = PyContext_New();
+    PyObject *b = a ? PyContext_Copy(a) : NULL;
+    if (b == NULL) {
+        Py_XDECREF(a);
+        return -1;
+    }
+    PyObject *vars = CX_CTX(a)->ctx_vars;
+    int ok = vars != NULL && vars == CX_CTX(b)->ctx_vars
+             && strcmp(Py_TYPE(vars)->tp_name, "hamt") == 0
+             && CX_CTX(a)->ctx_prev == NULL
+             && CX_CTX(a)->ctx_weakreflist == NULL
+             && CX_CTX(a)->ctx_entered == 0;
+    if (ok) {
+        if (PyContext_Enter(a) < 0) {
+            goto error;
+        }
+        ok = CX_CTX(a)->ctx_entered == 1
+             && PyThreadState_Get()->context == a;
+        if (PyContext_Exit(a) < 0) {
+            goto error;
+        }
+        ok = ok && CX_CTX(a)->ctx_entered == 0;
+    }
+    st->ctx_layout_ok = ok;
+    if (ok) {
+        st->ctx_empty_vars = Py_NewRef(vars);
+    }
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return 0;
+error:
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return -1;
+}
+
+/* The current context's variables (borrowed), or NULL when the timer must
+ * copy the context instead: no context yet in this thread, or an
+ * unexpected layout. */
+static inline PyObject *
+context_current_vars(cx_state *st)
+{
+    PyObject *ctx = st->ctx_layout_ok ? PyThreadState_Get()->context : NULL;
+    return ctx ? CX_CTX(ctx)->ctx_vars : NULL;
+}
+
+/* h's context, made from handle_ctx_vars when it has none yet (and kept).
+ * Borrowed; NULL when the handle has none (cleared: no exception) or with
+ * an exception set. */
+static PyObject *
+handle_context_get(HandleObject *h)
+{
+    if (h->handle_context == NULL && h->handle_ctx_vars != NULL) {
+        PyObject *ctx = PyContext_New();
+        if (ctx == NULL) {
+            return NULL;
+        }
+        Py_SETREF(CX_CTX(ctx)->ctx_vars, h->handle_ctx_vars);
+        h->handle_ctx_vars = NULL;
+        h->handle_context = ctx;
+    }
+    return h->handle_context;
+}
+
+/* Give h (which has handle_ctx_vars, no context) a Context to run in: the
+ * spare one when there is one.  New reference, also stored as h's
+ * context; NULL with an exception set. */
+static PyObject *
+handle_context_for_run(cx_state *st, HandleObject *h)
+{
+    PyObject *ctx = st->ctx_scratch;
+    st->ctx_scratch = NULL;
+    if (ctx == NULL && (ctx = PyContext_New()) == NULL) {
+        return NULL;
+    }
+    Py_SETREF(CX_CTX(ctx)->ctx_vars, h->handle_ctx_vars);
+    h->handle_ctx_vars = NULL;
+    h->handle_context = Py_NewRef(ctx);
+    return ctx;
+}
+
+/* After the call: if only h and we hold ctx, h goes back to keeping the
+ * variables alone and ctx becomes the spare Context.  Steals ctx. */
+static void
+handle_context_after_run(cx_state *st, HandleObject *h, PyObject *ctx)
+{
+    if (h->handle_context == ctx && Py_REFCNT(ctx) == 2
+        && CX_CTX(ctx)->ctx_weakreflist == NULL
+        && !CX_CTX(ctx)->ctx_entered && st->ctx_scratch == NULL
+        && h->handle_ctx_vars == NULL) {
+        h->handle_ctx_vars = CX_CTX(ctx)->ctx_vars;     /* moved */
+        CX_CTX(ctx)->ctx_vars = Py_NewRef(st->ctx_empty_vars);
+        h->handle_context = NULL;
+        Py_DECREF(ctx);         /* h's reference; ours goes to the state */
+        st->ctx_scratch = ctx;
+        return;
+    }
+    Py_DECREF(ctx);
+}
+
 /* Make handle_args a tuple again if it holds the one argument inline
  * (handle_arg_inline).  0, or -1 when out of memory. */
 static int
@@ -43,16 +176,20 @@ handle_args_as_tuple(HandleObject *h)
 }
 
 /* Fill the fields of a fresh handle whose handle_args is set.  Steals
- * nothing.  0 or -1. */
+ * nothing.  lazy_ctx: with no context given, keep only the current one's
+ * variables (timers, see above).  0 or -1. */
 static int
 handle_fill(cx_state *st, HandleObject *h, PyObject *callback,
-            PyObject *loop, PyObject *context)
+            PyObject *loop, PyObject *context, int lazy_ctx)
 {
+    PyObject *vars;
     h->handle_callback = Py_NewRef(callback);
     h->handle_loop = Py_NewRef(loop);
     if (context == NULL || context == Py_None) {
-        h->handle_context = PyContext_CopyCurrent();
-        if (h->handle_context == NULL) {
+        if (lazy_ctx && (vars = context_current_vars(st)) != NULL) {
+            h->handle_ctx_vars = Py_NewRef(vars);
+        }
+        else if ((h->handle_context = PyContext_CopyCurrent()) == NULL) {
             return -1;
         }
     }
@@ -95,7 +232,7 @@ cx_handle_new(cx_state *st, PyObject *callback, PyObject *args,
         return NULL;
     }
     h->handle_args = Py_NewRef(args);
-    if (handle_fill(st, h, callback, loop, context) < 0) {
+    if (handle_fill(st, h, callback, loop, context, 0) < 0) {
         Py_DECREF(h);
         return NULL;
     }
@@ -133,7 +270,7 @@ cx_timer_handle_new(cx_state *st, double when, PyObject *when_obj,
         Py_DECREF(t);
         return NULL;
     }
-    if (handle_fill(st, &t->base, callback, loop, context) < 0) {
+    if (handle_fill(st, &t->base, callback, loop, context, 1) < 0) {
         Py_DECREF(t);
         return NULL;
     }
@@ -162,7 +299,7 @@ Handle_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
         return NULL;
     }
     h->handle_args = tuple;
-    if (handle_fill(st, h, callback, loop, context) < 0) {
+    if (handle_fill(st, h, callback, loop, context, 0) < 0) {
         Py_DECREF(h);
         return NULL;
     }
@@ -197,7 +334,7 @@ TimerHandle_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     }
     timer_set_when(t, when, when_obj);
     t->base.handle_args = tuple;
-    if (handle_fill(st, &t->base, callback, loop, context) < 0) {
+    if (handle_fill(st, &t->base, callback, loop, context, 0) < 0) {
         Py_DECREF(t);
         return NULL;
     }
@@ -211,6 +348,7 @@ Handle_traverse(HandleObject *h, visitproc visit, void *arg)
     Py_VISIT(h->handle_callback);
     Py_VISIT(h->handle_args);
     Py_VISIT(h->handle_context);
+    Py_VISIT(h->handle_ctx_vars);
     Py_VISIT(h->handle_loop);
     Py_VISIT(h->handle_repr);
     Py_VISIT(h->handle_source_traceback);
@@ -224,6 +362,7 @@ Handle_clear(HandleObject *h)
     Py_CLEAR(h->handle_args);
     h->handle_arg_inline = 0;
     Py_CLEAR(h->handle_context);
+    Py_CLEAR(h->handle_ctx_vars);
     Py_CLEAR(h->handle_loop);
     Py_CLEAR(h->handle_repr);
     Py_CLEAR(h->handle_source_traceback);
@@ -420,7 +559,17 @@ Handle_cancelled(HandleObject *h, PyObject *Py_UNUSED(ignored))
 static PyObject *
 Handle_get_context(HandleObject *h, PyObject *Py_UNUSED(ignored))
 {
-    return Py_NewRef(h->handle_context ? h->handle_context : Py_None);
+    PyObject *ctx = handle_context_get(h);
+    if (ctx == NULL && PyErr_Occurred()) {
+        return NULL;
+    }
+    return Py_NewRef(ctx ? ctx : Py_None);
+}
+
+static PyObject *
+Handle_get_context_attr(HandleObject *h, void *c)
+{
+    return Handle_get_context(h, NULL);
 }
 
 /* callback(*args).  A C method taking no arguments (a transport's
@@ -453,9 +602,18 @@ cx_handle_run(HandleObject *h)
     PyObject *args = Py_XNewRef(h->handle_args);
     PyObject *ctx = Py_XNewRef(h->handle_context);
     int inline_arg = h->handle_arg_inline;
+    cx_state *lazy_st = NULL;       /* set when ctx is made for this run */
     PyObject *res = NULL;
     int rc = 0;
     Py_INCREF(h);
+    if (ctx == NULL && h->handle_ctx_vars != NULL && cb != NULL) {
+        lazy_st = cx_state_from_type(Py_TYPE(h));
+        ctx = lazy_st ? handle_context_for_run(lazy_st, h) : NULL;
+        if (ctx == NULL) {
+            lazy_st = NULL;
+            goto call_failed;
+        }
+    }
     if (cb == NULL || args == NULL || ctx == NULL) {
         PyErr_SetString(PyExc_TypeError, "'NoneType' object is not callable");
     }
@@ -464,6 +622,11 @@ cx_handle_run(HandleObject *h)
                          : handle_call(cb, args);
         PyContext_Exit(ctx);
     }
+    if (lazy_st != NULL) {
+        handle_context_after_run(lazy_st, h, ctx);
+        ctx = NULL;
+    }
+call_failed:
     if (res == NULL) {
         if (cx_is_exit_exception()) {
             rc = -1;
@@ -563,13 +726,12 @@ static PyGetSetDef Handle_getset[] = {
      NULL},
     {"_cancelled", (getter)Handle_get_cancelled_attr, NULL, NULL, NULL},
     {"_repr", (getter)Handle_get_repr_attr, NULL, NULL, NULL},
+    {"_context", (getter)Handle_get_context_attr, NULL, NULL, NULL},
     {NULL},
 };
 
 static PyMemberDef Handle_members[] = {
     {"_loop", T_OBJECT, offsetof(HandleObject, handle_loop), READONLY, NULL},
-    {"_context", T_OBJECT, offsetof(HandleObject, handle_context), READONLY,
-     NULL},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(HandleObject, weakreflist),
      READONLY, NULL},
     {NULL},
@@ -760,6 +922,9 @@ int
 cx_handle_setup(PyObject *module)
 {
     cx_state *st = PyModule_GetState(module);
+    if (context_layout_check(st) < 0) {
+        return -1;
+    }
     st->HandleType = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &Handle_spec, NULL);
     if (st->HandleType == NULL

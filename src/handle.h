@@ -12,7 +12,10 @@ typedef struct {
     PyObject *handle_args;         /* tuple, NULL once cancelled; the one
                                       argument itself (no tuple) while
                                       handle_arg_inline */
-    PyObject *handle_context;
+    PyObject *handle_context;      /* NULL while handle_ctx_vars holds
+                                      the context's variables instead
+                                      (timers: see handle.c) */
+    PyObject *handle_ctx_vars;
     PyObject *handle_loop;
     PyObject *handle_repr;         /* repr cached at cancel in debug mode */
     PyObject *handle_source_traceback; /* or NULL */

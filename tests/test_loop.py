@@ -173,6 +173,54 @@ def test_timer_one_argument(loop):
         f'Exception in callback {name}{shown} at {__file__}:')
 
 
+def test_timer_context(loop):
+    # casyncio's timers keep the context's variables and make the Context
+    # when they run (or when asked): the same answers as asyncio's copies.
+    import contextvars
+    var = contextvars.ContextVar('timer_var', default='default')
+    out = []
+    holder = {}
+
+    def setter(tag):
+        out.append((tag, var.get()))
+        var.set(tag)
+        out.append((tag, var.get()))
+
+    def keeper(tag):
+        # keeps its running context: the next timers must not share it
+        holder[tag] = holder['h_' + tag]._context
+        var.set('kept ' + tag)
+
+    var.set('at schedule')
+    h1 = loop.call_later(0, setter, 'one')
+    h2 = loop.call_later(0, setter, 'two')
+    holder['h_k'] = loop.call_later(0, keeper, 'k')
+    h3 = loop.call_later(0, setter, 'three')
+    asked = h3._context                 # made before it runs
+    assert asked is h3._context and asked[var] == 'at schedule'
+    var.set('after schedule')
+    h4 = loop.call_later(0, setter, 'four')
+    h5 = loop.call_later(0, setter, 'five')
+    h5.cancel()
+    assert h5._context[var] == 'after schedule'
+    loop.call_later(0.01, loop.stop)
+    loop.run_forever()
+    assert out == [('one', 'at schedule'), ('one', 'one'),
+                   ('two', 'at schedule'), ('two', 'two'),
+                   ('three', 'at schedule'), ('three', 'three'),
+                   ('four', 'after schedule'), ('four', 'four')]
+    # each ran in its own context, which keeps what the callback set
+    assert h1._context[var] == 'one' and h2._context[var] == 'two'
+    if sys.version_info >= (3, 12):     # Handle.get_context() is 3.12's
+        assert h1._context is h1.get_context()
+    assert h1._context is not h2._context
+    assert asked is h3._context and asked[var] == 'three'
+    assert holder['k'][var] == 'kept k'
+    assert holder['k'] is holder['h_k']._context
+    assert h4._context[var] == 'four'
+    assert var.get() == 'after schedule'
+
+
 def test_cancelled_timer_does_not_run(loop):
     out = []
     hs = [loop.call_later(0.001 * i, out.append, i) for i in range(20)]
