@@ -357,7 +357,7 @@ loop_call_by_keyword(LoopObject *lp,
  * the callback's arguments are (*cbargv)[0..*cbargc).  -2 (no exception
  * set) when callback (or the skipped parameter) came by keyword:
  * loop_call_by_keyword's job. */
-static int
+static inline int
 loop_parse_callback_args(const char *method, PyObject *const *args,
                          Py_ssize_t nargs, PyObject *kwnames,
                          Py_ssize_t skip, PyObject **callback,
@@ -556,6 +556,10 @@ loop_now(LoopObject *lp, double *now)
 static int
 loop_time_arg(PyObject *o, const char *none_msg, double *out)
 {
+    if (PyFloat_CheckExact(o)) {
+        *out = PyFloat_AS_DOUBLE(o);
+        return 0;
+    }
     if (o == Py_None) {
         PyErr_SetString(PyExc_TypeError, none_msg);
         return -1;
