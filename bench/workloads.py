@@ -314,12 +314,11 @@ async def timers_batch(lib, n):
     sleep = time.sleep
     elapsed = 0.0
     for b in range(batches):
-        base = b * TIMER_BATCH
+        ids = range(b * TIMER_BATCH, (b + 1) * TIMER_BATCH)
         target += TIMER_BATCH // 2
         done = loop.create_future()
         t0 = perf_counter()
-        handles = [call_later(delays[i], cb, base + i)
-                   for i in range(TIMER_BATCH)]
+        handles = [call_later(d, cb, i) for d, i in zip(delays, ids)]
         for h in handles[1::2]:
             h.cancel()
         t1 = perf_counter()
