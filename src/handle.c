@@ -223,6 +223,63 @@ handle_alloc(PyTypeObject *tp)
     return h;
 }
 
+/* ---- reuse of freed TimerHandles ----
+ *
+ * A server keeps timers coming and going (timeouts, sleeps): a freed
+ * TimerHandle of our exact type is kept, up to TH_POOL_MAX of them (the
+ * size of CPython's tuple free lists), and the next call_later / call_at
+ * takes it back: no malloc / free, and, as for CPython's own free lists,
+ * no count towards the next garbage collection.  A kept one is untracked,
+ * has no references and holds no reference to its type. */
+#define TH_POOL_MAX 2000
+
+static TimerHandleObject *
+timer_handle_alloc(cx_state *st)
+{
+    if (st->th_pool_len == 0) {
+        return (TimerHandleObject *)handle_alloc(st->TimerHandleType);
+    }
+    TimerHandleObject *t = st->th_pool[--st->th_pool_len];
+    memset((char *)t + sizeof(PyObject), 0,
+           sizeof(TimerHandleObject) - sizeof(PyObject));
+    PyObject_Init((PyObject *)t, st->TimerHandleType);
+    PyObject_GC_Track(t);
+    CX_DEBUG_INC(cx_debug_live_handles);
+    return t;
+}
+
+/* Keep t (being deallocated: untracked, fields cleared) for reuse.  1 if
+ * kept, 0 if it is to be freed. */
+static int
+timer_handle_keep(TimerHandleObject *t)
+{
+    /* a subclass made in Python has no module: not ours to keep */
+    PyObject *mod = ((PyHeapTypeObject *)Py_TYPE(t))->ht_module;
+    cx_state *st = mod ? PyModule_GetState(mod) : NULL;
+    if (st == NULL || Py_TYPE(t) != st->TimerHandleType
+        || st->th_pool_len >= TH_POOL_MAX) {
+        return 0;
+    }
+    if (st->th_pool == NULL) {
+        st->th_pool = PyMem_RawMalloc(TH_POOL_MAX * sizeof(void *));
+        if (st->th_pool == NULL) {
+            return 0;
+        }
+    }
+    st->th_pool[st->th_pool_len++] = t;
+    return 1;
+}
+
+void
+cx_handle_free_pool(cx_state *st)
+{
+    while (st->th_pool_len > 0) {
+        PyObject_GC_Del(st->th_pool[--st->th_pool_len]);
+    }
+    PyMem_RawFree(st->th_pool);
+    st->th_pool = NULL;
+}
+
 PyObject *
 cx_handle_new(cx_state *st, PyObject *callback, PyObject *args,
               PyObject *loop, PyObject *context)
@@ -255,8 +312,7 @@ cx_timer_handle_new(cx_state *st, double when, PyObject *when_obj,
                     PyObject *callback, PyObject *const *argv,
                     Py_ssize_t argc, PyObject *loop, PyObject *context)
 {
-    TimerHandleObject *t =
-        (TimerHandleObject *)handle_alloc(st->TimerHandleType);
+    TimerHandleObject *t = timer_handle_alloc(st);
     if (t == NULL) {
         return NULL;
     }
@@ -872,9 +928,18 @@ TimerHandle_clear(TimerHandleObject *t)
 static void
 TimerHandle_dealloc(TimerHandleObject *t)
 {
+    PyTypeObject *tp = Py_TYPE(t);
     PyObject_GC_UnTrack(t);
+    if (t->base.weakreflist != NULL) {
+        PyObject_ClearWeakRefs((PyObject *)t);
+    }
     Py_CLEAR(t->th_when_obj);
-    Handle_dealloc(&t->base);
+    Handle_clear(&t->base);
+    CX_DEBUG_DEC(cx_debug_live_handles);
+    if (!timer_handle_keep(t)) {
+        tp->tp_free(t);
+    }
+    Py_DECREF(tp);
 }
 
 static PyObject *

@@ -40,6 +40,8 @@ typedef struct {
 } TimerHandleObject;
 
 int cx_handle_setup(PyObject *module);
+/* Free the TimerHandles kept for reuse (module clear, before the types). */
+void cx_handle_free_pool(cx_state *st);
 
 /* A new Handle (TimerHandle when `timer`) for callback(*args) in context
  * (NULL: copy the current one).  args is a tuple.  New reference. */

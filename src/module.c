@@ -74,6 +74,7 @@ static int
 module_clear(PyObject *mod)
 {
     cx_state *st = PyModule_GetState(mod);
+    cx_handle_free_pool(st);
 #define X(name) Py_CLEAR(st->name);
     CX_STATE_OBJECTS(X)
 #undef X

@@ -24,6 +24,8 @@ typedef struct {
     PyObject *ctx_empty_vars;              /* an empty Context's mapping */
     int ctx_layout_ok;                     /* PyContext is laid out as
                                               handle.c expects */
+    void **th_pool;                        /* handle.c: freed TimerHandles */
+    Py_ssize_t th_pool_len;
     PyTypeObject *TransportType;           /* transport.c */
     PyTypeObject *SocketTransportType;     /* stream.c */
     PyTypeObject *DatagramTransportType;   /* dgram.c */

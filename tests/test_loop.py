@@ -221,6 +221,48 @@ def test_timer_context(loop):
     assert var.get() == 'after schedule'
 
 
+def test_timer_handles_freed_and_made_again(loop):
+    # casyncio reuses freed TimerHandles: a new one must show nothing of
+    # the one before (cancelled state, deadline, arguments, context,
+    # weak references).
+    import contextvars
+    import gc
+    import weakref
+    var = contextvars.ContextVar('reuse_var', default='default')
+    out = []
+    refs = []
+    for round in range(3):
+        hs = [loop.call_later(0, out.append, (round, i)) for i in range(50)]
+        refs.append(weakref.ref(hs[0]))
+        for h in hs[1::2]:
+            h.cancel()
+        var.set(round)
+        loop.call_later(0.001, loop.stop)
+        loop.run_forever()
+        del hs, h
+        gc.collect()
+        assert refs[-1]() is None
+    when = loop.time() + 100
+    fresh = [loop.call_at(when, out.append, 'x') for _ in range(50)]
+    for h in fresh:
+        assert not h.cancelled() and h._scheduled and h.when() == when
+        assert h._args == ('x',) and h._callback == out.append
+        assert h._context[var] == 2
+        assert repr(h).startswith(f'<TimerHandle when={when} ')
+    assert all(r() is None for r in refs)
+
+    class Sub(asyncio.TimerHandle):
+        pass
+
+    s = Sub(when, print, (), loop)
+    assert type(s) is Sub and s.when() == when
+    del s
+    gc.collect()
+    for h in fresh:
+        h.cancel()
+    assert sorted(out) == [(r, i) for r in range(3) for i in range(0, 50, 2)]
+
+
 def test_cancelled_timer_does_not_run(loop):
     out = []
     hs = [loop.call_later(0.001 * i, out.append, i) for i in range(20)]
