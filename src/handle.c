@@ -11,7 +11,7 @@ Py_ssize_t cx_debug_live_handles = 0;
 #endif
 
 /* Is the loop in debug mode?  -1 on error. */
-static int
+static inline int
 handle_loop_debug(cx_state *st, PyObject *loop)
 {
     if (cx_loop_is_fast(st, loop)) {
