@@ -506,7 +506,7 @@ loop_call_at(LoopObject *lp, double when, PyObject *when_obj,
     /* A NaN deadline is due at once (asyncio's `when >= end_time` is
      * false for it); the handle keeps NaN as its when(). */
     if (cx_heap_push(&lp->loop_timers, isnan(when) ? -INFINITY : when,
-                     lp->loop_timer_seq++, t) < 0) {
+                     t) < 0) {
         Py_DECREF(h);
         return PyErr_NoMemory();
     }
@@ -752,9 +752,6 @@ loop_pop_timer(LoopObject *lp)
 {
     TimerHandleObject *t = cx_heap_pop(&lp->loop_timers);
     t->th_scheduled = 0;
-    if (t->base.handle_cancelled) {
-        lp->loop_timers_cancelled--;
-    }
     return t;
 }
 
@@ -790,6 +787,10 @@ loop_prune_timers(LoopObject *lp)
     }
     while ((top = cx_heap_peek(&lp->loop_timers)) != NULL
            && ((TimerHandleObject *)top->data)->base.handle_cancelled) {
+        /* Only here does asyncio count a cancelled timer out: one the
+         * timer phase below takes out (due, behind a live one) stays
+         * counted until the next compaction, as in asyncio. */
+        lp->loop_timers_cancelled--;
         Py_DECREF(loop_pop_timer(lp));
     }
 }

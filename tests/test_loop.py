@@ -263,6 +263,44 @@ def test_timer_handles_freed_and_made_again(loop):
     assert sorted(out) == [(r, i) for r in range(3) for i in range(0, 50, 2)]
 
 
+def _timer_order_scenario(loop):
+    # Deadlines in the past (all due at once) with many ties, cancellations
+    # (some rounds enough for asyncio's compaction of the heap), rounds
+    # that leave cancelled timers counted: the order the timers run in.
+    import random
+    rnd = random.Random(7)
+    base = loop.time() - 10
+    out = []
+    for round, (n, ncancel, spread) in enumerate(
+            [(600, 100, 50), (600, 400, 50), (3000, 1700, 200),
+             (300, 100, 5), (150, 20, 3)]):
+        timers = []
+        for i in range(n):
+            when = base + rnd.randrange(spread) * 0.01
+            timers.append(loop.call_at(when, out.append, (round, i)))
+        for k in rnd.sample(range(n), ncancel):
+            timers[k].cancel()
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert not any(t._scheduled for t in timers)
+        out.append(('end', round))
+    return out
+
+
+def test_timer_order_with_equal_deadlines(loop):
+    # Timers with equal deadlines run in the order of asyncio's heapq heap,
+    # which is not the order they were scheduled in.
+    out = _timer_order_scenario(loop)
+    stock = asyncio.new_event_loop()
+    try:
+        assert out == _timer_order_scenario(stock)
+    finally:
+        stock.close()
+    assert len(out) == 600 - 100 + 600 - 400 + 3000 - 1700 + 200 + 130 + 5
+
+
 def test_cancelled_timer_does_not_run(loop):
     out = []
     hs = [loop.call_later(0.001 * i, out.append, i) for i in range(20)]
