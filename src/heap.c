@@ -45,48 +45,13 @@ heap_siftup(cx_timer_entry *items, ptrdiff_t endpos, ptrdiff_t pos)
     heap_siftdown(items, startpos, pos);
 }
 
-/* The highest power of two <= n (n > 0). */
-static ptrdiff_t
-keep_top_bit(ptrdiff_t n)
-{
-    int i = 0;
-    while (n > 1) {
-        n >>= 1;
-        i++;
-    }
-    return (ptrdiff_t)1 << i;
-}
-
-/* heapq.heapify, with its cache-friendly order for more than 2,500
- * entries (a different order of the same siftups: a different heap when
- * deadlines tie). */
+/* heapq.heapify.  (For more than 2,500 entries CPython runs the same
+ * siftups in a cache-friendlier order, which leaves the same heap.) */
 static void
 heap_heapify(cx_timer_entry *items, ptrdiff_t n)
 {
-    if (n <= 2500) {
-        for (ptrdiff_t i = (n >> 1) - 1; i >= 0; i--) {
-            heap_siftup(items, n, i);
-        }
-        return;
-    }
-    ptrdiff_t m = n >> 1;
-    ptrdiff_t leftmost = keep_top_bit(m + 1) - 1;
-    ptrdiff_t mhalf = m >> 1;
-    for (ptrdiff_t i = leftmost - 1; i >= mhalf; i--) {
-        for (ptrdiff_t j = i;; j >>= 1) {
-            heap_siftup(items, n, j);
-            if (!(j & 1)) {
-                break;
-            }
-        }
-    }
-    for (ptrdiff_t i = m - 1; i >= leftmost; i--) {
-        for (ptrdiff_t j = i;; j >>= 1) {
-            heap_siftup(items, n, j);
-            if (!(j & 1)) {
-                break;
-            }
-        }
+    for (ptrdiff_t i = (n >> 1) - 1; i >= 0; i--) {
+        heap_siftup(items, n, i);
     }
 }
 

@@ -273,7 +273,7 @@ def _timer_order_scenario(loop):
     out = []
     for round, (n, ncancel, spread) in enumerate(
             [(600, 100, 50), (600, 400, 50), (3000, 1700, 200),
-             (300, 100, 5), (150, 20, 3)]):
+             (6000, 3100, 400), (300, 100, 5), (150, 20, 3)]):
         timers = []
         for i in range(n):
             when = base + rnd.randrange(spread) * 0.01
@@ -298,7 +298,8 @@ def test_timer_order_with_equal_deadlines(loop):
         assert out == _timer_order_scenario(stock)
     finally:
         stock.close()
-    assert len(out) == 600 - 100 + 600 - 400 + 3000 - 1700 + 200 + 130 + 5
+    assert len(out) == (600 - 100 + 600 - 400 + 3000 - 1700 + 6000 - 3100
+                        + 200 + 130 + 6)
 
 
 def test_cancelled_timer_does_not_run(loop):
