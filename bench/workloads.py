@@ -237,6 +237,17 @@ TIMER_WINDOW = 0.002  # seconds: the delays of 30,000 timers fall in [0, 2 ms)
 TIMER_WINDOW_N = 30_000  # fewer timers get a window as much smaller
 
 
+def timer_delays(n, window):
+    """n deterministic pseudo-random delays (an LCG) in [0, window), the
+    same for every implementation."""
+    delays = []
+    x = 12345
+    for _ in range(n):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        delays.append((x % 1000) * (window / 1000))
+    return delays
+
+
 async def timers(lib, n):
     """op = one timer: n loop.call_later() timers with pseudo-random delays in
     a window of 2 ms per 30,000 timers are scheduled, every odd one is
@@ -255,13 +266,8 @@ async def timers(lib, n):
         if len(fired) == expected:
             done.set_result(None)
 
-    # Deterministic pseudo-random delays (LCG), same for every implementation.
     window = TIMER_WINDOW * min(1.0, n / TIMER_WINDOW_N)
-    delays = []
-    x = 12345
-    for _ in range(n):
-        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
-        delays.append((x % 1000) * (window / 1000))
+    delays = timer_delays(n, window)
 
     call_later = loop.call_later
     t0 = perf_counter()
@@ -304,11 +310,7 @@ async def timers_batch(lib, n):
         if len(fired) == target:
             done.set_result(None)
 
-    delays = []
-    x = 12345
-    for _ in range(TIMER_BATCH):
-        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
-        delays.append((x % 1000) * (TIMER_BATCH_WINDOW / 1000))
+    delays = timer_delays(TIMER_BATCH, TIMER_BATCH_WINDOW)
 
     call_later = loop.call_later
     sleep = time.sleep
