@@ -76,6 +76,7 @@ class Usage:
 
     def stop(self, nbytes):
         r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        self.elapsed = t1 - self.t0
         mib = nbytes / 2**20
         return {'wall': (t1 - self.t0) / mib * 1e3,
                 'user': (r1.ru_utime - self.r0.ru_utime) / mib * 1e3,

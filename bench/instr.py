@@ -64,6 +64,8 @@ SIZES = {
     "async_tree_none[native]": (4, 5, None),
     "async_tree_sleep0": (4, 5, None),
     "asyncgen_tree": (5_000, 10_000, "stock - 1,000"),    # issue #14
+    "bulk_stream": (20, 40, None),      # issue #14's target is CPU: bulk.py
+    "bulk_tls": (10, 20, None),
 }
 
 

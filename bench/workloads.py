@@ -457,6 +457,46 @@ async def subprocess_communicate(lib, n):
 
 
 # --------------------------------------------------------------------------
+# Bulk stream transfers (issue #14; bulk.py measures CPU and page faults)
+# --------------------------------------------------------------------------
+
+_TLS_CONTEXTS = []
+
+
+def _tls_contexts():
+    """bulk.py's server and client contexts, over a certificate made once
+    per process (the test suite's, with `cryptography`)."""
+    if not _TLS_CONTEXTS:
+        import tempfile
+        import bulk
+        with tempfile.TemporaryDirectory() as d:
+            _TLS_CONTEXTS.extend(bulk.contexts("tls", bulk.make_certs(d)))
+    return _TLS_CONTEXTS
+
+
+async def _bulk(n, tls):
+    import bulk
+    sctx, cctx = _tls_contexts() if tls else (None, None)
+    chunks = max(1, n // 10)
+    usage = bulk.Usage()
+    await bulk.one_process(chunks, sctx, cctx, usage)
+    return usage.elapsed, chunks * 10
+
+
+async def bulk_stream(lib, n):
+    """op = one MiB through asyncio streams over loopback TCP, both ends on
+    the loop: the server writes 10 MiB and awaits drain(), n/10 times; the
+    client loops `await reader.read(10 MiB)` until EOF (bytes counted)."""
+    return await _bulk(n, False)
+
+
+async def bulk_tls(lib, n):
+    """op = one MiB as bulk_stream, over TLS (start_server(ssl=),
+    open_connection(ssl=))."""
+    return await _bulk(n, True)
+
+
+# --------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------
 
@@ -499,6 +539,8 @@ WORKLOADS = [
     Workload("async_tree_sleep0", async_tree_sleep0, 6, 5, "node", size_is_depth=True),
     Workload("asyncgen_tree", asyncgen_tree, 20_000, 4_000, "generator"),
     Workload("subprocess", subprocess_communicate, 240, 40, "child"),
+    Workload("bulk_stream", bulk_stream, 300, 30, "MiB"),
+    Workload("bulk_tls", bulk_tls, 80, 10, "MiB"),
 ]
 
 BY_NAME = {w.name: w for w in WORKLOADS}

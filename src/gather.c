@@ -384,6 +384,46 @@ GatherCallback_dealloc(GatherCallbackObject *self)
 
 /* ---- gather() itself ---- */
 
+/* Positions of arguments by identity: open addressing, linear probing,
+ * at most half full. */
+typedef struct {
+    struct ident_slot { PyObject *key; Py_ssize_t pos; } *slots;
+    size_t mask;
+} ident_table;
+
+static int
+ident_table_init(ident_table *t, Py_ssize_t n)
+{
+    size_t cap = 32;
+    while (cap < (size_t)n * 2) {
+        cap *= 2;
+    }
+    t->slots = PyMem_Calloc(cap, sizeof(struct ident_slot));
+    if (t->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->mask = cap - 1;
+    return 0;
+}
+
+/* The position recorded for key, or -1 after recording pos for it. */
+static Py_ssize_t
+ident_table_find_or_add(ident_table *t, PyObject *key, Py_ssize_t pos)
+{
+    size_t i = ((size_t)key >> 4) & t->mask;
+    while (t->slots[i].key != NULL) {
+        if (t->slots[i].key == key) {
+            return t->slots[i].pos;
+        }
+        i = (i + 1) & t->mask;
+    }
+    t->slots[i].key = key;
+    t->slots[i].pos = pos;
+    return -1;
+}
+
+
 /* ensure_future(arg, loop=loop) of the running version; loop may be NULL.
  * An exact coroutine on a known loop is loop.create_task(arg), closed if
  * that raises RuntimeError, as ensure_future does; anything else goes
@@ -410,6 +450,15 @@ gather_ensure(cx_state *st, PyObject *arg, PyObject *loop)
             cx_err_restore(exc);
         }
         return fut;
+    }
+    if (cx_future_check_exact(st, arg)) {
+        /* ensure_future() of a future: isfuture() holds for our exact
+         * types, and their loop is fut_loop (futures._get_loop); a future
+         * of another loop goes on to raise ensure_future's ValueError. */
+        PyObject *fut_loop = ((FutureObject *)arg)->fut_loop;
+        if (fut_loop != NULL && (loop == NULL || loop == fut_loop)) {
+            return Py_NewRef(arg);
+        }
     }
     PyObject *a[3] = {NULL, arg, loop ? loop : Py_None};
     return PyObject_Vectorcall(st->gather_ensure_future, a + 1,
@@ -537,12 +586,20 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     /* gather()'s arg_to_fut dict finds a duplicate argument by hash and
      * ==, which for exact coroutines and our exact futures is identity:
-     * for a few of those, a look at the arguments before stands in. */
+     * when all are such, a look at the arguments before stands in (for
+     * more than a few, through an identity table of their positions). */
     Py_ssize_t nitems = PyTuple_GET_SIZE(items);
-    int by_identity = nitems <= 16;
+    int by_identity = 1;
     for (Py_ssize_t i = 0; by_identity && i < nitems; i++) {
         PyObject *arg = PyTuple_GET_ITEM(items, i);
         by_identity = PyCoro_CheckExact(arg) || cx_future_check_exact(st, arg);
+    }
+    ident_table seen = {NULL, 0};
+    if (by_identity && nitems > 16 && ident_table_init(&seen, nitems) < 0) {
+        Py_XDECREF(running);
+        Py_XDECREF(loop);
+        Py_XDECREF(cur_task);
+        return NULL;
     }
     PyObject *children = PyList_New(0);
     PyObject *arg_to_fut = by_identity ? NULL : PyDict_New();
@@ -567,7 +624,14 @@ gather_impl(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
         PyObject *arg = PyTuple_GET_ITEM(items, i);
         PyObject *fut = NULL;
-        if (by_identity) {
+        if (seen.slots != NULL) {
+            /* children[j] is the child of items[j] */
+            Py_ssize_t j = ident_table_find_or_add(&seen, arg, i);
+            if (j >= 0 && j < PyList_GET_SIZE(children)) {
+                fut = PyList_GET_ITEM(children, j);
+            }
+        }
+        else if (by_identity) {
             /* children[j] is the child of items[j] */
             for (Py_ssize_t j = 0; j < i && j < PyList_GET_SIZE(children);
                  j++) {
@@ -706,6 +770,7 @@ done:
     Py_XDECREF(ctx);
     Py_XDECREF(done_futs);
     Py_XDECREF(arg_to_fut);
+    PyMem_Free(seen.slots);
     Py_XDECREF(children);
     Py_XDECREF(cur_task);
     Py_XDECREF(loop);

@@ -270,21 +270,71 @@ timer_handle_keep(TimerHandleObject *t)
     return 1;
 }
 
+/* call_soon makes and drops a Handle per callback: at most this many
+ * dead ones are kept (st->handle_freelist) to be made again without the
+ * allocator and the GC's bookkeeping, as CPython's own free lists do. */
+#define HANDLE_FREELIST_MAX 64
+
+/* A Handle of exactly HandleType, from the free list when it has one. */
+static HandleObject *
+handle_alloc_exact(cx_state *st)
+{
+    HandleObject *h = (HandleObject *)st->handle_freelist;
+    if (h == NULL) {
+        return (HandleObject *)handle_alloc(st->HandleType);
+    }
+    st->handle_freelist = h->handle_callback;
+    st->handle_nfree--;
+    h->handle_callback = NULL;
+    /* dead objects' fields are NULL (Handle_clear); the type reference
+     * was kept */
+    h->handle_cancelled = 0;
+    Py_SET_REFCNT(h, 1);
+    PyObject_GC_Track(h);
+    CX_DEBUG_INC(cx_debug_live_handles);
+    return h;
+}
+
+/* Keep a dead Handle of exactly its module's HandleType for reuse.  Non-zero
+ * if kept (the caller then frees nothing). */
+static int
+handle_keep(HandleObject *h, PyTypeObject *tp)
+{
+    PyObject *mod = ((PyHeapTypeObject *)tp)->ht_module;
+    cx_state *st = mod ? PyModule_GetState(mod) : NULL;
+    if (st == NULL || tp != st->HandleType || h->weakreflist != NULL
+        || st->handle_nfree >= HANDLE_FREELIST_MAX) {
+        return 0;
+    }
+    h->handle_callback = st->handle_freelist;
+    st->handle_freelist = (PyObject *)h;
+    st->handle_nfree++;
+    return 1;
+}
+
 void
-cx_handle_free_pool(cx_state *st)
+cx_handle_free_state(cx_state *st)
 {
     while (st->th_pool_len > 0) {
         PyObject_GC_Del(st->th_pool[--st->th_pool_len]);
     }
     PyMem_RawFree(st->th_pool);
     st->th_pool = NULL;
+    while (st->handle_freelist != NULL) {
+        HandleObject *h = (HandleObject *)st->handle_freelist;
+        PyTypeObject *tp = Py_TYPE(h);
+        st->handle_freelist = h->handle_callback;
+        st->handle_nfree--;
+        tp->tp_free(h);
+        Py_DECREF(tp);
+    }
 }
 
 PyObject *
 cx_handle_new(cx_state *st, PyObject *callback, PyObject *args,
               PyObject *loop, PyObject *context)
 {
-    HandleObject *h = (HandleObject *)handle_alloc(st->HandleType);
+    HandleObject *h = handle_alloc_exact(st);
     if (h == NULL) {
         return NULL;
     }
@@ -434,9 +484,12 @@ Handle_dealloc(HandleObject *h)
         PyObject_ClearWeakRefs((PyObject *)h);
     }
     Handle_clear(h);
+    CX_DEBUG_DEC(cx_debug_live_handles);
+    if (handle_keep(h, tp)) {
+        return;
+    }
     tp->tp_free(h);
     Py_DECREF(tp);
-    CX_DEBUG_DEC(cx_debug_live_handles);
 }
 
 /* ---- repr (cold) ---- */
@@ -638,6 +691,12 @@ handle_call(PyObject *cb, PyObject *args)
     if (!Py_IS_TYPE(cb, &PyCFunction_Type)
         || PyCFunction_GET_FLAGS(cb) != METH_NOARGS
         || PyTuple_GET_SIZE(args) != 0) {
+        /* What PyObject_Call(cb, args, NULL) does for a callable with
+         * vectorcall (a function, a bound method), without its layers. */
+        if (PyVectorcall_Function(cb) != NULL) {
+            return PyObject_Vectorcall(cb, &PyTuple_GET_ITEM(args, 0),
+                                       PyTuple_GET_SIZE(args), NULL);
+        }
         return PyObject_Call(cb, args, NULL);
     }
     PyObject *res = PyCFunction_GET_FUNCTION(cb)(PyCFunction_GET_SELF(cb),

@@ -40,8 +40,9 @@ typedef struct {
 } TimerHandleObject;
 
 int cx_handle_setup(PyObject *module);
-/* Free the TimerHandles kept for reuse (module clear, before the types). */
-void cx_handle_free_pool(cx_state *st);
+/* Free the Handles and TimerHandles kept for reuse (module clear, before
+ * the types). */
+void cx_handle_free_state(cx_state *st);
 
 /* A new Handle (TimerHandle when `timer`) for callback(*args) in context
  * (NULL: copy the current one).  args is a tuple.  New reference. */

@@ -442,6 +442,19 @@ Loop_call_soon(LoopObject *lp, PyObject *const *args, Py_ssize_t nargs,
 {
     PyObject *callback, *cbargs, *context;
     int r = 0;
+    if (kwnames == NULL && nargs >= 1 && !lp->loop_debug) {
+        /* call_soon(callback, *args): nothing to parse or check */
+        if (loop_check_closed(lp) < 0) {
+            return NULL;
+        }
+        cbargs = cx_tuple_from_array(args + 1, nargs - 1);
+        if (cbargs == NULL) {
+            return NULL;
+        }
+        PyObject *h = loop_call_soon(lp, args[0], cbargs, NULL);
+        Py_DECREF(cbargs);
+        return h;
+    }
     if (loop_check_closed(lp) < 0
         || (r = loop_parse_callback("call_soon", args, nargs, kwnames, 0,
                                     &callback, &cbargs, &context)) < 0) {

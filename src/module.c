@@ -74,7 +74,7 @@ static int
 module_clear(PyObject *mod)
 {
     cx_state *st = PyModule_GetState(mod);
-    cx_handle_free_pool(st);
+    cx_handle_free_state(st);
 #define X(name) Py_CLEAR(st->name);
     CX_STATE_OBJECTS(X)
 #undef X
@@ -240,13 +240,15 @@ module_debug_counters(PyObject *mod, PyObject *Py_UNUSED(ignored))
 
 /* _path_counts(): how often the data paths that leave no trace in Python
  * were taken, for tests: reads fed to asyncio streams in C
- * (readerproto.c), reads into a caller's buffer by way of the receive
- * buffer (transport.c). */
+ * (readerproto.c) and, of those, received straight into the reader's
+ * buffer, reads into a caller's buffer by way of the receive buffer
+ * (transport.c). */
 static PyObject *
 module_path_counts(PyObject *mod, PyObject *Py_UNUSED(ignored))
 {
     cx_state *st = PyModule_GetState(mod);
-    return Py_BuildValue("{snsn}", "streams_fed", st->rp_feeds,
+    return Py_BuildValue("{snsnsn}", "streams_fed", st->rp_feeds,
+                         "streams_direct", st->rp_direct,
                          "recv_detours", st->transport_recv_detours);
 }
 

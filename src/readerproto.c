@@ -447,6 +447,17 @@ cx_readerproto_release(cx_readerproto_dest *feed)
     Py_CLEAR(feed->buffer);
 }
 
+/* feed_data's steps after its extend().  Releases *feed.  1 or -1. */
+static int
+feed_rest(cx_state *st, cx_readerproto_dest *feed)
+{
+    st->rp_feeds++;
+    int rc = reader_wakeup_waiter(st, feed->reader) < 0
+             || reader_maybe_pause(st, feed->reader) < 0 ? -1 : 1;
+    cx_readerproto_release(feed);
+    return rc;
+}
+
 int
 cx_readerproto_feed(cx_state *st, cx_readerproto_dest *feed,
                     const char *buf, Py_ssize_t n)
@@ -456,24 +467,63 @@ cx_readerproto_feed(cx_state *st, cx_readerproto_dest *feed,
      * memoryview holds it, as extend) and copy */
     PyObject *buffer = feed->buffer;
     Py_ssize_t size = PyByteArray_GET_SIZE(buffer);
-    int rc = -1;
     if (n > PY_SSIZE_T_MAX - size) {
         PyErr_NoMemory();
-        goto done;
+        goto error;
     }
     if (PyByteArray_Resize(buffer, size + n) < 0) {
-        goto done;
+        goto error;
     }
     cx_copy(PyByteArray_AS_STRING(buffer) + size, buf, (size_t)n);
-    st->rp_feeds++;
-    if (reader_wakeup_waiter(st, feed->reader) < 0
-        || reader_maybe_pause(st, feed->reader) < 0) {
-        goto done;
-    }
-    rc = 1;
-done:
+    return feed_rest(st, feed);
+error:
     cx_readerproto_release(feed);
-    return rc;
+    return -1;
+}
+
+/* A bytearray without exports made `size` bytes long, size no more than
+ * its length: as PyByteArray_Resize's minor downsize, which keeps the
+ * allocation (cannot fail; the next resize gives the memory back). */
+static void
+buffer_shrink(PyByteArrayObject *buffer, Py_ssize_t size)
+{
+    assert(size <= Py_SIZE(buffer) && buffer->ob_exports == 0);
+    Py_SET_SIZE(buffer, size);
+    buffer->ob_start[size] = '\0';
+}
+
+char *
+cx_readerproto_reserve(cx_readerproto_dest *feed, Py_ssize_t room)
+{
+    PyByteArrayObject *buffer = (PyByteArrayObject *)feed->buffer;
+    Py_ssize_t size = Py_SIZE(buffer);
+    if (buffer->ob_exports > 0 || room > PY_SSIZE_T_MAX - size) {
+        return NULL;
+    }
+    feed->size = size;
+    if (PyByteArray_Resize((PyObject *)buffer, size + room) < 0) {
+        PyErr_Clear();      /* MemoryError: extend() will meet it */
+        return NULL;
+    }
+    char *tail = PyByteArray_AS_STRING(buffer) + size;
+    if (cx_copy_recv_is_slow(tail, (size_t)room)) {
+        buffer_shrink(buffer, size);
+        return NULL;
+    }
+    return tail;
+}
+
+int
+cx_readerproto_commit(cx_state *st, cx_readerproto_dest *feed, Py_ssize_t n)
+{
+    buffer_shrink((PyByteArrayObject *)feed->buffer,
+                  feed->size + (n > 0 ? n : 0));
+    if (n <= 0) {
+        cx_readerproto_release(feed);
+        return 0;
+    }
+    st->rp_direct++;
+    return feed_rest(st, feed);
 }
 
 /* ---- setup ---- */
@@ -581,5 +631,6 @@ cx_readerproto_setup(PyObject *module)
                      && st->rp_orig_feed_data && st->rp_orig__wakeup_waiter;
     st->rp_srp_tag = st->rp_sr_tag = 0;
     st->rp_feeds = 0;
+    st->rp_direct = 0;
     return PyErr_Occurred() ? -1 : 0;
 }

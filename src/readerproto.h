@@ -31,6 +31,7 @@ cx_readerproto_check(cx_state *st, PyObject *protocol)
 typedef struct {
     PyObject *reader;
     PyObject *buffer;
+    Py_ssize_t size;        /* buffer's size before cx_readerproto_reserve */
 } cx_readerproto_dest;
 
 /* Before a read for `protocol`: may its bytes be fed in C?  1 and *feed
@@ -48,6 +49,19 @@ int cx_readerproto_prepare(cx_state *st, PyObject *protocol,
  * exception set. */
 int cx_readerproto_feed(cx_state *st, cx_readerproto_dest *feed,
                         const char *buf, Py_ssize_t n);
+
+/* For a read straight into the reader's buffer (bulk transfers): the
+ * buffer grown by `room` bytes, the address of that free tail; NULL (no
+ * exception set) when it cannot be (a memoryview holds it, as extend
+ * would find; the kernel's copy there would be copy.h's slow case; no
+ * memory): the caller reads into its receive buffer and feeds from it.
+ * No Python code runs.  After the recv() of n bytes into the tail,
+ * cx_readerproto_commit gives the buffer its old size plus n and, when
+ * n > 0, does the rest of feed_data as cx_readerproto_feed; it releases
+ * *feed.  1 (fed), 0 (n <= 0: nothing fed), or -1 with an exception. */
+char *cx_readerproto_reserve(cx_readerproto_dest *feed, Py_ssize_t room);
+int cx_readerproto_commit(cx_state *st, cx_readerproto_dest *feed,
+                          Py_ssize_t n);
 
 /* A prepared feed whose read brought no bytes. */
 void cx_readerproto_release(cx_readerproto_dest *feed);

@@ -8,7 +8,7 @@
 
 #include "Python.h"
 
-typedef struct {
+typedef struct cx_state {
     /* our types */
     PyTypeObject *LoopType;
     PyTypeObject *HandleType;
@@ -194,6 +194,8 @@ typedef struct {
     unsigned int rp_srp_tag;               /* version tags last found */
     unsigned int rp_sr_tag;                /* unchanged (0: none) */
     Py_ssize_t rp_feeds;                   /* reads fed in C (_path_counts) */
+    Py_ssize_t rp_direct;                  /* of which straight into the
+                                              reader's buffer */
     PyObject *rp_str_data_received;
     PyObject *rp_str__stream_reader;
     PyObject *rp_str__stream_reader_wr;
@@ -216,9 +218,20 @@ typedef struct {
      * made. */
     PyObject *transport_rbytes;
     Py_ssize_t transport_rbytes_cap;
+    /* A protocol the stream transport feeds in C from its receive buffer
+     * instead of get_buffer()/buffer_updated(): the check and the feed,
+     * registered by the protocol's own file (tls.c), so that the transport
+     * does not call into it (transport.h). */
+    int (*transport_fed_check)(struct cx_state *st, PyObject *protocol);
+    int (*transport_feed)(PyObject *protocol, const char *buf, Py_ssize_t n);
     /* reads into a caller's buffer by way of the receive buffer
      * (cx_transport_recv_into; _path_counts) */
     Py_ssize_t transport_recv_detours;
+    /* Handles of exactly HandleType kept for reuse by cx_handle_new
+     * (handle.c): untracked, their fields NULL, each holding its reference
+     * to the type; chained through handle_callback. */
+    PyObject *handle_freelist;
+    int handle_nfree;
 } cx_state;
 
 extern PyModuleDef cx_module_def;

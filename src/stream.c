@@ -21,6 +21,10 @@ typedef struct {
     PyObject *st_empty_waiter;    /* Future or NULL: asyncio's
                                      _empty_waiter, set while
                                      loop.sendfile() runs */
+    int st_big_reads;             /* the last streams read filled at least
+                                     half the receive buffer: the next
+                                     goes straight into the reader's
+                                     buffer (transport_read_streams) */
 } StreamObject;
 
 #define STREAM(tr) ((StreamObject *)(tr))
@@ -171,6 +175,44 @@ transport_recv(cx_transport *tr, char **rbuf, ssize_t *n)
     return *n > 0 ? 1 : transport_recv_nothing(tr, *n);
 }
 
+/* recv() for data_received(): straight into the transports' kept bytes
+ * object (cx_transport_bytes_take), so that a large read is copied once,
+ * by the kernel; through the receive buffer when the kernel's copy into
+ * that object would be the slow case (copy.h).  1 with *data (and *cap
+ * for cx_transport_bytes_done) set; else as transport_recv: 0, or -1. */
+static int
+transport_recv_bytes(cx_transport *tr, PyObject **data, Py_ssize_t *cap)
+{
+    cx_state *st = tr->tr_st;
+    PyObject *b = cx_transport_bytes_take(st, CX_TRANSPORT_MAX_SIZE, cap);
+    if (b == NULL) {
+        return -1;
+    }
+    ssize_t n;
+    if (cx_copy_recv_is_slow(PyBytes_AS_STRING(b), CX_TRANSPORT_MAX_SIZE)) {
+        cx_transport_bytes_done(st, b, *cap);
+        char *rbuf;
+        int got = transport_recv(tr, &rbuf, &n);
+        if (got <= 0) {
+            return got;
+        }
+        *data = cx_transport_bytes(st, rbuf, n, cap);
+        return *data ? 1 : -1;
+    }
+    n = recv(tr->tr_fd, PyBytes_AS_STRING(b), CX_TRANSPORT_MAX_SIZE, 0);
+    if (n <= 0) {
+        int e = errno;
+        cx_transport_bytes_done(st, b, *cap);
+        errno = e;
+        return transport_recv_nothing(tr, n);
+    }
+    if (cx_transport_bytes_fit(st, &b, n, cap) < 0) {
+        return -1;
+    }
+    *data = b;
+    return 1;
+}
+
 /* The protocol is asyncio's StreamReaderProtocol, unchanged: its reader is
  * fed in C (readerproto.c), whose checks come before the recv().  1 done
  * (0 or -1 in *rc), 0 not taken (nothing read). */
@@ -188,18 +230,35 @@ transport_read_streams(cx_transport *tr, PyObject *proto, int *rc)
         *rc = 0;
         return 1;
     }
-    char *rbuf;
     ssize_t n = -1;
-    if (transport_recv_raw(tr, &rbuf, &n) < 0 || n <= 0) {
+    int fed;
+    char *tail = STREAM(tr)->st_big_reads
+        ? cx_readerproto_reserve(&feed, CX_TRANSPORT_MAX_SIZE) : NULL;
+    if (tail != NULL) {
+        /* a bulk transfer: the kernel copies into the reader's buffer */
+        n = recv(tr->tr_fd, tail, CX_TRANSPORT_MAX_SIZE, 0);
         int e = errno;
-        cx_readerproto_release(&feed);
+        fed = cx_readerproto_commit(st, &feed, n);
         errno = e;
-        *rc = PyErr_Occurred() ? -1 : transport_recv_nothing(tr, n);
-        return 1;
     }
-    *rc = cx_readerproto_feed(st, &feed, rbuf, n) > 0 ? 0
-          : cx_transport_fatal_error(
-                tr, "Fatal error: protocol.data_received() call failed.");
+    else {
+        char *rbuf;
+        if (transport_recv_raw(tr, &rbuf, &n) < 0 || n <= 0) {
+            int e = errno;
+            cx_readerproto_release(&feed);
+            errno = e;
+            fed = PyErr_Occurred() ? -1 : 0;
+        }
+        else {
+            fed = cx_readerproto_feed(st, &feed, rbuf, n);
+        }
+    }
+    STREAM(tr)->st_big_reads = n >= CX_TRANSPORT_MAX_SIZE / 2;
+    *rc = fed > 0 ? 0
+          : fed < 0 && n > 0 ? cx_transport_fatal_error(
+                tr, "Fatal error: protocol.data_received() call failed.")
+          : fed < 0 ? -1
+          : transport_recv_nothing(tr, n);
     return 1;
 }
 
@@ -214,18 +273,12 @@ transport_read_data(cx_transport *tr)
         Py_DECREF(proto);
         return rc;
     }
-    char *rbuf;
-    ssize_t n;
-    int got = transport_recv(tr, &rbuf, &n);
+    Py_ssize_t cap = 0;
+    PyObject *data = NULL;
+    int got = transport_recv_bytes(tr, &data, &cap);
     if (got <= 0) {
         Py_DECREF(proto);
         return got;
-    }
-    Py_ssize_t cap;
-    PyObject *data = cx_transport_bytes(st, rbuf, n, &cap);
-    if (data == NULL) {
-        Py_DECREF(proto);
-        return -1;
     }
     PyObject *r = PyObject_CallMethodOneArg(proto, st->str_data_received,
                                             data);
@@ -317,12 +370,12 @@ transport_read_buffered(cx_transport *tr)
     return 0;
 }
 
-/* The protocol is our SSLProtocol (tr_buffered == 2): what
- * transport_read_buffered does with its get_buffer(-1) (a max_size buffer)
- * and buffer_updated(n), the bytes received into the receive buffer and
- * handed to it in C. */
+/* The protocol is fed in C (tr_buffered == 2: our SSLProtocol, whose
+ * st->transport_feed is tls.c's): what transport_read_buffered does with
+ * its get_buffer(-1) (a max_size buffer) and buffer_updated(n), the bytes
+ * received into the receive buffer and handed to it in C. */
 static int
-transport_read_tls(cx_transport *tr)
+transport_read_fed(cx_transport *tr)
 {
     char *rbuf;
     ssize_t n;
@@ -331,7 +384,7 @@ transport_read_tls(cx_transport *tr)
         return got;
     }
     PyObject *proto = Py_NewRef(tr->tr_protocol);
-    int rc = cx_tls_feed(proto, rbuf, n);
+    int rc = tr->tr_st->transport_feed(proto, rbuf, n);
     Py_DECREF(proto);
     if (rc < 0) {
         return cx_transport_fatal_error(
@@ -348,7 +401,7 @@ Transport__read_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
         Py_RETURN_NONE;
     }
     Py_INCREF(tr);
-    int rc = tr->tr_buffered == 2 ? transport_read_tls(tr)
+    int rc = tr->tr_buffered == 2 ? transport_read_fed(tr)
              : tr->tr_buffered ? transport_read_buffered(tr)
              : transport_read_data(tr);
     Py_DECREF(tr);
@@ -360,19 +413,39 @@ Transport__read_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
 
 /* ---- writing ---- */
 
-/* Queue the unsent part of a write: buf[0:len] when data is NULL or not
- * exact bytes (a copy: the caller may change a mutable buffer later), else
- * data itself, whole, with its first `sent` bytes already gone (only when
- * the queue was empty: data becomes its head, tr_wbuf_off = sent).  An
- * immutable bytes is never copied, however large.  0 or -1. */
+/* Queue the unsent part of a write, data[sent:] (buf[0:len]), for a
+ * stream socket (sock) or a write pipe.  Exact bytes are queued whole,
+ * never copied (immutable): data with tr_wbuf_off = sent.  Other buffers:
+ * on 3.12+ stream sockets, as asyncio's write() queues them without a
+ * copy (stream.h: the bytearray itself when nothing was sent, else our
+ * memoryview of data, with tr_wbuf_off = sent); elsewhere a bytes copy
+ * of buf (3.11's bytearray buffer, the pipes' extend).  sent > 0 only
+ * when the queue was empty.  0 or -1. */
 static int
 transport_append(cx_transport *tr, PyObject *data, Py_ssize_t sent,
-                 const char *buf, Py_ssize_t len)
+                 const char *buf, Py_ssize_t len, int sock)
 {
-    int whole = data != NULL && PyBytes_CheckExact(data);
     assert(sent == 0 || tr->tr_wbuf_size == 0);
-    PyObject *item = whole ? Py_NewRef(data)
-                           : PyBytes_FromStringAndSize(buf, len);
+    PyObject *item;
+    Py_ssize_t off = 0;
+    if (PyBytes_CheckExact(data)) {
+        item = Py_NewRef(data);
+        off = sent;
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    else if (sock) {
+        if (sent == 0 && PyByteArray_Check(data)) {
+            item = Py_NewRef(data);
+        }
+        else {
+            item = PyMemoryView_FromObject(data);
+            off = sent;
+        }
+    }
+#endif
+    else {
+        item = PyBytes_FromStringAndSize(buf, len);
+    }
     if (item == NULL) {
         return -1;
     }
@@ -384,9 +457,9 @@ transport_append(cx_transport *tr, PyObject *data, Py_ssize_t sent,
     Py_DECREF(item);
     if (rc == 0) {
         tr->tr_wbuf_size += len;
-        if (whole && sent) {
+        if (off) {
             assert(PyList_GET_SIZE(tr->tr_wbuf) == 1 && tr->tr_wbuf_head == 0);
-            tr->tr_wbuf_off = sent;
+            tr->tr_wbuf_off = off;
         }
     }
     return rc;
@@ -425,7 +498,7 @@ stream_write_or_queue(cx_transport *tr, PyObject *data, Py_buffer *view,
         }
     }
     if (transport_append(tr, data, sent, (char *)view->buf + sent,
-                         view->len - sent) < 0) {
+                         view->len - sent, sock) < 0) {
         return -1;
     }
     return pause ? cx_transport_maybe_pause(tr) : 0;
@@ -647,17 +720,20 @@ Transport__write_nopause(cx_transport *tr, PyObject *data)
     return transport_write(tr, data, 0);
 }
 
+
 PyObject *
 cx_stream_write(cx_transport *tr, PyObject *data)
 {
     return transport_write(tr, data, 1);
 }
 
-/* The writer Handle's callback: flush what the queue holds. */
+/* asyncio's _write_sendmsg(): flush what the queue holds, as far as the
+ * socket takes it; once empty, the writer off, the empty waiter, and the
+ * close or the shutdown that waited for it.  None or NULL. */
 static PyObject *
-Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
+stream_flush(cx_transport *tr)
 {
-    if (!tr->tr_writer_on || tr->tr_conn_lost || tr->tr_wbuf_size == 0) {
+    if (tr->tr_conn_lost || tr->tr_wbuf_size == 0) {
         Py_RETURN_NONE;
     }
     struct iovec iov[CX_STREAM_IOV_MAX];
@@ -737,6 +813,80 @@ error:
     return res;
 }
 
+/* The writer Handle's callback. */
+static PyObject *
+Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
+{
+    if (!tr->tr_writer_on) {
+        Py_RETURN_NONE;
+    }
+    return stream_flush(tr);
+}
+
+#if PY_VERSION_HEX >= 0x030C0000
+/* _write_views(views, pause): 3.12+'s writelines() once its checks are
+ * done (_net.py): views is a list of C-contiguous memoryviews made of the
+ * items, not all empty.  As asyncio: each queued as it is (no copy; empty
+ * ones skipped, as 3.15 does), then _write_ready()'s flush at once, the
+ * writer registered if some is left, then _maybe_pause_protocol when
+ * pause (3.14+). */
+static PyObject *
+Stream__write_views(cx_transport *tr, PyObject *const *args,
+                    Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "_write_views expected 2 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *views = args[0];
+    int pause = PyObject_IsTrue(args[1]);
+    if (pause < 0) {
+        return NULL;
+    }
+    if (!PyList_CheckExact(views)) {
+        PyErr_SetString(PyExc_TypeError, "_write_views() takes a list");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(views); i++) {
+        PyObject *v = PyList_GET_ITEM(views, i);
+        if (!PyMemoryView_Check(v)
+            || !PyBuffer_IsContiguous(PyMemoryView_GET_BUFFER(v), 'C')) {
+            PyErr_SetString(PyExc_TypeError,
+                            "_write_views() takes contiguous memoryviews");
+            return NULL;
+        }
+    }
+    if (tr->tr_sock == NULL) {
+        return transport_write_closed();
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(views); i++) {
+        PyObject *v = PyList_GET_ITEM(views, i);
+        Py_ssize_t len = PyMemoryView_GET_BUFFER(v)->len;
+        if (len == 0) {
+            continue;
+        }
+        if (tr->tr_wbuf == NULL && (tr->tr_wbuf = PyList_New(0)) == NULL) {
+            return NULL;
+        }
+        if (PyList_Append(tr->tr_wbuf, v) < 0) {
+            return NULL;
+        }
+        tr->tr_wbuf_size += len;
+    }
+    Py_INCREF(tr);
+    PyObject *r = stream_flush(tr);
+    if (r != NULL && tr->tr_wbuf_size
+        && (cx_transport_watch(tr, 1, 1) < 0
+            || (pause && cx_transport_maybe_pause(tr) < 0))) {
+        Py_CLEAR(r);
+    }
+    Py_DECREF(tr);
+    return r;
+}
+#endif
+
+
 static PyObject *
 Transport_write_eof(cx_transport *tr, PyObject *Py_UNUSED(ignored))
 {
@@ -802,18 +952,19 @@ cx_stream_get_buffer(cx_transport *tr, void *c)
     }
     for (Py_ssize_t i = tr->tr_wbuf_head; i < PyList_GET_SIZE(tr->tr_wbuf);
          i++) {
-        PyObject *item = PyList_GET_ITEM(tr->tr_wbuf, i);
-        if (!PyBytes_CheckExact(item)) {
+        Py_ssize_t len;
+        const char *p = cx_stream_item(PyList_GET_ITEM(tr->tr_wbuf, i),
+                                       i == tr->tr_wbuf_head
+                                       ? tr->tr_wbuf_off : 0, &len);
+        if (p == NULL) {
             continue;       /* a non-contiguous view (3.12+): no bytes */
         }
-        Py_ssize_t off = i == tr->tr_wbuf_head ? tr->tr_wbuf_off : 0;
         Py_ssize_t n = PyByteArray_GET_SIZE(out);
-        if (PyByteArray_Resize(out, n + PyBytes_GET_SIZE(item) - off) < 0) {
+        if (PyByteArray_Resize(out, n + len) < 0) {
             Py_DECREF(out);
             return NULL;
         }
-        memcpy(PyByteArray_AS_STRING(out) + n, PyBytes_AS_STRING(item) + off,
-               PyBytes_GET_SIZE(item) - off);
+        memcpy(PyByteArray_AS_STRING(out) + n, p, len);
     }
     return out;
 }
@@ -825,6 +976,10 @@ static PyMethodDef Stream_methods[] = {
     {"write", CX_FASTKW(Transport_write_kw), CX_DOC_TR_WRITE},
     {"_write_nopause", (PyCFunction)Transport__write_nopause, METH_O,
      CX_DOC_SIG("_write_nopause($self, data, /)", "")},
+#if PY_VERSION_HEX >= 0x030C0000
+    {"_write_views", (PyCFunction)(void (*)(void))Stream__write_views,
+     METH_FASTCALL, CX_DOC_SIG("_write_views($self, views, pause, /)", "")},
+#endif
     {"write_eof", (PyCFunction)Transport_write_eof, METH_NOARGS,
      CX_DOC_TR_WRITE_EOF},
     {"can_write_eof", (PyCFunction)Transport_can_write_eof, METH_NOARGS,

@@ -21,17 +21,53 @@ int cx_stream_setup(PyObject *module);
 
 #define CX_STREAM_IOV_MAX 512
 
-/* tr_wbuf is a list of bytes, those before tr_wbuf_head sent, tr_wbuf_off
- * bytes of tr_wbuf[head] sent.  The inline functions below are on the
- * stream's hot path (its _write_ready).
+/* tr_wbuf is a list of items, those before tr_wbuf_head sent, tr_wbuf_off
+ * bytes of tr_wbuf[head] sent.  An item is a bytes object, or, on 3.12+
+ * stream sockets, what asyncio 3.12+ queues without a copy: the
+ * bytearray write() was given, or our memoryview of the object (a
+ * memoryview given, or a bytearray partly sent: an export held while
+ * queued, as asyncio's memoryview(data)[n:]), whose bytes are read at
+ * each flush, as asyncio's sendmsg() reads them.  The inline functions
+ * below are on the stream's hot path (its _write_ready).
  *
  * write()'s common part once its checks are done, with write(): when
- * nothing is queued, write view at once; queue what is left (data itself,
- * with an offset, if exact bytes), registering the writer when the
- * queue was empty; then _maybe_pause_protocol.  0; 1 when the immediate
- * write failed (OSError set: the caller's fatal error); -1 on error. */
+ * nothing is queued, write view at once; queue what is left (a copy of it,
+ * or data itself as above), registering the writer when the queue was
+ * empty; then _maybe_pause_protocol.  0; 1 when the immediate write failed
+ * (OSError set: the caller's fatal error); -1 on error. */
 int cx_stream_write_or_queue(cx_transport *tr, PyObject *data,
                              Py_buffer *view);
+
+/* A queued item's bytes as they are now (*len set), after the first off
+ * of them (fewer when a bytearray shrank since); NULL when it is a
+ * memoryview that is not C-contiguous (3.12+'s write() queues one as is,
+ * on which asyncio's sendmsg() fails). */
+static inline char *
+cx_stream_item(PyObject *item, Py_ssize_t off, Py_ssize_t *len)
+{
+    char *p;
+    if (PyBytes_Check(item)) {
+        p = PyBytes_AS_STRING(item);
+        *len = PyBytes_GET_SIZE(item);
+    }
+    else if (PyByteArray_Check(item)) {
+        p = PyByteArray_AS_STRING(item);
+        *len = PyByteArray_GET_SIZE(item);
+    }
+    else {
+        Py_buffer *b = PyMemoryView_GET_BUFFER(item);
+        if (!PyBuffer_IsContiguous(b, 'C')) {
+            return NULL;
+        }
+        p = b->buf;
+        *len = b->len;
+    }
+    if (off > *len) {
+        off = *len;
+    }
+    *len -= off;
+    return p + off;
+}
 
 /* Drop n sent bytes from the front of the queue. */
 static inline void
@@ -40,8 +76,9 @@ cx_stream_consume(cx_transport *tr, Py_ssize_t n)
     PyObject *list = tr->tr_wbuf;
     tr->tr_wbuf_size -= n;
     while (n > 0) {
-        PyObject *item = PyList_GET_ITEM(list, tr->tr_wbuf_head);
-        Py_ssize_t left = PyBytes_GET_SIZE(item) - tr->tr_wbuf_off;
+        Py_ssize_t left = 0;
+        (void)cx_stream_item(PyList_GET_ITEM(list, tr->tr_wbuf_head),
+                             tr->tr_wbuf_off, &left);
         if (n < left) {
             tr->tr_wbuf_off += n;
             break;
@@ -61,9 +98,8 @@ cx_stream_consume(cx_transport *tr, Py_ssize_t n)
 }
 
 /* Point iov (CX_STREAM_IOV_MAX entries) at the unsent queue; the count.
- * -1 when an item within reach is not bytes: a non-contiguous memoryview
- * that 3.12+'s write() queued as is, on which asyncio's sendmsg() fails
- * (BufferError, nothing sent); only stream sockets queue one. */
+ * -1 when an item within reach is a non-contiguous memoryview (see
+ * cx_stream_item). */
 static inline int
 cx_stream_fill_iov(cx_transport *tr, struct iovec *iov)
 {
@@ -71,13 +107,15 @@ cx_stream_fill_iov(cx_transport *tr, struct iovec *iov)
     int cnt = 0;
     for (Py_ssize_t i = tr->tr_wbuf_head;
          i < PyList_GET_SIZE(list) && cnt < CX_STREAM_IOV_MAX; i++, cnt++) {
-        PyObject *item = PyList_GET_ITEM(list, i);
-        if (!PyBytes_CheckExact(item)) {
+        Py_ssize_t len;
+        char *p = cx_stream_item(PyList_GET_ITEM(list, i),
+                                 i == tr->tr_wbuf_head ? tr->tr_wbuf_off : 0,
+                                 &len);
+        if (p == NULL) {
             return -1;
         }
-        Py_ssize_t off = i == tr->tr_wbuf_head ? tr->tr_wbuf_off : 0;
-        iov[cnt].iov_base = PyBytes_AS_STRING(item) + off;
-        iov[cnt].iov_len = (size_t)(PyBytes_GET_SIZE(item) - off);
+        iov[cnt].iov_base = p;
+        iov[cnt].iov_len = (size_t)len;
     }
     return cnt;
 }

@@ -182,14 +182,42 @@ call_task_hook(PyObject *fn, PyObject *loop, PyObject *task)
     return 0;
 }
 
+#if PY_VERSION_HEX < 0x030E0000
+/* hash(loop), without the call when the loop's type keeps object's hash
+ * (the identity hash the dict would compute). */
+static Py_hash_t
+loop_hash(PyObject *loop)
+{
+    if (Py_TYPE(loop)->tp_hash == PyBaseObject_Type.tp_hash) {
+        return _Py_HashPointer(loop);
+    }
+    return PyObject_Hash(loop);
+}
+
+/* The deletion with the hash already known: 3.13 exports only the
+ * lookup. */
+#if PY_VERSION_HEX < 0x030D0000
+#define CURRENT_DEL(d, k, h) _PyDict_DelItem_KnownHash((d), (k), (h))
+#else
+#define CURRENT_DEL(d, k, h) PyDict_DelItem((d), (k))
+#endif
+#endif
+
 static int
 enter_task(cx_state *st, PyObject *loop, PyObject *task)
 {
 #if PY_VERSION_HEX < 0x030E0000
     if (st->current_tasks_direct) {
-        PyObject *cur = PyDict_GetItemWithError(st->asyncio_current_tasks,
-                                                loop);
-        if (cur != NULL) {
+        /* One lookup: setdefault() inserts task unless loop has a task
+         * already (then the dict is left as it was); the size tells which
+         * happened. */
+        PyObject *d = st->asyncio_current_tasks;
+        Py_ssize_t size = PyDict_GET_SIZE(d);
+        PyObject *cur = PyDict_SetDefault(d, loop, task);
+        if (cur == NULL) {
+            return -1;
+        }
+        if (PyDict_GET_SIZE(d) == size) {
             Py_INCREF(cur);
             PyErr_Format(PyExc_RuntimeError,
                          "Cannot enter into task %R while another task %R "
@@ -197,10 +225,7 @@ enter_task(cx_state *st, PyObject *loop, PyObject *task)
             Py_DECREF(cur);
             return -1;
         }
-        if (PyErr_Occurred()) {
-            return -1;
-        }
-        return PyDict_SetItem(st->asyncio_current_tasks, loop, task);
+        return 0;
     }
 #endif
     return call_task_hook(st->asyncio_enter_task, loop, task);
@@ -211,8 +236,12 @@ leave_task(cx_state *st, PyObject *loop, PyObject *task)
 {
 #if PY_VERSION_HEX < 0x030E0000
     if (st->current_tasks_direct) {
-        PyObject *cur = PyDict_GetItemWithError(st->asyncio_current_tasks,
-                                                loop);
+        Py_hash_t hash = loop_hash(loop);
+        if (hash == -1) {
+            return -1;
+        }
+        PyObject *cur = _PyDict_GetItem_KnownHash(st->asyncio_current_tasks,
+                                                  loop, hash);
         if (cur != task) {
             if (cur == NULL) {
                 if (PyErr_Occurred()) {
@@ -227,7 +256,7 @@ leave_task(cx_state *st, PyObject *loop, PyObject *task)
             Py_DECREF(cur);
             return -1;
         }
-        return PyDict_DelItem(st->asyncio_current_tasks, loop);
+        return CURRENT_DEL(st->asyncio_current_tasks, loop, hash);
     }
 #endif
     return call_task_hook(st->asyncio_leave_task, loop, task);

@@ -1283,6 +1283,9 @@ int
 cx_tls_setup(PyObject *module)
 {
     cx_state *st = PyModule_GetState(module);
+    /* our SSLProtocol is fed by the stream transport (transport.h) */
+    st->transport_fed_check = cx_tls_is_fast;
+    st->transport_feed = cx_tls_feed;
 #define INTERN(slot, text) \
     if ((st->slot = PyUnicode_InternFromString(text)) == NULL) { return -1; }
     INTERN(str_read, "read")

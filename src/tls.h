@@ -16,7 +16,10 @@
 int cx_tls_setup(PyObject *module);
 
 /* Is protocol one of ours whose get_buffer / buffer_updated are the C
- * ones (then the stream transport may call cx_tls_feed instead)?  0/1. */
+ * ones (then the stream transport may call cx_tls_feed instead)?  0/1.
+ * The transport reaches both through st->transport_fed_check and
+ * st->transport_feed, set by cx_tls_setup: tls.c calls the stream
+ * transport (cx_stream_write), never the other way. */
 int cx_tls_is_fast(cx_state *st, PyObject *protocol);
 
 /* buffer_updated() for n bytes received into buf (the transport's receive

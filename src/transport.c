@@ -570,8 +570,10 @@ transport_set_protocol(cx_transport *tr, PyObject *protocol)
     if (b < 0) {
         return -1;
     }
-    /* 2: our SSLProtocol, fed in C (stream.c) */
-    tr->tr_buffered = (char)(b && cx_tls_is_fast(tr->tr_st, protocol)
+    /* 2: a BufferedProtocol fed in C (our SSLProtocol: stream.c) */
+    cx_state *st = tr->tr_st;
+    tr->tr_buffered = (char)(b && st->transport_fed_check != NULL
+                             && st->transport_fed_check(st, protocol)
                              ? 2 : b);
     Py_XSETREF(tr->tr_protocol, Py_NewRef(protocol));
     tr->tr_protocol_connected = 1;

@@ -136,6 +136,27 @@ def test_gather_duplicate_future_counts_once(impl):
     assert run(impl, main()) == [7, 7, 7]
 
 
+def test_gather_many_futures_with_duplicates(impl):
+    # More arguments than a short scan covers, every one a future (tasks
+    # and a plain future), repeated out of order.
+    async def main():
+        loop = asyncio.get_running_loop()
+        futs = [asyncio.ensure_future(value_after(0, i)) for i in range(30)]
+        plain = loop.create_future()
+        loop.call_soon(plain.set_result, "p")
+        futs.append(plain)
+        args = futs + futs[::3] + [plain, futs[0]]
+        outer = impl.gather(*args)
+        kids = outer._children
+        assert len(kids) == len(args)
+        assert all(k is a for k, a in zip(kids, args))
+        return await outer
+
+    res = run(impl, main())
+    want = list(range(30)) + ["p"]
+    assert res == want + want[::3] + ["p", 0]
+
+
 def test_gather_first_exception_propagates_others_keep_running(impl):
     trace = []
 

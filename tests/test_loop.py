@@ -2,6 +2,8 @@
 
 Each test runs on stock asyncio and on casyncio (the `loop` fixture)."""
 import asyncio
+import contextvars
+import gc
 import os
 import socket
 import signal
@@ -10,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -1153,3 +1156,32 @@ def test_runner_close_on_closed_loop_names_stock_coroutine(loop):
         gc.collect()
     assert [str(w.message) for w in seen] == [
         "coroutine 'BaseEventLoop.shutdown_asyncgens' was never awaited"]
+
+
+def test_handles_made_after_dead_ones_start_fresh(loop):
+    # Dead handles (run, cancelled, weakly referenced) and new ones: each
+    # new handle has its own callback, arguments, state and context.
+    var = contextvars.ContextVar("v", default=0)
+    seen = []
+    for i in range(40):
+        var.set(i)
+        h = loop.call_soon(lambda i=i: seen.append((i, var.get())))
+        if i % 3 == 0:
+            h.cancel()
+        if i % 5 == 0:
+            ref = weakref.ref(h)
+            del h
+            gc.collect()
+            assert ref() is not None    # the loop's queue still holds it
+        else:
+            del h
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        if i % 5 == 0:
+            gc.collect()
+            assert ref() is None
+    assert seen == [(i, i) for i in range(40) if i % 3]
+    h = loop.call_soon(print, 1, 2)
+    assert not h.cancelled() and h._args == (1, 2) and h._callback is print
+    assert "print" in repr(h) and "cancelled" not in repr(h)
+    h.cancel()

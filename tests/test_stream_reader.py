@@ -11,6 +11,7 @@ import asyncio
 import gc
 import os
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -232,6 +233,97 @@ def test_foreign_waiters(loop):
         tr.close()
         peer.close()
     run(loop, main())
+
+
+def send_in_thread(peer, pieces):
+    """peer.sendall() of each piece from a thread (the reader's loop keeps
+    running while the socket is full); the thread, started."""
+    import threading
+
+    def send():
+        for piece in pieces:
+            peer.sendall(piece)
+    t = threading.Thread(target=send)
+    t.start()
+    return t
+
+
+def test_bulk_reads_keep_every_byte(loop):
+    """Megabytes through a reader read in odd sizes, so that bytes are
+    still buffered when the next read comes (casyncio then receives
+    straight into the reader's buffer, after what it holds), mixed with
+    small pieces; every byte arrives, in order."""
+    payload = os.urandom(6 * 1024 * 1024 + 12345)
+    cuts = [0, 1_000_000, 1_000_010, 1_000_011, 3_500_000, 3_500_100,
+            len(payload)]
+    pieces = [payload[a:b] for a, b in zip(cuts, cuts[1:])]
+
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        t = send_in_thread(peer, pieces)
+        got = bytearray()
+        while len(got) < len(payload):
+            n = min(99_991, len(payload) - len(got))
+            got += await reader.readexactly(n)
+        t.join()
+        assert got == payload
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+def test_buffer_exported_after_bulk_reads_is_fatal(loop):
+    """A memoryview held on the reader's buffer while a bulk transfer goes
+    on: extend()'s BufferError, a fatal error, as without one."""
+    async def main():
+        errors = record_errors(loop)
+        reader, proto, tr, peer = await reader_pair(loop, limit=2 ** 22)
+        t = send_in_thread(peer, [b'x' * (4 * 1024 * 1024)])
+        await until(lambda: len(reader._buffer) == 4 * 1024 * 1024)
+        t.join()
+        view = memoryview(reader._buffer)
+        exc = await fatal_error(errors, tr, peer, b'y' * 100_000)
+        assert type(exc) is BufferError
+        view.release()
+        assert len(reader._buffer) == 4 * 1024 * 1024
+    run(loop, main())
+
+
+def queued(fd):
+    """Bytes waiting in a socket's receive queue (FIONREAD)."""
+    import fcntl
+    import termios
+    return struct.unpack('i', fcntl.ioctl(fd, termios.FIONREAD, b'\0' * 4))[0]
+
+
+def test_c_path_receives_bulk_into_the_buffer(cloop):
+    """A transfer of megabytes: after a read that filled half the receive
+    buffer, the next go straight into the reader's buffer."""
+    async def main():
+        from casyncio import _core
+        reader, proto, tr, peer = await reader_pair(cloop)
+        before = _core._path_counts()
+        # a first read of 256 KiB: the bytes queued while not reading
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 21)
+        tr.pause_reading()
+        t = send_in_thread(peer, [os.urandom(8 * 1024 * 1024)])
+        fd = tr.get_extra_info('socket').fileno()
+        await until(lambda: queued(fd) >= 512 * 1024)
+        tr.resume_reading()
+        total = 0
+        while total < 8 * 1024 * 1024:
+            total += len(await reader.read(1 << 20))
+        t.join()
+        after = _core._path_counts()
+        fed = after['streams_fed'] - before['streams_fed']
+        direct = after['streams_direct'] - before['streams_direct']
+        if C_PATH:
+            assert 0 < direct <= fed
+        else:
+            assert direct == fed == 0
+        tr.close()
+        peer.close()
+    run(cloop, main())
 
 
 # ---- errors and odd states: the generic call's outcome ----

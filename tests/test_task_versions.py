@@ -561,6 +561,34 @@ def test_stock_and_our_tasks_share_the_current_task(loop):
     assert run(loop, main()) == expected
 
 
+def test_task_step_refused_while_another_task_is_current(loop):
+    # A callback leaves another "task" current: the next task step's
+    # _enter_task refuses, through the exception handler, and leaves the
+    # current task as it was.
+    errors = []
+    loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
+    other = loop.create_future()
+    ran, seen = [], []
+
+    async def victim():
+        ran.append(1)
+
+    loop.call_soon(asyncio.tasks._enter_task, loop, other)
+    task = loop.create_task(victim())
+    loop.call_soon(lambda: seen.append(asyncio.current_task(loop)))
+    loop.call_soon(asyncio.tasks._leave_task, loop, other)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == [other] and ran == []
+    assert len(errors) == 1
+    assert isinstance(errors[0]["exception"], RuntimeError)
+    assert "Cannot enter into task" in str(errors[0]["exception"])
+    # never stepped: asyncio leaves it pending (nothing reschedules it)
+    assert not task.done()
+    task._log_destroy_pending = False
+    task.get_coro().close()
+
+
 def test_exception_handler_runs_in_the_task_context(loop):
     # 3.12 (gh-96704): a custom exception handler runs in the context of
     # the task (or handle) it reports on.

@@ -150,27 +150,42 @@ def test_echo_buffered_protocol(loop):
     loop.run_until_complete(main())
 
 
+async def paused_sink_pair(loop):
+    """A server whose protocol stops reading at once and collects what it
+    reads later, and a Recorder connected to it whose socket takes little
+    per send() (small_sndbuf): (server, client transport, client protocol,
+    server protocol, the bytearray the server protocol fills)."""
+    ready = loop.create_future()
+    received = bytearray()
+
+    class Sink(asyncio.Protocol):
+        def connection_made(self, tr):
+            self.tr = tr
+            tr.pause_reading()
+            ready.set_result(self)
+
+        def data_received(self, data):
+            received.extend(data)
+
+    srv = await loop.create_server(Sink, HOST, 0)
+    port = srv.sockets[0].getsockname()[1]
+    tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST, port)
+    small_sndbuf(tr)
+    return srv, tr, pr, await ready, received
+
+
+async def close_sink_pair(srv, tr, pr, sink):
+    tr.close()
+    await pr.lost
+    sink.tr.close()
+    srv.close()
+    await srv.wait_closed()
+
+
 def test_large_write_flow_control(loop):
     async def main():
-        rsock_ready = loop.create_future()
-        received = bytearray()
-
-        class Sink(asyncio.Protocol):
-            def connection_made(self, tr):
-                self.tr = tr
-                tr.pause_reading()
-                rsock_ready.set_result(self)
-
-            def data_received(self, data):
-                received.extend(data)
-
-        srv = await loop.create_server(Sink, HOST, 0)
-        port = srv.sockets[0].getsockname()[1]
-        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
-                                              port)
-        sink = await rsock_ready
+        srv, tr, pr, sink, received = await paused_sink_pair(loop)
         assert not sink.tr.is_reading()
-        small_sndbuf(tr)
         tr.set_write_buffer_limits(high=64 * 1024)
         assert tr.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
         blob = os.urandom(8 * 1024 * 1024)
@@ -185,11 +200,7 @@ def test_large_write_flow_control(loop):
         assert pr.events == ['made', 'pause', 'resume']
         with pytest.raises(ValueError):
             tr.set_write_buffer_limits(high=1, low=2)
-        tr.close()
-        await pr.lost
-        sink.tr.close()
-        srv.close()
-        await srv.wait_closed()
+        await close_sink_pair(srv, tr, pr, sink)
     loop.run_until_complete(main())
 
 
@@ -199,24 +210,7 @@ def test_large_write_queued_whole_then_more(loop):
     what is written after it queues behind it, and every byte arrives in
     order."""
     async def main():
-        ready = loop.create_future()
-        received = bytearray()
-
-        class Sink(asyncio.Protocol):
-            def connection_made(self, tr):
-                self.tr = tr
-                tr.pause_reading()
-                ready.set_result(self)
-
-            def data_received(self, data):
-                received.extend(data)
-
-        srv = await loop.create_server(Sink, HOST, 0)
-        port = srv.sockets[0].getsockname()[1]
-        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
-                                              port)
-        sink = await ready
-        small_sndbuf(tr)
+        srv, tr, pr, sink, received = await paused_sink_pair(loop)
         tr.set_write_buffer_limits(high=1 << 30)
         blob = os.urandom(16 * 1024 * 1024)
         refs = sys.getrefcount(blob)
@@ -237,11 +231,84 @@ def test_large_write_queued_whole_then_more(loop):
         assert received == want
         assert tr.get_write_buffer_size() == 0
         assert sys.getrefcount(blob) == refs
-        tr.close()
-        await pr.lost
-        sink.tr.close()
-        srv.close()
-        await srv.wait_closed()
+        await close_sink_pair(srv, tr, pr, sink)
+    loop.run_until_complete(main())
+
+
+def test_buffers_changed_after_write(loop):
+    """What a bytearray or memoryview given to write() holds when it is
+    finally sent: 3.12+ queues the object itself (a memoryview of it once
+    partly sent, which then cannot be resized), 3.11 a copy."""
+    queues_objects = sys.version_info >= (3, 12)
+
+    async def main():
+        srv, tr, pr, sink, received = await paused_sink_pair(loop)
+        tr.set_write_buffer_limits(high=1 << 30)
+        first = bytearray(os.urandom(4 * 1024 * 1024))  # partly sent
+        tr.write(first)
+        sent = len(first) - tr.get_write_buffer_size()
+        assert 0 < sent < len(first)
+        second = bytearray(b'a' * 1000)                  # queued whole
+        tr.write(second)
+        backing = bytearray(b'b' * 1000)
+        tr.write(memoryview(backing))                    # a view, queued
+        want = bytes(first) + bytes(second) + bytes(backing)
+        first[-4:] = b'XXXX'
+        second[:4] = b'YYYY'
+        backing[:4] = b'ZZZZ'
+        if queues_objects:
+            with pytest.raises(BufferError):
+                first.append(0)     # exported by the queued memoryview
+            with pytest.raises(BufferError):
+                backing.append(0)   # exported by the view given
+            want = bytes(first) + bytes(second) + bytes(backing)
+        else:
+            first.append(0)
+            backing.append(0)
+        assert tr.get_write_buffer_size() == len(want) - sent
+        sink.tr.resume_reading()
+        while len(received) < len(want):
+            await asyncio.sleep(0.01)
+        assert received == want
+        assert tr.get_write_buffer_size() == 0
+        first.append(0)             # no export left once sent
+        await close_sink_pair(srv, tr, pr, sink)
+    loop.run_until_complete(main())
+
+
+def test_writelines_of_large_buffers(loop):
+    """writelines() of several large buffers: every byte in order; on 3.12+
+    the buffers are queued as memoryviews of them (changes after the call
+    are sent, a bytearray cannot be resized while queued), on 3.11 joined
+    at once."""
+    queues_objects = sys.version_info >= (3, 12)
+
+    async def main():
+        srv, tr, pr, sink, received = await paused_sink_pair(loop)
+        tr.set_write_buffer_limits(high=1 << 30)
+        parts = [os.urandom(3 * 1024 * 1024), bytearray(os.urandom(100_000)),
+                 b'', memoryview(os.urandom(2 * 1024 * 1024)),
+                 bytearray(b'end')]
+        tr.writelines(parts)
+        want = b''.join(parts)
+        queued = tr.get_write_buffer_size()
+        assert 0 < queued < len(want)
+        parts[4][:] = b'END'
+        if queues_objects:
+            with pytest.raises(BufferError):
+                parts[1].append(0)
+            want = b''.join(parts)
+        else:
+            parts[1].append(0)
+        tr.writelines([b'more', bytearray(b'!')])   # and a flush (3.12+)
+        want += b'more!'
+        assert 0 < tr.get_write_buffer_size() <= queued + 5
+        sink.tr.resume_reading()
+        while len(received) < len(want):
+            await asyncio.sleep(0.01)
+        assert received == want
+        assert tr.get_write_buffer_size() == 0
+        await close_sink_pair(srv, tr, pr, sink)
     loop.run_until_complete(main())
 
 

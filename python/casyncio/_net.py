@@ -142,20 +142,26 @@ class _SocketTransport(_TransportCommon, _core.SocketTransport):
                 # 3.14: counted (and warned about) as write() does
                 self.write(b'\0')
                 return
-            data = b''.join([memoryview(data) for data in list_of_data])
-            if data and self._conn_lost:
+            views = [memoryview(data) for data in list_of_data]
+            if not any(v.nbytes for v in views):
+                return
+            if self._conn_lost:
                 # 3.12 and 3.13 queue it, never sent; once connection_lost
                 # ran, their _loop._add_writer() fails on None
                 if self._loop is None:
                     raise AttributeError(
                         "'NoneType' object has no attribute '_add_writer'")
                 return
-            if data:
-                if _WRITELINES_PAUSES:
-                    self.write(data)
-                else:
-                    # 3.12 and 3.13 never call pause_writing() here
-                    self._write_nopause(data)
+            if all(v.c_contiguous for v in views):
+                # queued as they are, no copy (3.12 and 3.13 never call
+                # pause_writing() here)
+                self._write_views(views, _WRITELINES_PAUSES)
+                return
+            data = b''.join(views)      # a non-contiguous view: its error
+            if _WRITELINES_PAUSES:
+                self.write(data)
+            else:
+                self._write_nopause(data)
     else:
         def writelines(self, list_of_data):
             """Write a list (or any iterable) of data bytes to the
