@@ -13,6 +13,11 @@ sizes; the difference of the two totals divided by the difference of the
 two op counts is the cost of one op, with interpreter start-up, imports and
 loop creation cancelled out.  PYTHONHASHSEED is fixed.
 
+The timers target is counted on `timers_batch`: `timers` has wall-clock
+deadlines, so under valgrind the number of timers firing per loop iteration
+(and the count) changes from run to run; `timers_batch` lets every deadline
+pass before the loop looks, so it counts the same each time (within ~0.1%).
+
 The targets are issue #13's, set on CPython 3.11 (and #14's for the
 async generators: stock's count less 1,000); the table marks a casyncio row
 that meets its target.  Needs valgrind (apt-get install
@@ -50,7 +55,11 @@ SIZES = {
     "task_gather": (2_000, 4_000, 9_000),
     "task_gather[native]": (2_000, 4_000, None),
     "gather_coros": (2_000, 4_000, None),
-    "timers": (2_000, 4_000, 2_800),
+    # timers' deadlines are wall-clock: under valgrind how many fire per
+    # loop iteration varies from run to run, so its count is not repeatable
+    # (7.3k-8.8k seen on 3.11); timers_batch carries the target.
+    "timers": (2_000, 4_000, None),
+    "timers_batch": (4_000, 8_000, 2_800),
     "async_tree_none": (4, 5, 22_000),
     "async_tree_none[native]": (4, 5, None),
     "async_tree_sleep0": (4, 5, None),

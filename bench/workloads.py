@@ -237,6 +237,17 @@ TIMER_WINDOW = 0.002  # seconds: the delays of 30,000 timers fall in [0, 2 ms)
 TIMER_WINDOW_N = 30_000  # fewer timers get a window as much smaller
 
 
+def timer_delays(n, window):
+    """n deterministic pseudo-random delays (an LCG) in [0, window), the
+    same for every implementation."""
+    delays = []
+    x = 12345
+    for _ in range(n):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        delays.append((x % 1000) * (window / 1000))
+    return delays
+
+
 async def timers(lib, n):
     """op = one timer: n loop.call_later() timers with pseudo-random delays in
     a window of 2 ms per 30,000 timers are scheduled, every odd one is
@@ -255,13 +266,8 @@ async def timers(lib, n):
         if len(fired) == expected:
             done.set_result(None)
 
-    # Deterministic pseudo-random delays (LCG), same for every implementation.
     window = TIMER_WINDOW * min(1.0, n / TIMER_WINDOW_N)
-    delays = []
-    x = 12345
-    for _ in range(n):
-        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
-        delays.append((x % 1000) * (window / 1000))
+    delays = timer_delays(n, window)
 
     call_later = loop.call_later
     t0 = perf_counter()
@@ -277,6 +283,57 @@ async def timers(lib, n):
     await asyncio.sleep(window * 2)
     check(len(fired) == expected, f"{len(fired) - expected} cancelled timers fired late")
     return t1 - t0, n
+
+
+TIMER_BATCH = 2_000    # timers_batch: timers in the heap at once
+TIMER_BATCH_WINDOW = 0.001  # their delays fall in [0, 1 ms)
+
+
+async def timers_batch(lib, n):
+    """op = one timer, as in `timers`, but in batches whose expiry does not
+    depend on the speed of execution: each batch schedules 2,000
+    loop.call_later() timers with pseudo-random delays in [0, 1 ms),
+    cancels every odd one, sleeps (time.sleep, untimed) until all deadlines
+    have passed, then awaits the last kept one.  The loop's next iteration
+    finds every deadline due, so the same loop iterations run whatever the
+    machine's speed (under valgrind too): bench/instr.py counts this row.
+    The heap still holds 2,000 timers, sifted in pseudo-random order."""
+    loop = asyncio.get_running_loop()
+    batches = max(1, n // TIMER_BATCH)
+    fired = []
+    append = fired.append
+    target = 0
+    done = None
+
+    def cb(i):
+        append(i)
+        if len(fired) == target:
+            done.set_result(None)
+
+    delays = timer_delays(TIMER_BATCH, TIMER_BATCH_WINDOW)
+
+    call_later = loop.call_later
+    sleep = time.sleep
+    elapsed = 0.0
+    for b in range(batches):
+        ids = range(b * TIMER_BATCH, (b + 1) * TIMER_BATCH)
+        target += TIMER_BATCH // 2
+        done = loop.create_future()
+        t0 = perf_counter()
+        handles = [call_later(d, cb, i) for d, i in zip(delays, ids)]
+        for h in handles[1::2]:
+            h.cancel()
+        t1 = perf_counter()
+        sleep(TIMER_BATCH_WINDOW)   # every deadline is now in the past
+        t2 = perf_counter()
+        await done
+        elapsed += (t1 - t0) + (perf_counter() - t2)
+    ops = batches * TIMER_BATCH
+    check(len(fired) == ops // 2, f"{len(fired)} timers fired, expected {ops // 2}")
+    check(sorted(fired) == list(range(0, ops, 2)), "wrong set of timers fired (cancelled one ran, or one ran twice)")
+    await asyncio.sleep(TIMER_BATCH_WINDOW * 2)
+    check(len(fired) == ops // 2, f"{len(fired) - ops // 2} cancelled timers fired late")
+    return elapsed, ops
 
 
 # --------------------------------------------------------------------------
@@ -475,6 +532,7 @@ WORKLOADS = [
     Workload("task_gather[native]", create_task_gather, 25_000, 3_000, "task", native=True, base="task_gather"),
     Workload("gather_coros", gather_coros, 25_000, 3_000, "coroutine"),
     Workload("timers", timers, 30_000, 3_000, "timer"),
+    Workload("timers_batch", timers_batch, 30_000, 4_000, "timer"),
     Workload("async_tree_none", async_tree_none, 6, 5, "node", size_is_depth=True),
     Workload("async_tree_none[native]", async_tree_none, 6, 5, "node", native=True,
              base="async_tree_none", size_is_depth=True),

@@ -11,7 +11,7 @@ Py_ssize_t cx_debug_live_handles = 0;
 #endif
 
 /* Is the loop in debug mode?  -1 on error. */
-static int
+static inline int
 handle_loop_debug(cx_state *st, PyObject *loop)
 {
     if (cx_loop_is_fast(st, loop)) {
@@ -26,17 +26,170 @@ handle_loop_debug(cx_state *st, PyObject *loop)
     return r;
 }
 
-/* Fill the fields of a fresh handle.  Steals nothing.  0 or -1. */
+/* ---- a timer's context, made when it runs ----
+ *
+ * asyncio copies the current context for every handle
+ * (contextvars.copy_context()): a new Context object around the same
+ * variables, an immutable mapping.  A timer made by call_later/call_at
+ * keeps only that mapping (handle_ctx_vars, handle_context NULL) and gets
+ * its Context when it runs or when _context / get_context() asks.  To run,
+ * the spare Context of the module state (st->ctx_scratch) is given the
+ * mapping and entered; it is visible as the handle's _context during the
+ * call, as in asyncio.  When nothing else holds it afterwards, the handle
+ * keeps the mapping as the call left it and the Context is spare again:
+ * no Context is allocated or collected per timer, and a cancelled timer
+ * never makes one.
+ *
+ * This reads and writes PyContext's fields: private, but laid out the same
+ * in CPython 3.11 to 3.15 (Include/internal/pycore_context.h).
+ * context_layout_check tests the layout at start-up; if it does not match,
+ * timers copy the context as Handles do. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *ctx_prev;
+    PyObject *ctx_vars;            /* a hamt */
+    PyObject *ctx_weakreflist;
+    int ctx_entered;
+} cx_context_layout;
+
+#define CX_CTX(o) ((cx_context_layout *)(o))
+
+/* Does PyContext look as cx_context_layout says?  Sets ctx_layout_ok and
+ * ctx_empty_vars.  0, or -1 with an exception set. */
+static int
+context_layout_check(cx_state *st)
+{
+    PyObject *a = PyContext_New();
+    PyObject *b = a ? PyContext_Copy(a) : NULL;
+    if (b == NULL) {
+        Py_XDECREF(a);
+        return -1;
+    }
+    PyObject *vars = CX_CTX(a)->ctx_vars;
+    int ok = vars != NULL && vars == CX_CTX(b)->ctx_vars
+             && strcmp(Py_TYPE(vars)->tp_name, "hamt") == 0
+             && CX_CTX(a)->ctx_prev == NULL
+             && CX_CTX(a)->ctx_weakreflist == NULL
+             && CX_CTX(a)->ctx_entered == 0;
+    if (ok) {
+        if (PyContext_Enter(a) < 0) {
+            goto error;
+        }
+        ok = CX_CTX(a)->ctx_entered == 1
+             && PyThreadState_Get()->context == a;
+        if (PyContext_Exit(a) < 0) {
+            goto error;
+        }
+        ok = ok && CX_CTX(a)->ctx_entered == 0;
+    }
+    st->ctx_layout_ok = ok;
+    if (ok) {
+        st->ctx_empty_vars = Py_NewRef(vars);
+    }
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return 0;
+error:
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return -1;
+}
+
+/* The current context's variables (borrowed), or NULL when the timer must
+ * copy the context instead: no context yet in this thread, or an
+ * unexpected layout. */
+static inline PyObject *
+context_current_vars(cx_state *st)
+{
+    PyObject *ctx = st->ctx_layout_ok ? PyThreadState_Get()->context : NULL;
+    return ctx ? CX_CTX(ctx)->ctx_vars : NULL;
+}
+
+/* h's context, made from handle_ctx_vars when it has none yet (and kept).
+ * Borrowed; NULL when the handle has none (cleared: no exception) or with
+ * an exception set. */
+static PyObject *
+handle_context_get(HandleObject *h)
+{
+    if (h->handle_context == NULL && h->handle_ctx_vars != NULL) {
+        PyObject *ctx = PyContext_New();
+        if (ctx == NULL) {
+            return NULL;
+        }
+        Py_SETREF(CX_CTX(ctx)->ctx_vars, h->handle_ctx_vars);
+        h->handle_ctx_vars = NULL;
+        h->handle_context = ctx;
+    }
+    return h->handle_context;
+}
+
+/* Give h (which has handle_ctx_vars, no context) a Context to run in: the
+ * spare one when there is one.  New reference, also stored as h's
+ * context; NULL with an exception set. */
+static PyObject *
+handle_context_for_run(cx_state *st, HandleObject *h)
+{
+    PyObject *ctx = st->ctx_scratch;
+    st->ctx_scratch = NULL;
+    if (ctx == NULL && (ctx = PyContext_New()) == NULL) {
+        return NULL;
+    }
+    Py_SETREF(CX_CTX(ctx)->ctx_vars, h->handle_ctx_vars);
+    h->handle_ctx_vars = NULL;
+    h->handle_context = Py_NewRef(ctx);
+    return ctx;
+}
+
+/* After the call: if only h and we hold ctx, h goes back to keeping the
+ * variables alone and ctx becomes the spare Context.  Steals ctx. */
+static void
+handle_context_after_run(cx_state *st, HandleObject *h, PyObject *ctx)
+{
+    if (h->handle_context == ctx && Py_REFCNT(ctx) == 2
+        && CX_CTX(ctx)->ctx_weakreflist == NULL
+        && !CX_CTX(ctx)->ctx_entered && st->ctx_scratch == NULL
+        && h->handle_ctx_vars == NULL) {
+        h->handle_ctx_vars = CX_CTX(ctx)->ctx_vars;     /* moved */
+        CX_CTX(ctx)->ctx_vars = Py_NewRef(st->ctx_empty_vars);
+        h->handle_context = NULL;
+        Py_DECREF(ctx);         /* h's reference; ours goes to the state */
+        st->ctx_scratch = ctx;
+        return;
+    }
+    Py_DECREF(ctx);
+}
+
+/* Make handle_args a tuple again if it holds the one argument inline
+ * (handle_arg_inline).  0, or -1 when out of memory. */
+static int
+handle_args_as_tuple(HandleObject *h)
+{
+    if (h->handle_arg_inline && h->handle_args != NULL) {
+        PyObject *t = PyTuple_Pack(1, h->handle_args);
+        if (t == NULL) {
+            return -1;
+        }
+        Py_SETREF(h->handle_args, t);
+        h->handle_arg_inline = 0;
+    }
+    return 0;
+}
+
+/* Fill the fields of a fresh handle whose handle_args is set.  Steals
+ * nothing.  lazy_ctx: with no context given, keep only the current one's
+ * variables (timers, see above).  0 or -1. */
 static int
 handle_fill(cx_state *st, HandleObject *h, PyObject *callback,
-            PyObject *args, PyObject *loop, PyObject *context)
+            PyObject *loop, PyObject *context, int lazy_ctx)
 {
+    PyObject *vars;
     h->handle_callback = Py_NewRef(callback);
-    h->handle_args = Py_NewRef(args);
     h->handle_loop = Py_NewRef(loop);
     if (context == NULL || context == Py_None) {
-        h->handle_context = PyContext_CopyCurrent();
-        if (h->handle_context == NULL) {
+        if (lazy_ctx && (vars = context_current_vars(st)) != NULL) {
+            h->handle_ctx_vars = Py_NewRef(vars);
+        }
+        else if ((h->handle_context = PyContext_CopyCurrent()) == NULL) {
             return -1;
         }
     }
@@ -68,6 +221,53 @@ handle_alloc(PyTypeObject *tp)
         CX_DEBUG_INC(cx_debug_live_handles);
     }
     return h;
+}
+
+/* ---- reuse of freed TimerHandles ----
+ *
+ * A server keeps timers coming and going (timeouts, sleeps): a freed
+ * TimerHandle of our exact type is kept, up to TH_POOL_MAX of them (the
+ * size of CPython's tuple free lists), and the next call_later / call_at
+ * takes it back: no malloc / free, and, as for CPython's own free lists,
+ * no count towards the next garbage collection.  A kept one is untracked,
+ * has no references and holds no reference to its type. */
+#define TH_POOL_MAX 2000
+
+static TimerHandleObject *
+timer_handle_alloc(cx_state *st)
+{
+    if (st->th_pool_len == 0) {
+        return (TimerHandleObject *)handle_alloc(st->TimerHandleType);
+    }
+    TimerHandleObject *t = st->th_pool[--st->th_pool_len];
+    memset((char *)t + sizeof(PyObject), 0,
+           sizeof(TimerHandleObject) - sizeof(PyObject));
+    PyObject_Init((PyObject *)t, st->TimerHandleType);
+    PyObject_GC_Track(t);
+    CX_DEBUG_INC(cx_debug_live_handles);
+    return t;
+}
+
+/* Keep t (being deallocated: untracked, fields cleared) for reuse.  1 if
+ * kept, 0 if it is to be freed. */
+static int
+timer_handle_keep(TimerHandleObject *t)
+{
+    /* a subclass made in Python has no module: not ours to keep */
+    PyObject *mod = ((PyHeapTypeObject *)Py_TYPE(t))->ht_module;
+    cx_state *st = mod ? PyModule_GetState(mod) : NULL;
+    if (st == NULL || Py_TYPE(t) != st->TimerHandleType
+        || st->th_pool_len >= TH_POOL_MAX) {
+        return 0;
+    }
+    if (st->th_pool == NULL) {
+        st->th_pool = PyMem_RawMalloc(TH_POOL_MAX * sizeof(void *));
+        if (st->th_pool == NULL) {
+            return 0;
+        }
+    }
+    st->th_pool[st->th_pool_len++] = t;
+    return 1;
 }
 
 /* call_soon makes and drops a Handle per callback: at most this many
@@ -115,6 +315,11 @@ handle_keep(HandleObject *h, PyTypeObject *tp)
 void
 cx_handle_free_state(cx_state *st)
 {
+    while (st->th_pool_len > 0) {
+        PyObject_GC_Del(st->th_pool[--st->th_pool_len]);
+    }
+    PyMem_RawFree(st->th_pool);
+    st->th_pool = NULL;
     while (st->handle_freelist != NULL) {
         HandleObject *h = (HandleObject *)st->handle_freelist;
         PyTypeObject *tp = Py_TYPE(h);
@@ -133,7 +338,8 @@ cx_handle_new(cx_state *st, PyObject *callback, PyObject *args,
     if (h == NULL) {
         return NULL;
     }
-    if (handle_fill(st, h, callback, args, loop, context) < 0) {
+    h->handle_args = Py_NewRef(args);
+    if (handle_fill(st, h, callback, loop, context, 0) < 0) {
         Py_DECREF(h);
         return NULL;
     }
@@ -153,16 +359,24 @@ timer_set_when(TimerHandleObject *t, double when, PyObject *when_obj)
 
 PyObject *
 cx_timer_handle_new(cx_state *st, double when, PyObject *when_obj,
-                    PyObject *callback, PyObject *args, PyObject *loop,
-                    PyObject *context)
+                    PyObject *callback, PyObject *const *argv,
+                    Py_ssize_t argc, PyObject *loop, PyObject *context)
 {
-    TimerHandleObject *t =
-        (TimerHandleObject *)handle_alloc(st->TimerHandleType);
+    TimerHandleObject *t = timer_handle_alloc(st);
     if (t == NULL) {
         return NULL;
     }
     timer_set_when(t, when, when_obj);
-    if (handle_fill(st, &t->base, callback, args, loop, context) < 0) {
+    if (argc == 1) {
+        t->base.handle_args = Py_NewRef(argv[0]);
+        t->base.handle_arg_inline = 1;
+    }
+    else if ((t->base.handle_args = cx_tuple_from_array(argv, argc))
+             == NULL) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    if (handle_fill(st, &t->base, callback, loop, context, 1) < 0) {
         Py_DECREF(t);
         return NULL;
     }
@@ -186,12 +400,15 @@ Handle_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
         return NULL;
     }
     HandleObject *h = (HandleObject *)handle_alloc(tp);
-    if (h == NULL || handle_fill(st, h, callback, tuple, loop, context) < 0) {
-        Py_XDECREF(h);
+    if (h == NULL) {
         Py_DECREF(tuple);
         return NULL;
     }
-    Py_DECREF(tuple);
+    h->handle_args = tuple;
+    if (handle_fill(st, h, callback, loop, context, 0) < 0) {
+        Py_DECREF(h);
+        return NULL;
+    }
     return (PyObject *)h;
 }
 
@@ -222,12 +439,11 @@ TimerHandle_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
         return NULL;
     }
     timer_set_when(t, when, when_obj);
-    if (handle_fill(st, &t->base, callback, tuple, loop, context) < 0) {
+    t->base.handle_args = tuple;
+    if (handle_fill(st, &t->base, callback, loop, context, 0) < 0) {
         Py_DECREF(t);
-        Py_DECREF(tuple);
         return NULL;
     }
-    Py_DECREF(tuple);
     return (PyObject *)t;
 }
 
@@ -238,6 +454,7 @@ Handle_traverse(HandleObject *h, visitproc visit, void *arg)
     Py_VISIT(h->handle_callback);
     Py_VISIT(h->handle_args);
     Py_VISIT(h->handle_context);
+    Py_VISIT(h->handle_ctx_vars);
     Py_VISIT(h->handle_loop);
     Py_VISIT(h->handle_repr);
     Py_VISIT(h->handle_source_traceback);
@@ -249,7 +466,9 @@ Handle_clear(HandleObject *h)
 {
     Py_CLEAR(h->handle_callback);
     Py_CLEAR(h->handle_args);
+    h->handle_arg_inline = 0;
     Py_CLEAR(h->handle_context);
+    Py_CLEAR(h->handle_ctx_vars);
     Py_CLEAR(h->handle_loop);
     Py_CLEAR(h->handle_repr);
     Py_CLEAR(h->handle_source_traceback);
@@ -296,6 +515,9 @@ handle_repr_info(HandleObject *h)
         Py_DECREF(c);
     }
     if (h->handle_callback != NULL && h->handle_callback != Py_None) {
+        if (handle_args_as_tuple(h) < 0) {
+            goto error;
+        }
         PyObject *src = cx_format_callback_source(
             st, h->handle_callback, h->handle_args, h->handle_loop);
         if (src == NULL || PyList_Append(info, src) < 0) {
@@ -433,6 +655,7 @@ Handle_cancel(HandleObject *h, PyObject *Py_UNUSED(ignored))
     }
     Py_CLEAR(h->handle_callback);
     Py_CLEAR(h->handle_args);
+    h->handle_arg_inline = 0;
     Py_RETURN_NONE;
 }
 
@@ -445,7 +668,17 @@ Handle_cancelled(HandleObject *h, PyObject *Py_UNUSED(ignored))
 static PyObject *
 Handle_get_context(HandleObject *h, PyObject *Py_UNUSED(ignored))
 {
-    return Py_NewRef(h->handle_context ? h->handle_context : Py_None);
+    PyObject *ctx = handle_context_get(h);
+    if (ctx == NULL && PyErr_Occurred()) {
+        return NULL;
+    }
+    return Py_NewRef(ctx ? ctx : Py_None);
+}
+
+static PyObject *
+Handle_get_context_attr(HandleObject *h, void *c)
+{
+    return Handle_get_context(h, NULL);
 }
 
 /* callback(*args).  A C method taking no arguments (a transport's
@@ -483,24 +716,49 @@ cx_handle_run(HandleObject *h)
     PyObject *cb = Py_XNewRef(h->handle_callback);
     PyObject *args = Py_XNewRef(h->handle_args);
     PyObject *ctx = Py_XNewRef(h->handle_context);
+    int inline_arg = h->handle_arg_inline;
+    cx_state *lazy_st = NULL;       /* set when ctx is made for this run */
     PyObject *res = NULL;
     int rc = 0;
     Py_INCREF(h);
+    if (ctx == NULL && h->handle_ctx_vars != NULL && cb != NULL) {
+        lazy_st = cx_state_from_type(Py_TYPE(h));
+        ctx = lazy_st ? handle_context_for_run(lazy_st, h) : NULL;
+        if (ctx == NULL) {
+            lazy_st = NULL;
+            goto call_failed;
+        }
+    }
     if (cb == NULL || args == NULL || ctx == NULL) {
         PyErr_SetString(PyExc_TypeError, "'NoneType' object is not callable");
     }
     else if (PyContext_Enter(ctx) == 0) {
-        res = handle_call(cb, args);
+        res = inline_arg ? PyObject_Vectorcall(cb, &args, 1, NULL)
+                         : handle_call(cb, args);
         PyContext_Exit(ctx);
     }
+    if (lazy_st != NULL) {
+        handle_context_after_run(lazy_st, h, ctx);
+        ctx = NULL;
+    }
+call_failed:
     if (res == NULL) {
         if (cx_is_exit_exception()) {
             rc = -1;
         }
         else {
             cx_state *st = cx_state_from_type(Py_TYPE(h));
-            PyObject *msg = st ? cx_callback_error_message(
-                st, cb, args, h->handle_loop) : NULL;
+            PyObject *msg = NULL;
+            if (st != NULL && inline_arg && args != NULL) {
+                /* the message shows the arguments as a tuple */
+                PyObject *exc = cx_err_fetch();
+                Py_SETREF(args, PyTuple_Pack(1, args));
+                cx_err_restore(exc);
+            }
+            if (st != NULL) {
+                msg = cx_callback_error_message(st, cb, args,
+                                                h->handle_loop);
+            }
             rc = msg ? cx_loop_report_exception(h->handle_loop, msg,
                                                 st->str_handle,
                                                 (PyObject *)h)
@@ -536,6 +794,9 @@ Handle_get_callback(HandleObject *h, void *c)
 static PyObject *
 Handle_get_args(HandleObject *h, void *c)
 {
+    if (handle_args_as_tuple(h) < 0) {
+        return NULL;
+    }
     return Py_NewRef(h->handle_args ? h->handle_args : Py_None);
 }
 
@@ -580,13 +841,12 @@ static PyGetSetDef Handle_getset[] = {
      NULL},
     {"_cancelled", (getter)Handle_get_cancelled_attr, NULL, NULL, NULL},
     {"_repr", (getter)Handle_get_repr_attr, NULL, NULL, NULL},
+    {"_context", (getter)Handle_get_context_attr, NULL, NULL, NULL},
     {NULL},
 };
 
 static PyMemberDef Handle_members[] = {
     {"_loop", T_OBJECT, offsetof(HandleObject, handle_loop), READONLY, NULL},
-    {"_context", T_OBJECT, offsetof(HandleObject, handle_context), READONLY,
-     NULL},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(HandleObject, weakreflist),
      READONLY, NULL},
     {NULL},
@@ -668,6 +928,10 @@ TimerHandle_richcompare(TimerHandleObject *a, PyObject *other, int op)
         int eq = 0;
         if (x == y
             && a->base.handle_cancelled == b->base.handle_cancelled) {
+            if (handle_args_as_tuple(&a->base) < 0
+                || handle_args_as_tuple(&b->base) < 0) {
+                return NULL;
+            }
             /* Owned: a comparison may run code that cancels (and so
              * clears) either handle. */
             PyObject *ca = Py_NewRef(a->base.handle_callback
@@ -723,9 +987,18 @@ TimerHandle_clear(TimerHandleObject *t)
 static void
 TimerHandle_dealloc(TimerHandleObject *t)
 {
+    PyTypeObject *tp = Py_TYPE(t);
     PyObject_GC_UnTrack(t);
+    if (t->base.weakreflist != NULL) {
+        PyObject_ClearWeakRefs((PyObject *)t);
+    }
     Py_CLEAR(t->th_when_obj);
-    Handle_dealloc(&t->base);
+    Handle_clear(&t->base);
+    CX_DEBUG_DEC(cx_debug_live_handles);
+    if (!timer_handle_keep(t)) {
+        tp->tp_free(t);
+    }
+    Py_DECREF(tp);
 }
 
 static PyObject *
@@ -773,6 +1046,9 @@ int
 cx_handle_setup(PyObject *module)
 {
     cx_state *st = PyModule_GetState(module);
+    if (context_layout_check(st) < 0) {
+        return -1;
+    }
     st->HandleType = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &Handle_spec, NULL);
     if (st->HandleType == NULL

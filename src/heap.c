@@ -1,53 +1,62 @@
-/* Timer heap: see heap.h. */
+/* Timer heap: see heap.h.
+ *
+ * The algorithm is heapq's (CPython's Modules/_heapqmodule.c), comparing
+ * deadlines only, as asyncio's TimerHandle.__lt__ does: the same pushes,
+ * pops and heapify leave entries in the same places as asyncio's
+ * loop._scheduled, so timers with equal deadlines run in asyncio's order. */
 #include <stdlib.h>
 #include "heap.h"
 
-static inline int
-entry_less(const cx_timer_entry *a, const cx_timer_entry *b)
+/* heapq's siftdown: move items[pos] up towards startpos. */
+static void
+heap_siftdown(cx_timer_entry *items, ptrdiff_t startpos, ptrdiff_t pos)
 {
-    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+    cx_timer_entry e = items[pos];
+    while (pos > startpos) {
+        ptrdiff_t parentpos = (pos - 1) >> 1;
+        if (!(e.when < items[parentpos].when)) {
+            break;
+        }
+        items[pos] = items[parentpos];
+        pos = parentpos;
+    }
+    items[pos] = e;
 }
 
+/* heapq's siftup: move the hole at pos down to a leaf along the smaller
+ * children (the right one on a tie), then sift items[pos]'s entry up from
+ * there (about half the comparisons of a plain sift-down). */
 static void
-heap_sift_up(cx_timer_heap *h, ptrdiff_t i)
+heap_siftup(cx_timer_entry *items, ptrdiff_t endpos, ptrdiff_t pos)
 {
-    cx_timer_entry e = h->items[i];
-    while (i > 0) {
-        ptrdiff_t parent = (i - 1) / 2;
-        if (!entry_less(&e, &h->items[parent])) {
-            break;
+    ptrdiff_t startpos = pos;
+    ptrdiff_t limit = endpos >> 1;      /* the first position without child */
+    cx_timer_entry e = items[pos];
+    while (pos < limit) {
+        ptrdiff_t childpos = 2 * pos + 1;
+        if (childpos + 1 < endpos
+            && !(items[childpos].when < items[childpos + 1].when)) {
+            childpos++;
         }
-        h->items[i] = h->items[parent];
-        i = parent;
+        items[pos] = items[childpos];
+        pos = childpos;
     }
-    h->items[i] = e;
+    items[pos] = e;
+    heap_siftdown(items, startpos, pos);
 }
 
+/* heapq.heapify.  (For more than 2,500 entries CPython runs the same
+ * siftups in a cache-friendlier order, which leaves the same heap.) */
 static void
-heap_sift_down(cx_timer_heap *h, ptrdiff_t i)
+heap_heapify(cx_timer_entry *items, ptrdiff_t n)
 {
-    cx_timer_entry e = h->items[i];
-    for (;;) {
-        ptrdiff_t child = 2 * i + 1;
-        if (child >= h->len) {
-            break;
-        }
-        if (child + 1 < h->len
-            && entry_less(&h->items[child + 1], &h->items[child])) {
-            child++;
-        }
-        if (!entry_less(&h->items[child], &e)) {
-            break;
-        }
-        h->items[i] = h->items[child];
-        i = child;
+    for (ptrdiff_t i = (n >> 1) - 1; i >= 0; i--) {
+        heap_siftup(items, n, i);
     }
-    h->items[i] = e;
 }
 
 int
-cx_heap_push(cx_timer_heap *h, double when, unsigned long long seq,
-             void *data)
+cx_heap_push(cx_timer_heap *h, double when, void *data)
 {
     if (h->len == h->cap) {
         ptrdiff_t ncap = h->cap ? h->cap * 2 : 64;
@@ -58,19 +67,22 @@ cx_heap_push(cx_timer_heap *h, double when, unsigned long long seq,
         h->items = n;
         h->cap = ncap;
     }
-    h->items[h->len] = (cx_timer_entry){when, seq, data};
-    heap_sift_up(h, h->len++);
+    h->items[h->len] = (cx_timer_entry){when, data};
+    h->len++;
+    heap_siftdown(h->items, 0, h->len - 1);
     return 0;
 }
 
 void *
 cx_heap_pop(cx_timer_heap *h)
 {
-    void *data = h->items[0].data;
-    h->items[0] = h->items[--h->len];
-    if (h->len > 1) {
-        heap_sift_down(h, 0);
+    cx_timer_entry last = h->items[--h->len];
+    if (h->len == 0) {
+        return last.data;
     }
+    void *data = h->items[0].data;
+    h->items[0] = last;
+    heap_siftup(h->items, h->len, 0);
     return data;
 }
 
@@ -92,9 +104,7 @@ cx_heap_filter(cx_timer_heap *h, int (*keep)(void *), void ***dropped,
         }
     }
     h->len = n;
-    for (ptrdiff_t i = n / 2 - 1; i >= 0; i--) {
-        heap_sift_down(h, i);
-    }
+    heap_heapify(h->items, n);
     *dropped = out;
     *ndropped = nout;
     return 0;

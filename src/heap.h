@@ -1,4 +1,4 @@
-/* The timer heap: a binary min-heap of (when, seq, data) entries, pure C.
+/* The timer heap: a binary min-heap of (when, data) entries, pure C.
  * Keys sit inline in the array, so sifting never touches the timers
  * themselves.  Cancellation is lazy, as in asyncio: the loop skips
  * cancelled entries when they reach the top and compacts the heap when
@@ -10,7 +10,6 @@
 
 typedef struct {
     double when;
-    unsigned long long seq;     /* insertion order: FIFO among equal `when` */
     void *data;
 } cx_timer_entry;
 
@@ -21,8 +20,7 @@ typedef struct {
 } cx_timer_heap;
 
 /* 0, or -1 when out of memory (the heap is unchanged). */
-int cx_heap_push(cx_timer_heap *h, double when, unsigned long long seq,
-                 void *data);
+int cx_heap_push(cx_timer_heap *h, double when, void *data);
 /* The soonest entry, or NULL when empty. */
 static inline cx_timer_entry *
 cx_heap_peek(const cx_timer_heap *h)

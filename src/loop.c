@@ -353,14 +353,16 @@ loop_call_by_keyword(LoopObject *lp,
 }
 
 /* Parse (callback, *args, context=None) of a fastcall method whose first
- * `skip` positional arguments were taken by the caller.  Borrowed results;
- * *args is a new tuple.  -2 (no exception set) when callback (or the
- * skipped parameter) came by keyword: loop_call_by_keyword's job. */
-static int
-loop_parse_callback(const char *method, PyObject *const *args,
-                    Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t skip,
-                    PyObject **callback, PyObject **cbargs,
-                    PyObject **context)
+ * `skip` positional arguments were taken by the caller.  Borrowed results:
+ * the callback's arguments are (*cbargv)[0..*cbargc).  -2 (no exception
+ * set) when callback (or the skipped parameter) came by keyword:
+ * loop_call_by_keyword's job. */
+static inline int
+loop_parse_callback_args(const char *method, PyObject *const *args,
+                         Py_ssize_t nargs, PyObject *kwnames,
+                         Py_ssize_t skip, PyObject **callback,
+                         PyObject *const **cbargv, Py_ssize_t *cbargc,
+                         PyObject **context)
 {
     *context = NULL;
     if (kwnames != NULL) {
@@ -389,14 +391,30 @@ loop_parse_callback(const char *method, PyObject *const *args,
         return -1;
     }
     *callback = args[skip];
-    *cbargs = cx_tuple_from_array(args + skip + 1, nargs - skip - 1);
-    if (*cbargs == NULL) {
-        return -1;
-    }
+    *cbargv = args + skip + 1;
+    *cbargc = nargs - skip - 1;
     if (*context == Py_None) {
         *context = NULL;
     }
     return 0;
+}
+
+/* loop_parse_callback_args, the arguments as a new tuple *cbargs. */
+static int
+loop_parse_callback(const char *method, PyObject *const *args,
+                    Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t skip,
+                    PyObject **callback, PyObject **cbargs,
+                    PyObject **context)
+{
+    PyObject *const *argv;
+    Py_ssize_t argc;
+    int r = loop_parse_callback_args(method, args, nargs, kwnames, skip,
+                                     callback, &argv, &argc, context);
+    if (r < 0) {
+        return r;
+    }
+    *cbargs = cx_tuple_from_array(argv, argc);
+    return *cbargs == NULL ? -1 : 0;
 }
 
 /* call_soon() without the argument parsing.  New reference to the Handle. */
@@ -488,10 +506,12 @@ Loop_call_soon_threadsafe(LoopObject *lp, PyObject *const *args,
  * given to call_at() (NULL for call_later's).  New reference. */
 static PyObject *
 loop_call_at(LoopObject *lp, double when, PyObject *when_obj,
-             PyObject *callback, PyObject *cbargs, PyObject *context)
+             PyObject *callback, PyObject *const *cbargv, Py_ssize_t cbargc,
+             PyObject *context)
 {
     PyObject *h = cx_timer_handle_new(lp->st, when, when_obj, callback,
-                                      cbargs, (PyObject *)lp, context);
+                                      cbargv, cbargc, (PyObject *)lp,
+                                      context);
     if (h == NULL) {
         return NULL;
     }
@@ -499,7 +519,7 @@ loop_call_at(LoopObject *lp, double when, PyObject *when_obj,
     /* A NaN deadline is due at once (asyncio's `when >= end_time` is
      * false for it); the handle keeps NaN as its when(). */
     if (cx_heap_push(&lp->loop_timers, isnan(when) ? -INFINITY : when,
-                     lp->loop_timer_seq++, t) < 0) {
+                     t) < 0) {
         Py_DECREF(h);
         return PyErr_NoMemory();
     }
@@ -549,6 +569,10 @@ loop_now(LoopObject *lp, double *now)
 static int
 loop_time_arg(PyObject *o, const char *none_msg, double *out)
 {
+    if (PyFloat_CheckExact(o)) {
+        *out = PyFloat_AS_DOUBLE(o);
+        return 0;
+    }
     if (o == Py_None) {
         PyErr_SetString(PyExc_TypeError, none_msg);
         return -1;
@@ -569,37 +593,35 @@ static PyObject *
 loop_call_at_fast(LoopObject *lp, const char *method, int is_delay,
                   PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *callback, *cbargs, *context;
+    PyObject *callback, *context;
+    PyObject *const *cbargv;
+    Py_ssize_t cbargc;
     double t;
-    int r = loop_parse_callback(method, args, nargs, kwnames, 1, &callback,
-                                &cbargs, &context);
+    int r = loop_parse_callback_args(method, args, nargs, kwnames, 1,
+                                     &callback, &cbargv, &cbargc, &context);
     if (r < 0) {
         return r == -2 ? loop_call_by_keyword(
                              lp, is_delay ? Loop_call_later : Loop_call_at,
                              method, 1, args, nargs, kwnames)
                        : NULL;
     }
-    PyObject *h = NULL;
     if (loop_time_arg(args[0], is_delay ? "delay must not be None"
                                         : "when cannot be None", &t) < 0
         || loop_check_closed(lp) < 0) {
-        goto done;
+        return NULL;
     }
     if (is_delay) {
         double now;
         if (loop_now(lp, &now) < 0) {
-            goto done;
+            return NULL;
         }
         t += now;
     }
     if (lp->loop_debug && loop_debug_checks(lp, callback, "call_at", 1) < 0) {
-        goto done;
+        return NULL;
     }
-    h = loop_call_at(lp, t, is_delay ? NULL : args[0], callback, cbargs,
-                     context);
-done:
-    Py_DECREF(cbargs);
-    return h;
+    return loop_call_at(lp, t, is_delay ? NULL : args[0], callback, cbargv,
+                        cbargc, context);
 }
 
 static PyObject *
@@ -743,9 +765,6 @@ loop_pop_timer(LoopObject *lp)
 {
     TimerHandleObject *t = cx_heap_pop(&lp->loop_timers);
     t->th_scheduled = 0;
-    if (t->base.handle_cancelled) {
-        lp->loop_timers_cancelled--;
-    }
     return t;
 }
 
@@ -781,6 +800,10 @@ loop_prune_timers(LoopObject *lp)
     }
     while ((top = cx_heap_peek(&lp->loop_timers)) != NULL
            && ((TimerHandleObject *)top->data)->base.handle_cancelled) {
+        /* Only here does asyncio count a cancelled timer out: one the
+         * timer phase below takes out (due, behind a live one) stays
+         * counted until the next compaction, as in asyncio. */
+        lp->loop_timers_cancelled--;
         Py_DECREF(loop_pop_timer(lp));
     }
 }

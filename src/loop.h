@@ -34,7 +34,6 @@ typedef struct {
     int loop_time_checked;          /* loop_time_fn is this iteration's */
     unsigned long loop_thread_id;   /* thread running it, 0 when not running */
     double loop_slow_callback_duration;
-    unsigned long long loop_timer_seq; /* FIFO order among equal deadlines */
     PyObject *loop_task_factory;    /* or NULL */
     PyObject *loop_exception_handler; /* or NULL */
     PyObject *weakreflist;

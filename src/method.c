@@ -8,6 +8,14 @@ typedef struct {
     PyObject *pm_descr;         /* the wrapped method descriptor */
     vectorcallfunc pm_call;     /* its vectorcall */
     vectorcallfunc pm_vectorcall;
+    /* The type of the last self the descriptor accepted, known by address
+     * and version tag (borrowed: a type freed or changed since gets a new
+     * tag, so the pair never matches another type).  A call with a self
+     * of that type goes straight to the C function, skipping the
+     * descriptor's isinstance check (an MRO walk for a subclass such as
+     * casyncio.Loop or a TimerHandle running a Handle method). */
+    PyTypeObject *pm_seen_type;
+    unsigned int pm_seen_tag;
 } PyMethodObject_;
 
 #define PM(o) ((PyMethodObject_ *)(o))
@@ -45,11 +53,52 @@ cx_method_is(cx_state *st, PyObject *bound, PyObject *self, PyCFunction fn)
     return ((PyMethodDescrObject *)PM(f)->pm_descr)->d_method->ml_meth == fn;
 }
 
+/* The wrapped method called for self args[0], of the type seen before:
+ * its C function directly for the common calling conventions, else
+ * through the descriptor.  No recursion check here (the descriptor makes
+ * one): these methods reach Python code only through calls that make
+ * their own. */
+static inline PyObject *
+pymethod_call_seen(PyMethodObject_ *pm, PyObject *const *args,
+                   Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyMethodDef *ml = ((PyMethodDescrObject *)pm->pm_descr)->d_method;
+    int kw = kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0;
+    switch (ml->ml_flags) {
+    case METH_FASTCALL | METH_KEYWORDS:
+        return ((_PyCFunctionFastWithKeywords)(void (*)(void))ml->ml_meth)(
+            args[0], args + 1, nargs - 1, kwnames);
+    case METH_NOARGS:
+        if (kw || nargs != 1) {
+            break;
+        }
+        return ml->ml_meth(args[0], NULL);
+    default:
+        break;
+    }
+    return pm->pm_call(pm->pm_descr, args, nargs, kwnames);
+}
+
 static PyObject *
 pymethod_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
                     PyObject *kwnames)
 {
-    return PM(self)->pm_call(PM(self)->pm_descr, args, nargsf, kwnames);
+    PyMethodObject_ *pm = PM(self);
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs > 0) {
+        PyTypeObject *tp = Py_TYPE(args[0]);
+        if (tp == pm->pm_seen_type && tp->tp_version_tag == pm->pm_seen_tag) {
+            return pymethod_call_seen(pm, args, nargs, kwnames);
+        }
+        PyTypeObject *owner = ((PyMethodDescrObject *)pm->pm_descr)
+                                  ->d_common.d_type;
+        /* 0: no valid tag (never assigned, or the type changed) */
+        if (tp->tp_version_tag != 0 && PyType_IsSubtype(tp, owner)) {
+            pm->pm_seen_type = tp;
+            pm->pm_seen_tag = tp->tp_version_tag;
+        }
+    }
+    return pm->pm_call(pm->pm_descr, args, nargsf, kwnames);
 }
 
 static PyObject *

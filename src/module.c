@@ -6,6 +6,7 @@
     X(LoopType) X(HandleType) X(TimerHandleType) X(FutureType) \
     X(FutureIterType) X(TaskType) X(TaskRefType) X(PyMethodType) \
     X(LoopSubtypeSeen) \
+    X(ctx_scratch) X(ctx_empty_vars) \
     X(asyncio_CancelledError) X(asyncio_InvalidStateError) \
     X(asyncio_Future) X(asyncio_Task) \
     X(asyncio_get_running_loop) X(asyncio_set_running_loop) \

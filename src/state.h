@@ -19,6 +19,13 @@ typedef struct cx_state {
     PyTypeObject *TaskRefType;             /* taskref.c */
     PyTypeObject *PyMethodType;            /* method.c */
     PyTypeObject *LoopSubtypeSeen;         /* loop.c: cx_loop_check */
+    /* handle.c: a timer's context, made when it runs */
+    PyObject *ctx_scratch;                 /* a spare Context, or NULL */
+    PyObject *ctx_empty_vars;              /* an empty Context's mapping */
+    int ctx_layout_ok;                     /* PyContext is laid out as
+                                              handle.c expects */
+    void **th_pool;                        /* handle.c: freed TimerHandles */
+    Py_ssize_t th_pool_len;
     PyTypeObject *TransportType;           /* transport.c */
     PyTypeObject *SocketTransportType;     /* stream.c */
     PyTypeObject *DatagramTransportType;   /* dgram.c */

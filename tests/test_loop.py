@@ -138,6 +138,173 @@ def test_timer_handle_api(loop):
     h2.cancel()
 
 
+def test_timer_one_argument(loop):
+    # casyncio keeps call_later(d, cb, arg)'s one argument without a tuple
+    # until _args, a repr or a comparison asks for it.
+    seen = []
+    errors = []
+    loop.set_exception_handler(lambda l, c: errors.append(c['message']))
+
+    def cb(x):
+        seen.append(x)
+        if x == 'boom':
+            raise ValueError(x)
+
+    when = loop.time() + 10
+    h = loop.call_at(when, cb, 'a')
+    same = loop.call_at(when, cb, 'a')
+    other = loop.call_at(when, cb, 'b')
+    assert h == same and h != other and h <= same and not h < same
+    assert h._args == ('a',) and h._args is h._args
+    h2 = loop.call_later(0, cb, (1, 2))     # a tuple as the one argument
+    assert h2._args == ((1, 2),)
+    h3 = loop.call_later(0, cb, 'boom')
+    r = repr(h3)
+    loop.call_later(0, cb, 'x').cancel()
+    for t in (h, same, other):
+        t.cancel()
+    assert h._args is None
+    loop.call_later(0.01, loop.stop)
+    loop.run_forever()
+    assert seen == [(1, 2), 'boom']
+    name = 'test_timer_one_argument.<locals>.cb'
+    shown = "()" if HIDES_ARGS and not loop.get_debug() else "('boom')"
+    assert r.startswith('<TimerHandle when=')
+    assert f' {name}{shown} at {__file__}:' in r
+    assert len(errors) == 1
+    assert errors[0].startswith(
+        f'Exception in callback {name}{shown} at {__file__}:')
+
+
+def test_timer_context(loop):
+    # casyncio's timers keep the context's variables and make the Context
+    # when they run (or when asked): the same answers as asyncio's copies.
+    import contextvars
+    var = contextvars.ContextVar('timer_var', default='default')
+    out = []
+    holder = {}
+
+    def setter(tag):
+        out.append((tag, var.get()))
+        var.set(tag)
+        out.append((tag, var.get()))
+
+    def keeper(tag):
+        # keeps its running context: the next timers must not share it
+        holder[tag] = holder['h_' + tag]._context
+        var.set('kept ' + tag)
+
+    var.set('at schedule')
+    h1 = loop.call_later(0, setter, 'one')
+    h2 = loop.call_later(0, setter, 'two')
+    holder['h_k'] = loop.call_later(0, keeper, 'k')
+    h3 = loop.call_later(0, setter, 'three')
+    asked = h3._context                 # made before it runs
+    assert asked is h3._context and asked[var] == 'at schedule'
+    var.set('after schedule')
+    h4 = loop.call_later(0, setter, 'four')
+    h5 = loop.call_later(0, setter, 'five')
+    h5.cancel()
+    assert h5._context[var] == 'after schedule'
+    loop.call_later(0.01, loop.stop)
+    loop.run_forever()
+    assert out == [('one', 'at schedule'), ('one', 'one'),
+                   ('two', 'at schedule'), ('two', 'two'),
+                   ('three', 'at schedule'), ('three', 'three'),
+                   ('four', 'after schedule'), ('four', 'four')]
+    # each ran in its own context, which keeps what the callback set
+    assert h1._context[var] == 'one' and h2._context[var] == 'two'
+    if sys.version_info >= (3, 12):     # Handle.get_context() is 3.12's
+        assert h1._context is h1.get_context()
+    assert h1._context is not h2._context
+    assert asked is h3._context and asked[var] == 'three'
+    assert holder['k'][var] == 'kept k'
+    assert holder['k'] is holder['h_k']._context
+    assert h4._context[var] == 'four'
+    assert var.get() == 'after schedule'
+
+
+def test_timer_handles_freed_and_made_again(loop):
+    # casyncio reuses freed TimerHandles: a new one must show nothing of
+    # the one before (cancelled state, deadline, arguments, context,
+    # weak references).
+    import contextvars
+    import gc
+    import weakref
+    var = contextvars.ContextVar('reuse_var', default='default')
+    out = []
+    refs = []
+    for round in range(3):
+        hs = [loop.call_later(0, out.append, (round, i)) for i in range(50)]
+        refs.append(weakref.ref(hs[0]))
+        for h in hs[1::2]:
+            h.cancel()
+        var.set(round)
+        loop.call_later(0.001, loop.stop)
+        loop.run_forever()
+        del hs, h
+        gc.collect()
+        assert refs[-1]() is None
+    when = loop.time() + 100
+    fresh = [loop.call_at(when, out.append, 'x') for _ in range(50)]
+    for h in fresh:
+        assert not h.cancelled() and h._scheduled and h.when() == when
+        assert h._args == ('x',) and h._callback == out.append
+        assert h._context[var] == 2
+        assert repr(h).startswith(f'<TimerHandle when={when} ')
+    assert all(r() is None for r in refs)
+
+    class Sub(asyncio.TimerHandle):
+        pass
+
+    s = Sub(when, print, (), loop)
+    assert type(s) is Sub and s.when() == when
+    del s
+    gc.collect()
+    for h in fresh:
+        h.cancel()
+    assert sorted(out) == [(r, i) for r in range(3) for i in range(0, 50, 2)]
+
+
+def _timer_order_scenario(loop):
+    # Deadlines in the past (all due at once) with many ties, cancellations
+    # (some rounds enough for asyncio's compaction of the heap), rounds
+    # that leave cancelled timers counted: the order the timers run in.
+    import random
+    rnd = random.Random(7)
+    base = loop.time() - 10
+    out = []
+    for round, (n, ncancel, spread) in enumerate(
+            [(600, 100, 50), (600, 400, 50), (3000, 1700, 200),
+             (6000, 3100, 400), (300, 100, 5), (150, 20, 3)]):
+        timers = []
+        for i in range(n):
+            when = base + rnd.randrange(spread) * 0.01
+            timers.append(loop.call_at(when, out.append, (round, i)))
+        for k in rnd.sample(range(n), ncancel):
+            timers[k].cancel()
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert not any(t._scheduled for t in timers)
+        out.append(('end', round))
+    return out
+
+
+def test_timer_order_with_equal_deadlines(loop):
+    # Timers with equal deadlines run in the order of asyncio's heapq heap,
+    # which is not the order they were scheduled in.
+    out = _timer_order_scenario(loop)
+    stock = asyncio.new_event_loop()
+    try:
+        assert out == _timer_order_scenario(stock)
+    finally:
+        stock.close()
+    assert len(out) == (600 - 100 + 600 - 400 + 3000 - 1700 + 6000 - 3100
+                        + 200 + 130 + 6)
+
+
 def test_cancelled_timer_does_not_run(loop):
     out = []
     hs = [loop.call_later(0.001 * i, out.append, i) for i in range(20)]

@@ -290,6 +290,50 @@ def test_pymethod_rejects_what_it_cannot_wrap():
         m.no_such_attribute
 
 
+def test_pymethod_remembers_only_accepted_types():
+    # _PyMethod calls the C function directly for the last type of self
+    # the descriptor accepted; anything else still goes through its check.
+    from casyncio import _core
+    m = _core.Handle.__dict__['cancel']
+    assert type(m) is _core._PyMethod
+    loop = casyncio.new_event_loop()
+    try:
+        handles = [loop.call_later(10, print) for _ in range(3)]
+        for h in handles:
+            m(h)                    # accepted: remembered
+            assert h.cancelled()
+        for bad in (object(), loop, 1):
+            with pytest.raises(TypeError):
+                m(bad)
+        with pytest.raises(TypeError):
+            m(handles[0], 1)        # cancel() takes no argument
+        with pytest.raises(TypeError):
+            m()
+
+        class Sub(casyncio.Loop):
+            pass
+
+        sub = Sub()
+        try:
+            out = []
+            for lp in (loop, sub, loop, sub):
+                type(lp).call_soon(lp, out.append, type(lp).__name__)
+                lp.call_soon(lp.stop)
+                lp.run_forever()
+            # a class changed after it was remembered: checked again
+            Sub.extra = 1
+            type(sub).call_soon(sub, out.append, 'changed')
+            sub.call_soon(sub.stop)
+            sub.run_forever()
+            with pytest.raises(TypeError):
+                Sub.call_soon(object(), print)
+            assert out == ['Loop', 'Sub', 'Loop', 'Sub', 'changed']
+        finally:
+            sub.close()
+    finally:
+        loop.close()
+
+
 def test_patched_time_method_still_drives_timers(cloop):
     # The C clock check recognises the bound form of our own time().
     assert cloop.time.__func__ is type(cloop).__dict__['time']
