@@ -131,6 +131,11 @@ handle_context_for_run(cx_state *st, HandleObject *h)
 {
     PyObject *ctx = st->ctx_scratch;
     st->ctx_scratch = NULL;
+    if (ctx != NULL && (Py_REFCNT(ctx) != 1 || CX_CTX(ctx)->ctx_entered
+                        || CX_CTX(ctx)->ctx_weakreflist != NULL)) {
+        /* found and kept by other code (gc.get_objects()): not spare */
+        Py_CLEAR(ctx);
+    }
     if (ctx == NULL && (ctx = PyContext_New()) == NULL) {
         return NULL;
     }
@@ -148,6 +153,7 @@ handle_context_after_run(cx_state *st, HandleObject *h, PyObject *ctx)
     if (h->handle_context == ctx && Py_REFCNT(ctx) == 2
         && CX_CTX(ctx)->ctx_weakreflist == NULL
         && !CX_CTX(ctx)->ctx_entered && st->ctx_scratch == NULL
+        && st->ctx_empty_vars != NULL
         && h->handle_ctx_vars == NULL) {
         h->handle_ctx_vars = CX_CTX(ctx)->ctx_vars;     /* moved */
         CX_CTX(ctx)->ctx_vars = Py_NewRef(st->ctx_empty_vars);
@@ -248,14 +254,24 @@ timer_handle_alloc(cx_state *st)
     return t;
 }
 
+/* The state of our module if tp was made by it (its own Handle types);
+ * NULL for a subclass made in Python (no module) or by another
+ * extension's module. */
+static cx_state *
+type_state(PyTypeObject *tp)
+{
+    PyObject *mod = ((PyHeapTypeObject *)tp)->ht_module;
+    return mod != NULL && PyModule_GetDef(mod) == &cx_module_def
+           ? PyModule_GetState(mod) : NULL;
+}
+
 /* Keep t (being deallocated: untracked, fields cleared) for reuse.  1 if
  * kept, 0 if it is to be freed. */
 static int
 timer_handle_keep(TimerHandleObject *t)
 {
     /* a subclass made in Python has no module: not ours to keep */
-    PyObject *mod = ((PyHeapTypeObject *)Py_TYPE(t))->ht_module;
-    cx_state *st = mod ? PyModule_GetState(mod) : NULL;
+    cx_state *st = type_state(Py_TYPE(t));
     if (st == NULL || Py_TYPE(t) != st->TimerHandleType
         || st->th_pool_len >= TH_POOL_MAX) {
         return 0;
@@ -300,8 +316,7 @@ handle_alloc_exact(cx_state *st)
 static int
 handle_keep(HandleObject *h, PyTypeObject *tp)
 {
-    PyObject *mod = ((PyHeapTypeObject *)tp)->ht_module;
-    cx_state *st = mod ? PyModule_GetState(mod) : NULL;
+    cx_state *st = type_state(tp);
     if (st == NULL || tp != st->HandleType || h->weakreflist != NULL
         || st->handle_nfree >= HANDLE_FREELIST_MAX) {
         return 0;

@@ -417,10 +417,9 @@ Transport__read_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
  * stream socket (sock) or a write pipe.  Exact bytes are queued whole,
  * never copied (immutable): data with tr_wbuf_off = sent.  Other buffers:
  * on 3.12+ stream sockets, as asyncio's write() queues them without a
- * copy (stream.h: the bytearray itself when nothing was sent, else our
- * memoryview of data, with tr_wbuf_off = sent); elsewhere a bytes copy
- * of buf (3.11's bytearray buffer, the pipes' extend).  sent > 0 only
- * when the queue was empty.  0 or -1. */
+ * copy (stream.h): our memoryview of data, with tr_wbuf_off = sent;
+ * elsewhere a bytes copy of buf (3.11's bytearray buffer, the pipes'
+ * extend).  sent > 0 only when the queue was empty.  0 or -1. */
 static int
 transport_append(cx_transport *tr, PyObject *data, Py_ssize_t sent,
                  const char *buf, Py_ssize_t len, int sock)
@@ -434,13 +433,10 @@ transport_append(cx_transport *tr, PyObject *data, Py_ssize_t sent,
     }
 #if PY_VERSION_HEX >= 0x030C0000
     else if (sock) {
-        if (sent == 0 && PyByteArray_Check(data)) {
-            item = Py_NewRef(data);
-        }
-        else {
-            item = PyMemoryView_FromObject(data);
-            off = sent;
-        }
+        /* our memoryview: an export held while queued, so that the
+         * object cannot change size under the queue's count */
+        item = PyMemoryView_FromObject(data);
+        off = sent;
     }
 #endif
     else {
@@ -826,8 +822,8 @@ Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
 #if PY_VERSION_HEX >= 0x030C0000
 /* _write_views(views, pause): 3.12+'s writelines() once its checks are
  * done (_net.py): views is a list of C-contiguous memoryviews made of the
- * items, not all empty.  As asyncio: each queued as it is (no copy; empty
- * ones skipped, as 3.15 does), then _write_ready()'s flush at once, the
+ * items, not all empty.  As asyncio: each queued as a memoryview (no
+ * copy; empty ones skipped, as 3.15 does), then _write_ready()'s flush at once, the
  * writer registered if some is left, then _maybe_pause_protocol when
  * pause (3.14+). */
 static PyObject *
@@ -869,7 +865,11 @@ Stream__write_views(cx_transport *tr, PyObject *const *args,
         if (tr->tr_wbuf == NULL && (tr->tr_wbuf = PyList_New(0)) == NULL) {
             return NULL;
         }
-        if (PyList_Append(tr->tr_wbuf, v) < 0) {
+        /* our own view of it: the caller's may be released */
+        PyObject *own = PyMemoryView_FromObject(v);
+        int rc = own ? PyList_Append(tr->tr_wbuf, own) : -1;
+        Py_XDECREF(own);
+        if (rc < 0) {
             return NULL;
         }
         tr->tr_wbuf_size += len;

@@ -23,11 +23,11 @@ int cx_stream_setup(PyObject *module);
 
 /* tr_wbuf is a list of items, those before tr_wbuf_head sent, tr_wbuf_off
  * bytes of tr_wbuf[head] sent.  An item is a bytes object, or, on 3.12+
- * stream sockets, what asyncio 3.12+ queues without a copy: the
- * bytearray write() was given, or our memoryview of the object (a
- * memoryview given, or a bytearray partly sent: an export held while
- * queued, as asyncio's memoryview(data)[n:]), whose bytes are read at
- * each flush, as asyncio's sendmsg() reads them.  The inline functions
+ * stream sockets, what asyncio 3.12+ queues without a copy: our
+ * memoryview of the bytearray or memoryview write() was given (an export
+ * held while queued, as asyncio's memoryview(data)[n:]: the object can
+ * change its bytes, which are read at each flush as asyncio's sendmsg()
+ * reads them, but not its size, which tr_wbuf_size counts).  The inline functions
  * below are on the stream's hot path (its _write_ready).
  *
  * write()'s common part once its checks are done, with write(): when
@@ -49,10 +49,6 @@ cx_stream_item(PyObject *item, Py_ssize_t off, Py_ssize_t *len)
     if (PyBytes_Check(item)) {
         p = PyBytes_AS_STRING(item);
         *len = PyBytes_GET_SIZE(item);
-    }
-    else if (PyByteArray_Check(item)) {
-        p = PyByteArray_AS_STRING(item);
-        *len = PyByteArray_GET_SIZE(item);
     }
     else {
         Py_buffer *b = PyMemoryView_GET_BUFFER(item);

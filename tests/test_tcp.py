@@ -312,6 +312,41 @@ def test_writelines_of_large_buffers(loop):
     loop.run_until_complete(main())
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12),
+                    reason='3.11 queues a copy: the buffer is not held')
+def test_queued_bytearray_keeps_its_size(cloop):
+    """casyncio holds an export of a bytearray queued whole (3.12+), so it
+    cannot be resized while queued (asyncio 3.12+ allows that and sends the
+    resized bytes: README's differences), and the queue's count stays right;
+    a memoryview given to writelines() may be released at once."""
+    loop = cloop
+
+    async def main():
+        srv, tr, pr, sink, received = await paused_sink_pair(loop)
+        tr.set_write_buffer_limits(high=1 << 30)
+        blob = os.urandom(4 * 1024 * 1024)
+        tr.write(blob)
+        queued = tr.get_write_buffer_size()
+        ba = bytearray(b'a')
+        tr.write(ba)
+        with pytest.raises(BufferError):
+            ba.extend(b'b' * 1000)
+        assert tr.get_write_buffer_size() == queued + 1
+        view = memoryview(bytearray(b'view'))
+        tr._write_views([view], False)      # and a flush, as writelines()
+        view.release()
+        assert 0 < tr.get_write_buffer_size() <= queued + 5
+        sink.tr.resume_reading()
+        want = blob + b'a' + b'view'
+        while len(received) < len(want):
+            await asyncio.sleep(0.01)
+        assert received == want
+        assert tr.get_write_buffer_size() == 0
+        ba.extend(b'b')                 # sent: no export left
+        await close_sink_pair(srv, tr, pr, sink)
+    loop.run_until_complete(main())
+
+
 def test_write_eof_and_keep_open(loop):
     async def main():
         done = loop.create_future()
