@@ -465,8 +465,9 @@ transport_append(cx_transport *tr, PyObject *data, Py_ssize_t sent,
  * (sock=1: send()) or a write pipe (sock=0: write()): when nothing is
  * queued, write at once; queue what is left (transport_append),
  * registering the writer when the queue was empty; then
- * _maybe_pause_protocol.  0; 1 when the immediate write failed (OSError set, nothing queued: the caller's fatal
- * error); -1 on error.  Inlined into Transport_write (sock a constant). */
+ * _maybe_pause_protocol.  0; 1 when the immediate write failed (OSError
+ * set, nothing queued: the caller's fatal error); -1 on error.  Inlined
+ * into Transport_write (sock a constant). */
 static inline int
 stream_write_or_queue(cx_transport *tr, PyObject *data, Py_buffer *view,
                       int sock, int pause)
@@ -716,7 +717,6 @@ Transport__write_nopause(cx_transport *tr, PyObject *data)
     return transport_write(tr, data, 0);
 }
 
-
 PyObject *
 cx_stream_write(cx_transport *tr, PyObject *data)
 {
@@ -823,9 +823,9 @@ Transport__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
 /* _write_views(views, pause): 3.12+'s writelines() once its checks are
  * done (_net.py): views is a list of C-contiguous memoryviews made of the
  * items, not all empty.  As asyncio: each queued as a memoryview (no
- * copy; empty ones skipped, as 3.15 does), then _write_ready()'s flush at once, the
- * writer registered if some is left, then _maybe_pause_protocol when
- * pause (3.14+). */
+ * copy; empty ones skipped, as 3.15 does), then _write_ready()'s flush at
+ * once, the writer registered if some is left, then _maybe_pause_protocol
+ * when pause (3.14+). */
 static PyObject *
 Stream__write_views(cx_transport *tr, PyObject *const *args,
                     Py_ssize_t nargs)
@@ -885,7 +885,6 @@ Stream__write_views(cx_transport *tr, PyObject *const *args,
     return r;
 }
 #endif
-
 
 static PyObject *
 Transport_write_eof(cx_transport *tr, PyObject *Py_UNUSED(ignored))

@@ -27,21 +27,21 @@ int cx_stream_setup(PyObject *module);
  * memoryview of the bytearray or memoryview write() was given (an export
  * held while queued, as asyncio's memoryview(data)[n:]: the object can
  * change its bytes, which are read at each flush as asyncio's sendmsg()
- * reads them, but not its size, which tr_wbuf_size counts).  The inline functions
- * below are on the stream's hot path (its _write_ready).
+ * reads them, but not its size, which tr_wbuf_size counts).  The inline
+ * functions below are on the stream's hot path (its _write_ready).
  *
  * write()'s common part once its checks are done, with write(): when
- * nothing is queued, write view at once; queue what is left (a copy of it,
- * or data itself as above), registering the writer when the queue was
- * empty; then _maybe_pause_protocol.  0; 1 when the immediate write failed
- * (OSError set: the caller's fatal error); -1 on error. */
+ * nothing is queued, write view at once; queue what is left (exact bytes
+ * whole, other buffers as above or as a copy), registering the writer
+ * when the queue was empty; then _maybe_pause_protocol.  0; 1 when the
+ * immediate write failed (OSError set: the caller's fatal error); -1 on
+ * error. */
 int cx_stream_write_or_queue(cx_transport *tr, PyObject *data,
                              Py_buffer *view);
 
 /* A queued item's bytes as they are now (*len set), after the first off
- * of them (fewer when a bytearray shrank since); NULL when it is a
- * memoryview that is not C-contiguous (3.12+'s write() queues one as is,
- * on which asyncio's sendmsg() fails). */
+ * of them; NULL when it is a memoryview that is not C-contiguous (3.12+'s
+ * write() queues one as is, on which asyncio's sendmsg() fails). */
 static inline char *
 cx_stream_item(PyObject *item, Py_ssize_t off, Py_ssize_t *len)
 {
@@ -58,9 +58,7 @@ cx_stream_item(PyObject *item, Py_ssize_t off, Py_ssize_t *len)
         p = b->buf;
         *len = b->len;
     }
-    if (off > *len) {
-        off = *len;
-    }
+    assert(off <= *len);    /* items cannot shrink: bytes, or exported */
     *len -= off;
     return p + off;
 }

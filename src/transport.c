@@ -708,10 +708,6 @@ cx_transport_free_state(cx_state *st)
  * kept.  (Nor could the 0- and 1-byte singletons be refilled.) */
 #define TRANSPORT_RBYTES_MIN 512
 
-/* The kept bytes object is refilled only for a read of between half and
- * all of its length when made (cap), so that one a protocol keeps wastes
- * at most as much memory as it holds.  Refilling an object only we
- * reference cannot be seen from Python: _PyBytes_Resize does it too. */
 /* A bytes object only we reference, filled in place, becomes n bytes
  * long: its size, trailing NUL and cached hash as PyBytes_FromStringAndSize
  * would have made them. */
@@ -726,6 +722,10 @@ bytes_set_size(PyObject *b, Py_ssize_t n)
     PyBytes_AS_STRING(b)[n] = '\0';
 }
 
+/* The kept bytes object is refilled only for a read of between half and
+ * all of its length when made (cap), so that one a protocol keeps wastes
+ * at most as much memory as it holds.  Refilling an object only we
+ * reference cannot be seen from Python: _PyBytes_Resize does it too. */
 PyObject *
 cx_transport_bytes(cx_state *st, const char *buf, Py_ssize_t n,
                    Py_ssize_t *cap)
