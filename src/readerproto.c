@@ -45,11 +45,15 @@
 #define SR_ATTRS(X) \
     X(_eof) X(_buffer) X(_waiter) X(_transport) X(_paused) X(_limit)
 
-/* The fast path is compiled for CPython 3.11 only, the version tested:
- * 3.12's sys.monitoring tools would not be seen (being_traced), and later
- * streams.py, type internals and private lookups are not checked against
- * this file.  Elsewhere cx_readerproto_prepare never takes it. */
-#if PY_VERSION_HEX < 0x030C0000
+/* The fast path is compiled for CPython 3.11, and for 3.13 and later,
+ * where sys.monitoring's global events can be read through its C API
+ * (PyMonitoring_EnterScope).  On 3.12 a sys.monitoring tool could not be
+ * seen, so there cx_readerproto_prepare never takes it. */
+#if PY_VERSION_HEX < 0x030C0000 || PY_VERSION_HEX >= 0x030D0000
+#define CX_READERPROTO_ON 1
+#endif
+
+#ifdef CX_READERPROTO_ON
 
 /* ---- the classes ---- */
 
@@ -147,20 +151,78 @@ static PyObject *
 attr_or_null(PyObject *obj, PyObject *name)
 {
     PyObject *v;
+#if PY_VERSION_HEX >= 0x030D0000
+    int found = PyObject_GetOptionalAttr(obj, name, &v);
+#else
     int found = _PyObject_LookupAttr(obj, name, &v);
+#endif
     if (found < 0) {
         PyErr_Clear();
     }
     return found > 0 ? v : NULL;
 }
 
-/* Is a tracer or profiler set on this thread (sys.settrace/setprofile)?
- * Then the Python methods run, for them to see. */
+#if PY_VERSION_HEX >= 0x030D0000
+/* Has a sys.monitoring tool set local events on `code`
+ * (set_local_events)?  Its monitoring data, allocated once the code was
+ * instrumented for anything, begins with the local events' table of tools
+ * (`_PyCoMonitoringData.local_monitors`, one byte per local event: PY_START
+ * to STOP_ITERATION, and from 3.15 also RAISE to RERAISE): a private
+ * layout, which tests/test_stream_reader.py checks on each version. */
+#if PY_VERSION_HEX >= 0x030F0000
+#define CX_RP_LOCAL_EVENTS (PY_MONITORING_EVENT_RERAISE + 1)
+#else
+#define CX_RP_LOCAL_EVENTS (PY_MONITORING_EVENT_STOP_ITERATION + 1)
+#endif
 static int
-being_traced(void)
+local_events(PyObject *code)
+{
+    const uint8_t *tools =
+        (const uint8_t *)((PyCodeObject *)code)->_co_monitoring;
+    if (tools == NULL) {
+        return 0;
+    }
+    for (int i = 0; i < CX_RP_LOCAL_EVENTS; i++) {
+        if (tools[i]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+#endif
+
+/* Is a tracer or profiler set on this thread (sys.settrace/setprofile),
+ * or, on 3.13+, a sys.monitoring tool listening to any event anywhere, or
+ * to local events of the functions we stand in for?  Then the Python
+ * methods run, for them to see. */
+static int
+being_traced(cx_state *st)
 {
     PyThreadState *ts = PyThreadState_Get();
-    return ts->c_tracefunc != NULL || ts->c_profilefunc != NULL;
+    if (ts->c_tracefunc != NULL || ts->c_profilefunc != NULL) {
+        return 1;
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    /* The interpreter's global events, read again only when its
+     * monitoring version moved (set_events, settrace, ...). */
+    if (PyMonitoring_EnterScope(st->rp_mon, &st->rp_mon_version,
+                                st->rp_mon_events, CX_RP_MON_EVENTS) < 0) {
+        PyErr_Clear();
+        return 1;
+    }
+    for (int i = 0; i < CX_RP_MON_EVENTS; i++) {
+        if (st->rp_mon[i].active) {
+            return 1;
+        }
+    }
+    return local_events(st->rp_code_data_received)
+           || local_events(st->rp_code__stream_reader)
+           || local_events(st->rp_code_feed_data)
+           || local_events(st->rp_code__wakeup_waiter);
+#else
+    (void)st;
+    return 0;
+#endif
 }
 
 /* Is obj.<name> the class's function `original`, not replaced on the
@@ -169,11 +231,24 @@ being_traced(void)
 static int
 method_not_overridden(PyObject *obj, PyObject *name, PyObject *original)
 {
+#if PY_VERSION_HEX >= 0x030D0000
+    /* _PyObject_GetMethod is internal from 3.13.  The class's attribute
+     * is `original` (checked by the caller), a function: the instance's
+     * own entry of that name is all that can replace it. */
+    (void)original;
+    PyObject *dict = PyObject_GenericGetDict(obj, NULL);
+    PyObject *meth = NULL;
+    int same = dict != NULL
+               && PyDict_GetItemRef(dict, name, &meth) == 0;
+    Py_XDECREF(dict);
+    PyErr_Clear();
+#else
     PyObject *meth = NULL;
     int same = _PyObject_GetMethod(obj, name, &meth) && meth == original;
     if (meth == NULL) {
         PyErr_Clear();
     }
+#endif
     Py_XDECREF(meth);
     return same;
 }
@@ -186,8 +261,17 @@ weakref_target(PyObject *wr)
     if (!PyWeakref_CheckRefExact(wr)) {
         return NULL;
     }
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *obj;
+    if (PyWeakref_GetRef(wr, &obj) < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return obj;
+#else
     PyObject *obj = PyWeakref_GetObject(wr);
     return obj == Py_None ? NULL : Py_NewRef(obj);
+#endif
 }
 
 /* ---- before the read ---- */
@@ -197,7 +281,7 @@ cx_readerproto_prepare(cx_state *st, PyObject *protocol,
                        cx_readerproto_dest *feed)
 {
     feed->reader = feed->buffer = NULL;
-    if (!cx_readerproto_check(st, protocol) || being_traced()
+    if (!cx_readerproto_check(st, protocol) || being_traced(st)
         || !srp_class_unchanged(st) || !code_unchanged(st)
         || !method_not_overridden(protocol, st->rp_str_data_received,
                                   st->rp_orig_data_received)) {
@@ -238,7 +322,7 @@ cx_readerproto_prepare(cx_state *st, PyObject *protocol,
     return 1;
 }
 
-#else   /* 3.12 and later */
+#else   /* 3.12 */
 
 int
 cx_readerproto_prepare(cx_state *st, PyObject *protocol,
@@ -629,6 +713,15 @@ cx_readerproto_setup(PyObject *module)
     /* Any of them not asyncio's: never taken. */
     st->rp_enabled = st->rp_orig_data_received && st->rp_orig__stream_reader
                      && st->rp_orig_feed_data && st->rp_orig__wakeup_waiter;
+#if PY_VERSION_HEX >= 0x030D0000
+    for (int i = 0; i < CX_RP_MON_EVENTS; i++) {
+        st->rp_mon_events[i] = (uint8_t)i;
+        st->rp_mon[i].active = 0;
+    }
+    /* 0, never the interpreter's version once a tool set an event: read
+     * them at the first check */
+    st->rp_mon_version = 0;
+#endif
     st->rp_srp_tag = st->rp_sr_tag = 0;
     st->rp_feeds = 0;
     st->rp_direct = 0;

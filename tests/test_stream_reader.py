@@ -559,12 +559,68 @@ def test_monitoring_tool_sees_the_python_methods(loop):
     run(loop, main())
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12),
+                    reason='sys.monitoring is new in 3.12')
+@pytest.mark.parametrize('event', ['LINE', 'PY_START', 'RAISE'])
+def test_monitoring_local_events_see_the_python_methods(loop, event):
+    """Local events set on feed_data's code alone (a debugger's
+    breakpoint): the tool sees it run for each chunk, on either loop, and
+    once they are cleared reads are fed as before.  On 3.13+ casyncio
+    finds them in the code object's monitoring data (a private layout:
+    this is its check on each version).  RAISE is a local event from 3.15
+    on (before, set_local_events refuses it)."""
+    mon = sys.monitoring
+    tool = mon.PROFILER_ID
+    code = asyncio.StreamReader.feed_data.__code__
+    ev = getattr(mon.events, event)
+    seen = []
+
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        mon.use_tool_id(tool, 'casyncio-test')
+        try:
+            mon.register_callback(tool, ev, lambda *a: seen.append(a[0]))
+            try:
+                mon.set_local_events(tool, code, ev)
+            except ValueError:
+                assert event == 'RAISE' and sys.version_info < (3, 15)
+                return
+            for chunk in (b'one', b'two'):
+                peer.sendall(chunk)
+                assert await reader.readexactly(len(chunk)) == chunk
+            if event != 'RAISE':    # feed_data raises nothing here
+                assert len(seen) >= 2
+            before = streams_fed() if loop_is_ours(loop) else 0
+            # the generic path was taken: the counter did not move
+            peer.sendall(b'three')
+            assert await reader.readexactly(5) == b'three'
+            if loop_is_ours(loop):
+                assert streams_fed() == before
+        finally:
+            mon.set_local_events(tool, code, 0)
+            mon.register_callback(tool, ev, None)
+            mon.free_tool_id(tool)
+        before = streams_fed() if loop_is_ours(loop) else 0
+        peer.sendall(b'four')
+        assert await reader.readexactly(4) == b'four'
+        if loop_is_ours(loop):
+            assert streams_fed() - before == (1 if C_PATH else 0)
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+def loop_is_ours(loop):
+    import casyncio
+    return isinstance(loop, casyncio.Loop)
+
+
 # ---- casyncio: the C path is the one taken ----
 
-# The C path is compiled for 3.11 only (src/readerproto.c): from 3.12 on,
-# every chunk goes through asyncio's Python methods, so sys.monitoring tools
-# and tracers see them; the count stays 0.
-C_PATH = sys.version_info < (3, 12)
+# The C path is compiled for 3.11 and 3.13+ (src/readerproto.c): on 3.12 a
+# sys.monitoring tool could not be seen from C, so every chunk goes through
+# asyncio's Python methods there; the count stays 0.
+C_PATH = sys.version_info[:2] != (3, 12)
 
 
 def streams_fed():
@@ -698,9 +754,6 @@ def test_feed_data_globals_are_looked_up(loop, monkeypatch):
 
 # ---- no Python code between the recv() and the copy ----
 
-@pytest.mark.skipif(not C_PATH, reason='checks the 3.11-only C path; '
-                    "3.12+'s specialized attribute reads may skip the "
-                    'colliding key on either loop')
 def test_hash_colliding_key_cannot_corrupt_another_read(loop):
     """A key in the reader's __dict__ whose hash collides with '_eof' runs
     Python code (its __eq__) when the attribute is looked up: here that
@@ -831,7 +884,7 @@ def test_code_replaced_in_place(loop):
     run(loop, main())
 
 
-@pytest.mark.skipif(not C_PATH, reason='checks the 3.11-only C path; '
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason='3.11 only: '
                     "3.12+'s specializing interpreter keeps the old getter "
                     'in its inline cache on either loop')
 def test_property_getter_replaced_in_place(loop):
