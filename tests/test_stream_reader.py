@@ -668,6 +668,41 @@ def test_c_path_taken_over_tls(cloop, server_ctx, client_ctx):
     run(cloop, main())
 
 
+def test_tls_bulk_reads_keep_every_byte(loop, server_ctx, client_ctx):
+    """Megabytes over TLS in writes of odd sizes, read with odd sizes: the
+    reader gets every byte in order (casyncio decrypts into one object
+    per read, sized from what OpenSSL and the BIO hold, grown when OpenSSL
+    had more than it could tell, and feeds the reader in C)."""
+    payload = os.urandom(3 * 1024 * 1024 + 4321)
+    sizes = [1, 70_000, 16_385, 1_000_000, 3]
+
+    async def handle(r, w):
+        i = k = 0
+        while i < len(payload):
+            n = sizes[k % len(sizes)]
+            w.write(payload[i:i + n])
+            i += n
+            k += 1
+        await w.drain()
+        w.close()
+
+    async def main():
+        srv = await asyncio.start_server(handle, HOST, 0, ssl=server_ctx)
+        port = srv.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection(HOST, port, ssl=client_ctx,
+                                             server_hostname='localhost')
+        got = bytearray()
+        k = 0
+        while chunk := await r.read((37, 1 << 20, 5000)[k % 3]):
+            got += chunk
+            k += 1
+        assert got == payload
+        w.close()
+        srv.close()
+        await srv.wait_closed()
+    run(loop, main())
+
+
 def test_tls_sslobject_returning_bytearray(loop, server_ctx, client_ctx):
     """SSLContext.sslobject_class whose read() returns a bytearray: the
     reader gets the same bytes as on asyncio."""
