@@ -45,16 +45,6 @@
 #define SR_ATTRS(X) \
     X(_eof) X(_buffer) X(_waiter) X(_transport) X(_paused) X(_limit)
 
-/* The fast path is compiled for CPython 3.11, and for 3.13 and later,
- * where sys.monitoring's global events can be read through its C API
- * (PyMonitoring_EnterScope).  On 3.12 a sys.monitoring tool could not be
- * seen, so there cx_readerproto_prepare never takes it. */
-#if PY_VERSION_HEX < 0x030C0000 || PY_VERSION_HEX >= 0x030D0000
-#define CX_READERPROTO_ON 1
-#endif
-
-#ifdef CX_READERPROTO_ON
-
 /* ---- the classes ---- */
 
 /* `tp` as asyncio defines it, by the version tag validated last (*tag; 0:
@@ -162,67 +152,16 @@ attr_or_null(PyObject *obj, PyObject *name)
     return found > 0 ? v : NULL;
 }
 
-#if PY_VERSION_HEX >= 0x030D0000
-/* Has a sys.monitoring tool set local events on `code`
- * (set_local_events)?  Its monitoring data, allocated once the code was
- * instrumented for anything, begins with the local events' table of tools
- * (`_PyCoMonitoringData.local_monitors`, one byte per local event: PY_START
- * to STOP_ITERATION, and from 3.15 also RAISE to RERAISE): a private
- * layout, which tests/test_stream_reader.py checks on each version. */
-#if PY_VERSION_HEX >= 0x030F0000
-#define CX_RP_LOCAL_EVENTS (PY_MONITORING_EVENT_RERAISE + 1)
-#else
-#define CX_RP_LOCAL_EVENTS (PY_MONITORING_EVENT_STOP_ITERATION + 1)
-#endif
-static int
-local_events(PyObject *code)
-{
-    const uint8_t *tools =
-        (const uint8_t *)((PyCodeObject *)code)->_co_monitoring;
-    if (tools == NULL) {
-        return 0;
-    }
-    for (int i = 0; i < CX_RP_LOCAL_EVENTS; i++) {
-        if (tools[i]) {
-            return 1;
-        }
-    }
-    return 0;
-}
-#endif
-
-/* Is a tracer or profiler set on this thread (sys.settrace/setprofile),
- * or, on 3.13+, a sys.monitoring tool listening to any event anywhere, or
- * to local events of the functions we stand in for?  Then the Python
- * methods run, for them to see. */
+/* Is a tracer, profiler or sys.monitoring tool watching (monitor.h),
+ * with local events on the functions we stand in for?  Then the Python
+ * methods run, for it to see them. */
 static int
 being_traced(cx_state *st)
 {
-    PyThreadState *ts = PyThreadState_Get();
-    if (ts->c_tracefunc != NULL || ts->c_profilefunc != NULL) {
-        return 1;
-    }
-#if PY_VERSION_HEX >= 0x030D0000
-    /* The interpreter's global events, read again only when its
-     * monitoring version moved (set_events, settrace, ...). */
-    if (PyMonitoring_EnterScope(st->rp_mon, &st->rp_mon_version,
-                                st->rp_mon_events, CX_RP_MON_EVENTS) < 0) {
-        PyErr_Clear();
-        return 1;
-    }
-    for (int i = 0; i < CX_RP_MON_EVENTS; i++) {
-        if (st->rp_mon[i].active) {
-            return 1;
-        }
-    }
-    return local_events(st->rp_code_data_received)
-           || local_events(st->rp_code__stream_reader)
-           || local_events(st->rp_code_feed_data)
-           || local_events(st->rp_code__wakeup_waiter);
-#else
-    (void)st;
-    return 0;
-#endif
+    PyObject *codes[] = {st->rp_code_data_received,
+                         st->rp_code__stream_reader, st->rp_code_feed_data,
+                         st->rp_code__wakeup_waiter};
+    return cx_monitor_watching(&st->rp_monitor, codes, 4);
 }
 
 /* Is obj.<name> the class's function `original`, not replaced on the
@@ -322,17 +261,7 @@ cx_readerproto_prepare(cx_state *st, PyObject *protocol,
     return 1;
 }
 
-#else   /* 3.12 */
 
-int
-cx_readerproto_prepare(cx_state *st, PyObject *protocol,
-                       cx_readerproto_dest *feed)
-{
-    feed->reader = feed->buffer = NULL;
-    return 0;
-}
-
-#endif
 
 /* ---- StreamReader.feed_data's steps ---- */
 
@@ -713,15 +642,7 @@ cx_readerproto_setup(PyObject *module)
     /* Any of them not asyncio's: never taken. */
     st->rp_enabled = st->rp_orig_data_received && st->rp_orig__stream_reader
                      && st->rp_orig_feed_data && st->rp_orig__wakeup_waiter;
-#if PY_VERSION_HEX >= 0x030D0000
-    for (int i = 0; i < CX_RP_MON_EVENTS; i++) {
-        st->rp_mon_events[i] = (uint8_t)i;
-        st->rp_mon[i].active = 0;
-    }
-    /* 0, never the interpreter's version once a tool set an event: read
-     * them at the first check */
-    st->rp_mon_version = 0;
-#endif
+    cx_monitor_init(&st->rp_monitor);
     st->rp_srp_tag = st->rp_sr_tag = 0;
     st->rp_feeds = 0;
     st->rp_direct = 0;

@@ -8,8 +8,7 @@
  * same work in C from their receive buffer, when the protocol and its reader
  * are exactly asyncio's classes, unmodified, and the instance overrides
  * none of the methods involved.  Anything else takes the generic call.
- * CPython 3.11 and 3.13+ (on 3.12 a sys.monitoring tool would not be seen:
- * always the generic call there). */
+ * Not while a tracer, profiler or sys.monitoring tool watches (monitor.h). */
 #ifndef CX_READERPROTO_H
 #define CX_READERPROTO_H
 

@@ -7,6 +7,7 @@
 #define CX_STATE_H
 
 #include "Python.h"
+#include "monitor.h"
 
 typedef struct cx_state {
     /* our types */
@@ -193,14 +194,7 @@ typedef struct cx_state {
     int rp_enabled;                        /* all four are asyncio's */
     unsigned int rp_srp_tag;               /* version tags last found */
     unsigned int rp_sr_tag;                /* unchanged (0: none) */
-#if PY_VERSION_HEX >= 0x030D0000
-    /* sys.monitoring's global events, as PyMonitoring_EnterScope last
-     * found them (every ungrouped event: PY_START ... RERAISE) */
-#define CX_RP_MON_EVENTS (PY_MONITORING_EVENT_RERAISE + 1)
-    uint8_t rp_mon_events[CX_RP_MON_EVENTS];
-    PyMonitoringState rp_mon[CX_RP_MON_EVENTS];
-    uint64_t rp_mon_version;
-#endif
+    cx_monitor rp_monitor;                 /* tools watching (monitor.h) */
     Py_ssize_t rp_feeds;                   /* reads fed in C (_path_counts) */
     Py_ssize_t rp_direct;                  /* of which straight into the
                                               reader's buffer */

@@ -317,10 +317,7 @@ def test_c_path_receives_bulk_into_the_buffer(cloop):
         after = _core._path_counts()
         fed = after['streams_fed'] - before['streams_fed']
         direct = after['streams_direct'] - before['streams_direct']
-        if C_PATH:
-            assert 0 < direct <= fed
-        else:
-            assert direct == fed == 0
+        assert 0 < direct <= fed
         tr.close()
         peer.close()
     run(cloop, main())
@@ -565,9 +562,9 @@ def test_monitoring_tool_sees_the_python_methods(loop):
 def test_monitoring_local_events_see_the_python_methods(loop, event):
     """Local events set on feed_data's code alone (a debugger's
     breakpoint): the tool sees it run for each chunk, on either loop, and
-    once they are cleared reads are fed as before.  On 3.13+ casyncio
-    finds them in the code object's monitoring data (a private layout:
-    this is its check on each version).  RAISE is a local event from 3.15
+    once they are cleared reads are fed as before.  casyncio finds them
+    in the code object's monitoring data (a private layout from 3.14: this
+    is its check on each version).  RAISE is a local event from 3.15
     on (before, set_local_events refuses it)."""
     mon = sys.monitoring
     tool = mon.PROFILER_ID
@@ -604,7 +601,7 @@ def test_monitoring_local_events_see_the_python_methods(loop, event):
         peer.sendall(b'four')
         assert await reader.readexactly(4) == b'four'
         if loop_is_ours(loop):
-            assert streams_fed() - before == (1 if C_PATH else 0)
+            assert streams_fed() - before == 1
         tr.close()
         peer.close()
     run(loop, main())
@@ -616,12 +613,6 @@ def loop_is_ours(loop):
 
 
 # ---- casyncio: the C path is the one taken ----
-
-# The C path is compiled for 3.11 and 3.13+ (src/readerproto.c): on 3.12 a
-# sys.monitoring tool could not be seen from C, so every chunk goes through
-# asyncio's Python methods there; the count stays 0.
-C_PATH = sys.version_info[:2] != (3, 12)
-
 
 def streams_fed():
     from casyncio import _core
@@ -635,12 +626,12 @@ def test_c_path_taken(cloop):
         for chunk in (b'one', b'two', b'three'):
             peer.sendall(chunk)
             assert await reader.readexactly(len(chunk)) == chunk
-        assert streams_fed() - before == (3 if C_PATH else 0)
+        assert streams_fed() - before == 3
         # a patched method: the Python path, not counted
         with mock.patch.object(reader, 'feed_data', reader.feed_data):
             peer.sendall(b'four')
             assert await reader.readexactly(4) == b'four'
-        assert streams_fed() - before == (3 if C_PATH else 0)
+        assert streams_fed() - before == 3
         tr.close()
         peer.close()
     run(cloop, main())
@@ -660,7 +651,7 @@ def test_c_path_taken_over_tls(cloop, server_ctx, client_ctx):
         w.write(b'tls')
         assert await r.readexactly(3) == b'tls'
         # server and client
-        assert streams_fed() - before == (2 if C_PATH else 0)
+        assert streams_fed() - before == 2
         w.close()
         await w.wait_closed()
         srv.close()
