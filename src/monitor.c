@@ -4,7 +4,8 @@
  * one (set_events) and each code object's local one (set_local_events).
  * 3.13+ has a C API for the global table (PyMonitoring_EnterScope); 3.12
  * has none, so there the table is read from the interpreter state through
- * CPython's internal header, the only file of ours that includes one.  A
+ * CPython's internal header, the only file of ours that includes one (if
+ * it was not installed, every check answers "watched").  A
  * code object's local table is the first member of its monitoring data
  * (`_co_monitoring`, allocated once the code was instrumented for
  * anything): a public struct through 3.13, private from 3.14, where its
@@ -12,7 +13,13 @@
  * sets local events on each version and checks they are seen). */
 #include <stddef.h>
 #include "patchlevel.h"                 /* PY_VERSION_HEX, before Python.h */
-#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000 \
+    && defined(__has_include)
+#if __has_include("internal/pycore_interp.h")
+#define CX_MONITOR_INTERP 1
+#endif
+#endif
+#ifdef CX_MONITOR_INTERP
 #define Py_BUILD_CORE 1
 #include "Python.h"
 #include "internal/pycore_interp.h"     /* PyInterpreterState.monitors */
@@ -71,6 +78,11 @@ global_events(cx_monitor *m)
         }
     }
     return 0;
+#elif !defined(CX_MONITOR_INTERP)
+    /* 3.12 installed without its internal headers: assume a tool, so the
+     * Python functions always run */
+    (void)m;
+    return 1;
 #else
     (void)m;
     PyInterpreterState *interp = PyInterpreterState_Get();
