@@ -261,8 +261,6 @@ cx_readerproto_prepare(cx_state *st, PyObject *protocol,
     return 1;
 }
 
-
-
 /* ---- StreamReader.feed_data's steps ---- */
 
 /* self._wakeup_waiter().  0 or -1. */
