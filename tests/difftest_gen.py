@@ -461,7 +461,10 @@ class _Gen:
     def s_sleep_result(self, ctx, depth):
         self.use('sleep_result')
         tag = self.fresh('s')
-        return self.guard(tag, [f"r = await asyncio.sleep(0, '{tag}')",
+        # sleep()'s no-wait path takes every delay <= 0
+        delay = self.r.choice(['0', '-1', '0.0', 'delay=0'])
+        return self.guard(tag, [f"r = await asyncio.sleep({delay}, "
+                                f"result='{tag}')",
                                 f"T(f'{{me}} {tag} -> {{r!r}}')"])
 
     def s_ensure_future(self, ctx, depth):
