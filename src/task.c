@@ -169,12 +169,28 @@ task_set_error_soon(TaskObject *task, PyObject *exc_type,
 /* tasks._current_tasks is a plain dict {loop: task} up to 3.13, the one
  * _enter_task and _leave_task work on (checked at import:
  * st->current_tasks_direct): work on it directly, with their messages.
- * 3.14 keeps the current task in the thread state: ask asyncio. */
+ * 3.14 keeps the current task in the thread state: ask asyncio.  Its
+ * _enter_task / _leave_task are _asyncio's C functions (METH_FASTCALL |
+ * METH_KEYWORDS): called through their C pointer, without the vectorcall
+ * dispatch (the same call, with the same arguments; asyncio's Python
+ * versions, or anything else, through vectorcall). */
 static int
 call_task_hook(PyObject *fn, PyObject *loop, PyObject *task)
 {
     PyObject *args[2] = {loop, task};
-    PyObject *res = PyObject_Vectorcall(fn, args, 2, NULL);
+    PyObject *res;
+#if PY_VERSION_HEX >= 0x030E0000
+    if (PyCFunction_CheckExact(fn)
+        && PyCFunction_GET_FLAGS(fn) == (METH_FASTCALL | METH_KEYWORDS)) {
+        PyCFunctionFastWithKeywords f = (PyCFunctionFastWithKeywords)
+            (void (*)(void))PyCFunction_GET_FUNCTION(fn);
+        res = f(PyCFunction_GET_SELF(fn), args, 2, NULL);
+    }
+    else
+#endif
+    {
+        res = PyObject_Vectorcall(fn, args, 2, NULL);
+    }
     if (res == NULL) {
         return -1;
     }
