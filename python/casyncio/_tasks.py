@@ -170,43 +170,30 @@ def install_gather():
 
 _stock_sleep = _aio_tasks.sleep
 _sleep0 = _core._sleep0
-_set_result_unless_cancelled = futures._set_result_unless_cancelled
 
-if sys.version_info >= (3, 13):
-    async def sleep(delay, result=None):
-        """Coroutine that completes after a given time (in seconds)."""
-        if delay <= 0:
-            await _sleep0
-            return result
+# 3.13 added the NaN check to asyncio's sleep().
+_CHECK_NAN = sys.version_info >= (3, 13)
 
-        if math.isnan(delay):
-            raise ValueError("Invalid delay: NaN (not a number)")
 
-        loop = events.get_running_loop()
-        future = loop.create_future()
-        h = loop.call_later(delay,
-                            _set_result_unless_cancelled,
-                            future, result)
-        try:
-            return await future
-        finally:
-            h.cancel()
-else:
-    async def sleep(delay, result=None):
-        """Coroutine that completes after a given time (in seconds)."""
-        if delay <= 0:
-            await _sleep0
-            return result
+async def sleep(delay, result=None):
+    """Coroutine that completes after a given time (in seconds)."""
+    if delay <= 0:
+        await _sleep0
+        return result
 
-        loop = events.get_running_loop()
-        future = loop.create_future()
-        h = loop.call_later(delay,
-                            _set_result_unless_cancelled,
-                            future, result)
-        try:
-            return await future
-        finally:
-            h.cancel()
+    if _CHECK_NAN and math.isnan(delay):
+        raise ValueError("Invalid delay: NaN (not a number)")
+
+    loop = events.get_running_loop()
+    future = loop.create_future()
+    h = loop.call_later(delay,
+                        futures._set_result_unless_cancelled,
+                        future, result)
+    try:
+        return await future
+    finally:
+        h.cancel()
+
 
 # Named as asyncio's: pickle, repr and help() find asyncio.tasks.sleep,
 # which is this function once install_sleep() has run.
