@@ -171,8 +171,9 @@ def install_gather():
 _stock_sleep = _aio_tasks.sleep
 _sleep0 = _core._sleep0
 
-# 3.13 added the NaN check to asyncio's sleep().
-_CHECK_NAN = sys.version_info >= (3, 13)
+# asyncio's sleep() refuses a NaN delay from 3.13 on (and in some patch
+# releases before): ours does when the running version's does.
+_CHECK_NAN = "isnan" in _stock_sleep.__code__.co_names
 
 
 async def sleep(delay, result=None):
