@@ -176,6 +176,42 @@ def test_timer_one_argument(loop):
         f'Exception in callback {name}{shown} at {__file__}:')
 
 
+def test_call_soon_one_argument(loop):
+    # casyncio keeps call_soon(cb, arg)'s one argument without a tuple
+    # until _args or a repr asks for it (as for timers, above).
+    seen = []
+    errors = []
+    loop.set_exception_handler(lambda l, c: errors.append(c['message']))
+
+    def cb(x):
+        seen.append(x)
+        if x == 'boom':
+            raise ValueError(x)
+
+    h = loop.call_soon(cb, 'a')
+    assert h._args == ('a',) and h._args is h._args
+    h2 = loop.call_soon(cb, (1, 2))     # a tuple as the one argument
+    h3 = loop.call_soon(cb, 'boom')
+    r = repr(h3)
+    loop.call_soon(cb, 'x').cancel()
+    h4 = loop.call_soon(cb, None)
+    assert h4._context is not None
+    h5 = loop.call_soon(cb, 'z')
+    h5.cancel()
+    assert h5._args is None and h5.cancelled()
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == ['a', (1, 2), 'boom', None]
+    assert h2._args == ((1, 2),)
+    name = 'test_call_soon_one_argument.<locals>.cb'
+    shown = "()" if HIDES_ARGS and not loop.get_debug() else "('boom')"
+    assert r.startswith('<Handle ')
+    assert f' {name}{shown} at {__file__}:' in r or f'{name}{shown}' in r
+    assert len(errors) == 1
+    assert errors[0].startswith(
+        f'Exception in callback {name}{shown} at {__file__}:')
+
+
 def test_timer_context(loop):
     # casyncio's timers keep the context's variables and make the Context
     # when they run (or when asked): the same answers as asyncio's copies.
