@@ -149,6 +149,9 @@ def on_done(tag, raises=False):
 
 def handler(loop, ctx):
     msg = re.sub(r'0x[0-9a-f]+', '0x?', str(ctx.get('message')))
+    # a task's default name counts every task the process made (stock's
+    # and casyncio's counters differ with what ran before in the session)
+    msg = re.sub(r'Task-\d+', 'Task-?', msg)
     exc = ctx.get('exception')
     ev = f'EH {msg} | {fmt(exc) if exc is not None else None} | {sorted(ctx)}'
     if msg.endswith('never retrieved'):
