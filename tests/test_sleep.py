@@ -10,6 +10,7 @@ import inspect
 import math
 import pickle
 import sys
+import warnings
 from unittest import mock
 
 import pytest
@@ -19,6 +20,13 @@ import casyncio._core as _core
 from casyncio import _tasks
 
 SLEEPS = {"stock": _tasks._stock_sleep, "casyncio": _tasks.sleep}
+
+
+def aio_iscoroutinefunction(f):
+    # deprecated in 3.14 (a DeprecationWarning), still what tools call
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return asyncio.iscoroutinefunction(f)
 
 
 @pytest.fixture(params=sorted(SLEEPS))
@@ -37,7 +45,7 @@ def test_installed():
 def test_looks_like_asyncios():
     ours, stock = _tasks.sleep, _tasks._stock_sleep
     assert inspect.iscoroutinefunction(ours)
-    assert asyncio.iscoroutinefunction(ours)
+    assert aio_iscoroutinefunction(ours)
     assert inspect.signature(ours) == inspect.signature(stock)
     assert ours.__doc__ == stock.__doc__
     assert ours.__name__ == stock.__name__ == "sleep"
@@ -57,7 +65,7 @@ def test_mock_patch_makes_asyncmock():
         ns = type("NS", (), {"sleep": staticmethod(fn)})
         with mock.patch.object(ns, "sleep", autospec=True) as m:
             seen[name] = (inspect.iscoroutinefunction(m),
-                          asyncio.iscoroutinefunction(m),
+                          aio_iscoroutinefunction(m),
                           str(inspect.signature(m)))
     assert seen["casyncio"] == seen["stock"]
     assert seen["stock"][1] is True
