@@ -234,6 +234,11 @@ typedef struct cx_state {
      * to the type; chained through handle_callback. */
     PyObject *handle_freelist;
     int handle_nfree;
+    /* sleep.c: _sleep0's iterators, and the dead ones kept for reuse
+     * (each holding its reference to the type) */
+    PyTypeObject *Sleep0IterType;
+    PyObject *sleep0_pool[64];
+    int sleep0_pool_len;
 } cx_state;
 
 extern PyModuleDef cx_module_def;
