@@ -6,11 +6,12 @@ Python and its C extensions), the interpreter and the kernel.
     python bench/perf_split.py ROW [--impl casyncio,asyncio,uvloop]
                                [--seconds 4] [--top 25]
 
-ROW: one of apps.py's HTTP rows (aiohttp, starlette, asgi).  The server
-(app_servers.py) runs pinned to CPU 0 with `-X perf` (CPython 3.12+: each
-Python function gets a trampoline that perf can name), `wrk -t1 -c50` on
-CPU 1; after a warm-up, `perf record --call-graph dwarf` samples the server
-while wrk counts requests.  Each sample is put in one bucket by the code
+ROW: one of apps.py's rows (aiohttp, starlette, asgi, websockets).  The
+server (app_servers.py) runs pinned to CPU 0 with `-X perf` (CPython 3.12+:
+each Python function gets a trampoline that perf can name), its load on
+CPU 1 (`wrk -t1 -c50`, or ws_load.py's 10 connections x 8 messages); after
+a warm-up, `perf record --call-graph dwarf` samples the server while the
+load counts requests (messages).  Each sample is put in one bucket by the code
 it was in: the kernel; casyncio's _core; uvloop; a framework's C extension;
 else (the interpreter, libc) by the innermost Python function on its stack,
 by that function's file: asyncio/, casyncio/, the framework's packages, the
@@ -23,6 +24,7 @@ Needs perf and permission to profile (root, or perf_event_paranoid <= 1).
 
 import argparse
 import collections
+import json
 import os
 import re
 import subprocess
@@ -60,10 +62,10 @@ def bucket_of_file(path):
     parts = path.split("/")
     if "casyncio" in parts:
         return "casyncio Python (python/casyncio)"
+    if any(f in parts for f in FRAMEWORK):
+        return "framework Python"      # before asyncio: websockets/asyncio/
     if "asyncio" in parts:
         return "asyncio Python (stdlib asyncio/)"
-    if any(f in parts for f in FRAMEWORK):
-        return "framework Python"
     return "other Python (stdlib, bench)"
 
 
@@ -115,11 +117,22 @@ def profile(args, env, impl):
     tmp = tempfile.mkdtemp(prefix="perf-split-")
     data = os.path.join(tmp, "perf.data")
     try:
-        run_wrk(args, srv.port, 1)
-        wrk = subprocess.Popen(
-            ["wrk", "-t1", f"-c{args.conns}", f"-d{round(args.seconds) + 2}s",
-             f"http://127.0.0.1:{srv.port}/"], stdout=subprocess.PIPE,
-            text=True, preexec_fn=pinned(args.client_cpu))
+        if args.row == "websockets":
+            # ws_load's own warm-up (1 s) and window cover perf's.
+            load = subprocess.Popen(
+                [sys.executable, os.path.join(HERE, "ws_load.py"),
+                 "127.0.0.1", str(srv.port), "10", "32", "8", "1",
+                 str(round(args.seconds) + 2), str(srv.proc.pid)],
+                stdout=subprocess.PIPE, text=True, env=env,
+                preexec_fn=pinned(args.client_cpu))
+            time.sleep(1.0)
+        else:
+            run_wrk(args, srv.port, 1)
+            load = subprocess.Popen(
+                ["wrk", "-t1", f"-c{args.conns}",
+                 f"-d{round(args.seconds) + 2}s",
+                 f"http://127.0.0.1:{srv.port}/"], stdout=subprocess.PIPE,
+                text=True, preexec_fn=pinned(args.client_cpu))
         time.sleep(0.5)
         cpu0 = srv.cpu()
         perf = subprocess.run(
@@ -127,11 +140,15 @@ def profile(args, env, impl):
              "dwarf,16384", "-p", str(srv.proc.pid), "-o", data, "--",
              "sleep", str(args.seconds)], capture_output=True, text=True)
         cpu1 = srv.cpu()
-        out = wrk.communicate()[0]
+        out = load.communicate()[0]
         if perf.returncode != 0:
             raise RuntimeError(perf.stderr.strip()[-300:])
-        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-        rate = float(m.group(1)) if m else None
+        if args.row == "websockets":
+            r = json.loads(out)
+            rate = r["msgs"] / r["secs"] if r["msgs"] else None
+        else:
+            m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+            rate = float(m.group(1)) if m else None
         script = subprocess.run(
             ["perf", "script", "-i", data, "-F", "ip,sym,dso",
              "--no-inline"], capture_output=True, text=True)
@@ -142,14 +159,15 @@ def profile(args, env, impl):
         srv.stop()
         subprocess.run(["rm", "-rf", tmp])
     samples = parse(script)
-    # CPU per request over the perf window, from wrk's average rate.
+    # CPU per request over the perf window, from the load's average rate.
     cpu_per = (cpu1 - cpu0) / (rate * args.seconds) if rate else None
     return samples, cpu_per, rate
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("row", choices=["aiohttp", "starlette", "asgi"])
+    ap.add_argument("row", choices=["aiohttp", "starlette", "asgi",
+                                    "websockets"])
     ap.add_argument("--impl", default="casyncio")
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--freq", type=int, default=999)
@@ -177,6 +195,17 @@ def main(argv=None):
             us = f"{c / n * cpu_per * 1e6:.1f}" if cpu_per else "-"
             print(f"| {b} | {c / n:.1%} | {us} |")
         if args.top:
+            funcs = collections.Counter()
+            for st in samples:
+                b = classify(st)
+                if "Python" in b:
+                    f = next(PY_FRAME.search(sym) for sym, _ in st
+                             if PY_FRAME.search(sym))
+                    funcs[f"{f.group(1)} ({b.split()[0]}: "
+                          f"{os.path.basename(f.group(2))})"] += 1
+            print(f"\nhottest Python functions (innermost frame), {impl}:")
+            for fn, c in funcs.most_common(args.top):
+                print(f"  {c / n:6.1%}  {fn[:110]}")
             syms = collections.Counter(
                 f"{s[0][0]} ({os.path.basename(s[0][1])})" for s in samples)
             print(f"\nhottest symbols (self), {impl}:")
