@@ -136,6 +136,30 @@ def main():
         write_json(args.json, docs, names, args)
 
 
+def apps_table(rows, docs, loads):
+    """Markdown lines: per row and version (docs: version -> apps.py's
+    --json), the medians' CPU per request and casyncio's ratios."""
+    impls = ["asyncio", "uvloop", "casyncio"]
+    out = ["| row | version | asyncio CPU us/req | uvloop CPU us/req | "
+           "casyncio CPU us/req | cpu c/asyncio | cpu c/uvloop | "
+           "req/s c/uvloop | load 1/5 min before -> after |",
+           "|---|---|" + "---:|" * 6 + "---|"]
+    for row in rows:
+        for v, doc in docs.items():
+            results = {(tuple(r["row"]), r["impl"]): r["samples"]
+                       for r in doc["results"]}
+            med = build_rows([(row,)], impls, results)[0][1]
+            cpu = {i: med[i][2] if i in med else None for i in impls}
+            rate = {i: med[i][0] if i in med else None for i in impls}
+            out.append(f"| `{row}` | {v} | " + " | ".join(
+                [fmt_us(cpu[i]) for i in impls]
+                + [fmt_x(cpu["casyncio"], cpu["asyncio"]),
+                   fmt_x(cpu["casyncio"], cpu["uvloop"]),
+                   fmt_x(rate["casyncio"], rate["uvloop"]),
+                   loads.get(v, "-")]) + " |")
+    return out
+
+
 def apps(args, versions, tmp):
     """apps.py on every version, then one table of all of them."""
     rows = args.apps.split(",")
@@ -157,23 +181,7 @@ def apps(args, versions, tmp):
                 docs[v] = json.load(f)
     if not docs:
         sys.exit("versions.py: no apps.py run finished")
-    impls = ["asyncio", "uvloop", "casyncio"]
-    print("\n| row | version | asyncio CPU us/req | uvloop CPU us/req | "
-          "casyncio CPU us/req | cpu c/asyncio | cpu c/uvloop | "
-          "req/s c/uvloop | load 1/5 min before -> after |")
-    print("|---|---|" + "---:|" * 6 + "---|")
-    for row in rows:
-        for v, doc in docs.items():
-            results = {(tuple(r["row"]), r["impl"]): r["samples"]
-                       for r in doc["results"]}
-            med = build_rows([(row,)], impls, results)[0][1]
-            cpu = {i: med[i][2] if i in med else None for i in impls}
-            rate = {i: med[i][0] if i in med else None for i in impls}
-            print(f"| `{row}` | {v} | " + " | ".join(
-                [fmt_us(cpu[i]) for i in impls]
-                + [fmt_x(cpu["casyncio"], cpu["asyncio"]),
-                   fmt_x(cpu["casyncio"], cpu["uvloop"]),
-                   fmt_x(rate["casyncio"], rate["uvloop"]), loads[v]]) + " |")
+    print("\n" + "\n".join(apps_table(rows, docs, loads)))
     print("\n" + "; ".join(f"{v}: {d['header']['python']}"
                            for v, d in docs.items()))
     first = next(iter(docs.values()))["header"]
