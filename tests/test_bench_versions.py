@@ -8,7 +8,9 @@ sys.path.insert(0, BENCH)
 try:
     import versions  # noqa: E402  (it imports bench/net.py and run.py)
 finally:
-    sys.path.remove(BENCH)
+    # versions.py puts bench/ on the path too: leave none of it behind.
+    sys.path[:] = [p for p in sys.path
+                   if os.path.abspath(p) != os.path.abspath(BENCH)]
 
 
 def doc(samples):
