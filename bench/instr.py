@@ -50,6 +50,10 @@ SIZES = {
     "call_soon_16": (20_000, 40_000, None),
     "future_roundtrip": (2_000, 4_000, 3_500),
     "future_pingpong": (2_000, 4_000, None),
+    "wait_for": (2_000, 4_000, None),       # issue #13 item 2: no target
+    "timeout": (2_000, 4_000, None),        # set, rows to measure it by
+    "lock": (2_000, 4_000, None),
+    "queue": (2_000, 4_000, None),
     "sleep0": (6_000, 12_000, 2_800),
     "sleep0[native]": (6_000, 12_000, None),
     "task_gather": (2_000, 4_000, 9_000),

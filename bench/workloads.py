@@ -145,6 +145,85 @@ async def future_pingpong(lib, n):
     return t1 - t0, 2 * half
 
 
+async def wait_for_roundtrip(lib, n):
+    """op = future_roundtrip's round trip under `await asyncio.wait_for(fut,
+    10)` (a timer armed and cancelled per op; on 3.12+ asyncio.timeout()
+    inside)."""
+    loop = asyncio.get_running_loop()
+    total = 0
+    t0 = perf_counter()
+    for i in range(n):
+        fut = loop.create_future()
+        loop.call_soon(fut.set_result, i)
+        total += await asyncio.wait_for(fut, 10)
+    t1 = perf_counter()
+    check(total == n * (n - 1) // 2, f"sum of results {total}, expected {n * (n - 1) // 2}")
+    return t1 - t0, n
+
+
+async def timeout_roundtrip(lib, n):
+    """op = future_roundtrip's round trip inside `async with
+    asyncio.timeout(10)` (3.11+)."""
+    loop = asyncio.get_running_loop()
+    total = 0
+    timeout = asyncio.timeout
+    t0 = perf_counter()
+    for i in range(n):
+        fut = loop.create_future()
+        loop.call_soon(fut.set_result, i)
+        async with timeout(10):
+            total += await fut
+    t1 = perf_counter()
+    check(total == n * (n - 1) // 2, f"sum of results {total}, expected {n * (n - 1) // 2}")
+    return t1 - t0, n
+
+
+async def lock_handoff(lib, n):
+    """op = one hand-off of an asyncio.Lock between two tasks: each holds
+    it across a sleep(0), so the other waits in acquire() and is woken by
+    release()."""
+    lock = asyncio.Lock()
+    half = n // 2
+    held = []
+
+    async def worker(me):
+        for _ in range(half):
+            async with lock:
+                held.append(me)
+                await lib.sleep(0)
+
+    t0 = perf_counter()
+    await lib.gather(worker(0), worker(1))
+    t1 = perf_counter()
+    check(len(held) == 2 * half, f"{len(held)} holds, expected {2 * half}")
+    check(all(held[i] != held[i + 1] for i in range(len(held) - 1)),
+          "the lock was not handed over at each release")
+    return t1 - t0, 2 * half
+
+
+async def queue_handoff(lib, n):
+    """op = one item through an asyncio.Queue(maxsize=1) from a producer
+    task to a consumer task (each put() or get() waits for the other)."""
+    q = asyncio.Queue(maxsize=1)
+    got = 0
+
+    async def producer():
+        for i in range(n):
+            await q.put(i)
+        await q.put(None)
+
+    async def consumer():
+        nonlocal got
+        while (item := await q.get()) is not None:
+            got += item
+
+    t0 = perf_counter()
+    await lib.gather(producer(), consumer())
+    t1 = perf_counter()
+    check(got == n * (n - 1) // 2, f"sum of items {got}, expected {n * (n - 1) // 2}")
+    return t1 - t0, n
+
+
 # --------------------------------------------------------------------------
 # 3. sleep(0) switches
 # --------------------------------------------------------------------------
@@ -526,6 +605,10 @@ WORKLOADS = [
     Workload("call_soon_16", call_soon_chains, 160_000, 16_000, "callback"),
     Workload("future_roundtrip", future_roundtrip, 30_000, 3_000, "round trip"),
     Workload("future_pingpong", future_pingpong, 50_000, 5_000, "hand-off"),
+    Workload("wait_for", wait_for_roundtrip, 20_000, 2_000, "round trip"),
+    Workload("timeout", timeout_roundtrip, 20_000, 2_000, "round trip"),
+    Workload("lock", lock_handoff, 30_000, 3_000, "hand-off"),
+    Workload("queue", queue_handoff, 30_000, 3_000, "item"),
     Workload("sleep0", sleep0, 120_000, 12_000, "sleep(0)"),
     Workload("sleep0[native]", sleep0, 120_000, 12_000, "sleep(0)", native=True, base="sleep0"),
     Workload("task_gather", create_task_gather, 25_000, 3_000, "task"),
