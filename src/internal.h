@@ -26,6 +26,7 @@
 #include "dgram.h"
 #include "pipe.h"
 #include "tls.h"
+#include "uring.h"
 #include "readerproto.h"
 #include "args.h"
 #include "docs.h"

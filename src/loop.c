@@ -677,6 +677,40 @@ loop_queue_watcher(LoopObject *lp, int fd, int which)
     return 0;
 }
 
+int
+cx_loop_push_handle(LoopObject *lp, PyObject *h)
+{
+    cx_entry e = {CX_ENTRY_HANDLE, Py_NewRef(h), NULL, NULL, NULL};
+    if (loop_push(lp, &e) < 0) {
+        Py_DECREF(h);
+        return -1;
+    }
+    return 0;
+}
+
+cx_uring *
+cx_loop_uring(LoopObject *lp)
+{
+    if (lp->loop_uring != NULL || !lp->loop_uring_on || lp->loop_closed) {
+        return lp->loop_uring;
+    }
+    cx_uring *u = cx_uring_open();
+    struct epoll_event ev = {.events = EPOLLIN};
+    if (u != NULL) {
+        ev.data.fd = cx_uring_fd(u);
+        if (epoll_ctl(lp->loop_poller.epfd, EPOLL_CTL_ADD, ev.data.fd,
+                      &ev) < 0) {
+            cx_uring_close(u);
+            u = NULL;
+        }
+    }
+    if (u == NULL) {
+        lp->loop_uring_on = 0;      /* epoll, from now on */
+    }
+    lp->loop_uring = u;
+    return u;
+}
+
 /* *timeout for epoll_wait in ms: 0 when there is work or a stop, -1 with
  * no timer, else until the first timer, rounded up so we never wake early.
  * 0 or -1 (an overriding time() raised). */
@@ -715,6 +749,10 @@ loop_poll_io(LoopObject *lp)
     if (loop_poll_timeout(lp, &timeout) < 0) {
         return -1;
     }
+    cx_uring *u = lp->loop_uring;
+    if (u != NULL && cx_uring_pending(u)) {
+        (void)cx_uring_submit(u);   /* retried before the next wait */
+    }
     if (timeout == 0) {
         n = epoll_wait(lp->loop_poller.epfd, events, LOOP_MAX_EVENTS, 0);
     }
@@ -731,8 +769,12 @@ loop_poll_io(LoopObject *lp)
             PyErr_SetFromErrno(PyExc_OSError);
             return -1;
         }
-        /* A signal: run its Python handler now (Ctrl+C raises here). */
-        return PyErr_CheckSignals();
+        /* A signal: run its Python handler now (Ctrl+C raises here).
+         * io_uring's completions interrupt the wait too. */
+        if (PyErr_CheckSignals() < 0) {
+            return -1;
+        }
+        return u != NULL ? cx_uring_reap(u, (PyObject *)lp) : 0;
     }
     for (int i = 0; i < n; i++) {
         int fd = events[i].data.fd;
@@ -747,6 +789,9 @@ loop_poll_io(LoopObject *lp)
             }
             continue;
         }
+        if (u != NULL && fd == cx_uring_fd(u)) {
+            continue;       /* reaped below */
+        }
         /* As selectors.EpollSelector: errors and hang-ups wake both. */
         if ((ev & ~EPOLLOUT) && loop_queue_watcher(lp, fd, 0) < 0) {
             return -1;
@@ -755,7 +800,7 @@ loop_poll_io(LoopObject *lp)
             return -1;
         }
     }
-    return 0;
+    return u != NULL ? cx_uring_reap(u, (PyObject *)lp) : 0;
 }
 
 /* Take the soonest timer out of the heap; the caller gets the heap's
@@ -1065,6 +1110,19 @@ Loop_set_debug(LoopObject *lp, PyObject *enabled)
     Py_RETURN_NONE;
 }
 
+/* Close the io_uring ring: its requests cancelled, the transports it
+ * held let go of (uring.h). */
+static void
+loop_close_uring(LoopObject *lp)
+{
+    if (lp->loop_uring != NULL) {
+        cx_uring *u = lp->loop_uring;
+        lp->loop_uring = NULL;
+        lp->loop_uring_on = 0;
+        cx_uring_close(u);
+    }
+}
+
 /* Drop the queue, the timers and the watchers, close epoll and the
  * eventfd.  The Python close() does the checks and the executor. */
 static void
@@ -1074,6 +1132,7 @@ loop_release(LoopObject *lp)
     loop_clear_timers(lp);
     cx_heap_free(&lp->loop_timers);
     cx_signal_close(lp);
+    loop_close_uring(lp);
     cx_poller_close(&lp->loop_poller);
     if (lp->loop_wakeup_fd >= 0) {
         close(lp->loop_wakeup_fd);
@@ -1774,6 +1833,8 @@ Loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     if (lp->loop_create_task_fast < 0) {
         goto error;
     }
+    const char *uring = getenv("CASYNCIO_IO_URING");
+    lp->loop_uring_on = uring != NULL && strcmp(uring, "1") == 0;
     return (PyObject *)lp;
 oserror:
     PyErr_SetFromErrno(PyExc_OSError);
@@ -1799,6 +1860,10 @@ Loop_traverse(LoopObject *lp, visitproc visit, void *arg)
     if (r) {
         return r;
     }
+    if (lp->loop_uring != NULL
+        && (r = cx_uring_traverse(lp->loop_uring, visit, arg)) != 0) {
+        return r;
+    }
     Py_VISIT(lp->loop_task_factory);
     Py_VISIT(lp->loop_exception_handler);
     Py_VISIT(lp->loop_signal_handlers);
@@ -1809,7 +1874,9 @@ Loop_traverse(LoopObject *lp, visitproc visit, void *arg)
 static int
 Loop_clear(LoopObject *lp)
 {
-    /* Keep the fds: only the Python references are dropped here. */
+    /* Keep the fds: only the Python references are dropped here (and the
+     * io_uring ring's, which are its requests'). */
+    loop_close_uring(lp);
     cx_queue_free(&lp->loop_ready);
     loop_clear_timers(lp);
     for (int fd = 0; fd < lp->loop_poller.nwatchers; fd++) {
