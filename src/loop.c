@@ -776,6 +776,12 @@ loop_poll_io(LoopObject *lp)
         }
         return u != NULL ? cx_uring_reap(u, (PyObject *)lp) : 0;
     }
+    /* io_uring's completions first: a reader runs before the writer of
+     * the same socket, as epoll's order has it (a reset's error is the
+     * recv's, the send then sees EPIPE) */
+    if (u != NULL && cx_uring_reap(u, (PyObject *)lp) < 0) {
+        return -1;
+    }
     for (int i = 0; i < n; i++) {
         int fd = events[i].data.fd;
         uint32_t ev = events[i].events;
@@ -800,7 +806,7 @@ loop_poll_io(LoopObject *lp)
             return -1;
         }
     }
-    return u != NULL ? cx_uring_reap(u, (PyObject *)lp) : 0;
+    return 0;
 }
 
 /* Take the soonest timer out of the heap; the caller gets the heap's
@@ -1833,8 +1839,11 @@ Loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     if (lp->loop_create_task_fast < 0) {
         goto error;
     }
+    /* The io_uring switch: the ring is made now (its fd is the loop's
+     * from the start), or the loop stays on epoll. */
     const char *uring = getenv("CASYNCIO_IO_URING");
     lp->loop_uring_on = uring != NULL && strcmp(uring, "1") == 0;
+    (void)cx_loop_uring(lp);
     return (PyObject *)lp;
 oserror:
     PyErr_SetFromErrno(PyExc_OSError);

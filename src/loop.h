@@ -124,8 +124,9 @@ cx_loop_timer_cancelled(LoopObject *loop)
 int cx_loop_push_handle(LoopObject *loop, PyObject *h);
 
 /* The loop's io_uring ring for a stream transport's receive path, opened
- * on first call when the loop's switch is on; NULL when off or io_uring is
- * not available (the switch is then turned off: epoll, silently). */
+ * by the first call (Loop_new's) when the loop's switch is on; NULL when
+ * off or io_uring is not available (the switch is then turned off: epoll,
+ * silently). */
 struct cx_uring *cx_loop_uring(LoopObject *loop);
 
 /* loop.time() of a monotonic clock, in seconds (time.monotonic()'s clock). */

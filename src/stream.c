@@ -356,10 +356,15 @@ transport_read_buffered(cx_transport *tr, const char *src,
     Py_buffer view;
     ssize_t n = -1;
     if (PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) == 0) {
-        if (src != NULL) {
+        if (src != NULL && srclen > 0) {
             n = srclen < view.len ? srclen : view.len;
             memcpy(view.buf, src, n);
             uring_take(tr, src, n);
+        }
+        else if (src != NULL) {
+            /* io_uring's EOF (0) or error (-errno), as recv_into's */
+            n = srclen < 0 ? -1 : 0;
+            errno = (int)-srclen;
         }
         else {
             n = cx_transport_recv_into(st, tr->tr_fd, &view, 0);
@@ -458,7 +463,11 @@ transport_read_uring(cx_transport *tr)
             return 0;       /* nothing queued */
         }
         cx_uring_rx_consume(rx, 0);
-        if (len == 0) {
+        if (tr->tr_buffered == 1) {
+            /* asyncio asks get_buffer() for the recv_into() that tells */
+            rc = transport_read_buffered(tr, "", len);
+        }
+        else if (len == 0) {
             rc = transport_on_eof(tr);
         }
         else {
