@@ -2020,7 +2020,15 @@ static PyMethodDef Loop_methods[] = {
     {NULL, NULL},
 };
 
+/* _io_uring: stream transports receive through io_uring (uring.h). */
+static PyObject *
+Loop_get_io_uring(LoopObject *lp, void *c)
+{
+    return PyBool_FromLong(lp->loop_uring != NULL);
+}
+
 static PyGetSetDef Loop_getset[] = {
+    {"_io_uring", (getter)Loop_get_io_uring, NULL, NULL, NULL},
     {"_thread_id", (getter)Loop_get_thread_id, (setter)Loop_set_thread_id,
      NULL, NULL},
     {"_stopping", (getter)Loop_get_stopping, (setter)Loop_set_stopping, NULL,
