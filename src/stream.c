@@ -447,7 +447,7 @@ transport_read_fed(cx_transport *tr, const char *src, Py_ssize_t srclen)
 }
 
 /* io_uring (uring.h): what _read_ready does with a recv()'s bytes, with
- * the bytes the multishot recv queued: up to max_size of them (one piece
+ * the bytes the multishot recv queued (up to now): up to max_size of them (one piece
  * as it is, several gathered into the receive buffer), or the EOF or
  * error queued after them, in a call of its own as the next recv() would
  * have told it; the reader Handle queued again while more is queued. */
@@ -455,9 +455,17 @@ static int
 transport_read_uring(cx_transport *tr)
 {
     cx_uring_rx *rx = tr->tr_rx;
+    /* What came since the loop's poll phase too, as a recv() now would
+     * have it (it is in the CQ already: the syscalls made since ran the
+     * kernel's completion work); our own Handle not queued again. */
+    rx->rx_scheduled = 1;
+    int rc = cx_uring_reap(rx->rx_ring, (PyObject *)tr->tr_loop);
+    rx->rx_scheduled = 0;
+    if (rc < 0) {
+        return -1;
+    }
     Py_ssize_t len;
     const char *p = cx_uring_rx_peek(rx, 0, &len);
-    int rc;
     if (p == NULL) {
         if (len > 0) {
             return 0;       /* nothing queued */

@@ -228,11 +228,12 @@ cx_uring_submit(cx_uring *u)
             if (errno == EINTR) {
                 continue;
             }
-            if (errno == EAGAIN || errno == EBUSY) {
-                /* completions first: the caller reaps, we retry then */
-                return -errno;
-            }
+            /* EAGAIN, EBUSY: completions first; the SQEs stay queued and
+             * the loop submits them again before its next wait */
             return -errno;
+        }
+        if (r == 0) {
+            break;          /* the kernel took none: tried again later */
         }
         u->to_submit -= (unsigned)r < u->to_submit ? (unsigned)r
                                                    : u->to_submit;
@@ -325,6 +326,7 @@ uring_rx_append(cx_uring_rx *rx, int32_t res, uint16_t bid)
             cx_uring_chunk *q = PyMem_RawRealloc(
                 rx->rx_q, cap * sizeof(cx_uring_chunk));
             if (q == NULL) {
+                PyErr_NoMemory();
                 return -1;
             }
             rx->rx_q = q;

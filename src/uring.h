@@ -1,21 +1,21 @@
 /* io_uring receive path for stream transports (uring.c), behind the
  * switch CASYNCIO_IO_URING=1 (read when a loop is made).
  *
- * One ring per loop, made when its first stream transport starts reading,
- * its fd registered in the loop's epoll: the loop still waits in
- * epoll_wait, and the ring's fd turning readable means completions.  A
- * reading stream transport has a multishot recv armed on its socket,
- * receiving into a provided-buffer ring (the kernel picks a buffer per
- * completion, no recv() per message).  Each completion's buffer is queued
- * on the transport (cx_uring_rx) and the transport's reader Handle is
- * queued on the loop, as epoll readiness would queue it; its _read_ready
- * then takes the queued bytes instead of calling recv(), and gives the
- * buffers back.  Sending stays on send()/sendmsg() and epoll.
+ * One ring per loop, made with the loop, its fd registered in the loop's
+ * epoll: the loop still waits in epoll_wait, and the ring's fd turning
+ * readable means completions.  A reading stream transport has a
+ * multishot recv armed on its socket, receiving into a provided-buffer
+ * ring (the kernel picks a buffer per completion, no recv() per
+ * message).  Each completion's buffer is queued on the transport
+ * (cx_uring_rx) and the transport's reader Handle is queued on the loop,
+ * as epoll readiness would queue it; its _read_ready then takes the
+ * queued bytes instead of calling recv(), and gives the buffers back.
+ * Sending stays on send()/sendmsg() and epoll.
  *
  * Raw syscalls and mmap'd rings, no liburing.  When the kernel refuses
- * (ENOSYS, EPERM, io_uring_disabled, too old for multishot recv) the loop
- * silently stays on epoll.  A child after fork() never touches its
- * parent's ring (the ring is then treated as gone). */
+ * (ENOSYS, EPERM, io_uring_disabled, older than 6.0) the loop silently
+ * stays on epoll.  A child after fork() never touches its parent's ring
+ * (the ring is then treated as gone). */
 #ifndef CX_URING_H
 #define CX_URING_H
 
@@ -51,8 +51,8 @@ typedef struct cx_uring_rx {
     char rx_scheduled;          /* the reader Handle is queued */
 } cx_uring_rx;
 
-/* The loop's ring, opened on first use when its switch is on.  NULL when
- * the switch is off or io_uring is not available (then never again). */
+/* A loop's ring (cx_loop_uring makes it with the loop when the switch is
+ * on), or NULL: io_uring is not available, the loop stays on epoll. */
 cx_uring *cx_uring_open(void);
 /* Cancel what is in flight, wait (bounded) for the kernel to finish,
  * release the transports it held and every queued buffer, free. */
