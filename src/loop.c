@@ -677,44 +677,10 @@ loop_queue_watcher(LoopObject *lp, int fd, int which)
     return 0;
 }
 
-int
-cx_loop_push_handle(LoopObject *lp, PyObject *h)
-{
-    cx_entry e = {CX_ENTRY_HANDLE, Py_NewRef(h), NULL, NULL, NULL};
-    if (loop_push(lp, &e) < 0) {
-        Py_DECREF(h);
-        return -1;
-    }
-    return 0;
-}
-
-cx_uring *
-cx_loop_uring(LoopObject *lp)
-{
-    if (lp->loop_uring != NULL || !lp->loop_uring_on || lp->loop_closed) {
-        return lp->loop_uring;
-    }
-    cx_uring *u = cx_uring_open();
-    struct epoll_event ev = {.events = EPOLLIN};
-    if (u != NULL) {
-        ev.data.fd = cx_uring_fd(u);
-        if (epoll_ctl(lp->loop_poller.epfd, EPOLL_CTL_ADD, ev.data.fd,
-                      &ev) < 0) {
-            cx_uring_close(u);
-            u = NULL;
-        }
-    }
-    if (u == NULL) {
-        lp->loop_uring_on = 0;      /* epoll, from now on */
-    }
-    lp->loop_uring = u;
-    return u;
-}
-
 /* *timeout for epoll_wait in ms: 0 when there is work or a stop, -1 with
  * no timer, else until the first timer, rounded up so we never wake early.
  * 0 or -1 (an overriding time() raised). */
-static int
+static inline __attribute__((always_inline)) int
 loop_poll_timeout(LoopObject *lp, int *timeout)
 {
     *timeout = 0;
@@ -740,19 +706,12 @@ loop_poll_timeout(LoopObject *lp, int *timeout)
     return 0;
 }
 
-static int
-loop_poll_io(LoopObject *lp)
+/* epoll_wait for the poll phase (timeout in ms; the GIL released unless
+ * 0): the count of events, or -1 with errno. */
+static inline __attribute__((always_inline)) int
+loop_epoll_wait(LoopObject *lp, struct epoll_event *events, int timeout)
 {
-    struct epoll_event events[LOOP_MAX_EVENTS];
-    int timeout;
     int n;
-    if (loop_poll_timeout(lp, &timeout) < 0) {
-        return -1;
-    }
-    cx_uring *u = lp->loop_uring;
-    if (u != NULL && cx_uring_pending(u)) {
-        (void)cx_uring_submit(u);   /* retried before the next wait */
-    }
     if (timeout == 0) {
         n = epoll_wait(lp->loop_poller.epfd, events, LOOP_MAX_EVENTS, 0);
     }
@@ -764,24 +723,13 @@ loop_poll_io(LoopObject *lp)
         Py_END_ALLOW_THREADS
         lp->loop_polling = 0;
     }
-    if (n < 0) {
-        if (errno != EINTR) {
-            PyErr_SetFromErrno(PyExc_OSError);
-            return -1;
-        }
-        /* A signal: run its Python handler now (Ctrl+C raises here).
-         * io_uring's completions interrupt the wait too. */
-        if (PyErr_CheckSignals() < 0) {
-            return -1;
-        }
-        return u != NULL ? cx_uring_reap(u, (PyObject *)lp) : 0;
-    }
-    /* io_uring's completions first: a reader runs before the writer of
-     * the same socket, as epoll's order has it (a reset's error is the
-     * recv's, the send then sees EPIPE) */
-    if (u != NULL && cx_uring_reap(u, (PyObject *)lp) < 0) {
-        return -1;
-    }
+    return n;
+}
+
+/* Queue what epoll reported.  0 or -1. */
+static inline __attribute__((always_inline)) int
+loop_dispatch(LoopObject *lp, struct epoll_event *events, int n)
+{
     for (int i = 0; i < n; i++) {
         int fd = events[i].data.fd;
         uint32_t ev = events[i].events;
@@ -795,9 +743,6 @@ loop_poll_io(LoopObject *lp)
             }
             continue;
         }
-        if (u != NULL && fd == cx_uring_fd(u)) {
-            continue;       /* reaped below */
-        }
         /* As selectors.EpollSelector: errors and hang-ups wake both. */
         if ((ev & ~EPOLLOUT) && loop_queue_watcher(lp, fd, 0) < 0) {
             return -1;
@@ -807,6 +752,62 @@ loop_poll_io(LoopObject *lp)
         }
     }
     return 0;
+}
+
+static int
+loop_poll_io(LoopObject *lp)
+{
+    struct epoll_event events[LOOP_MAX_EVENTS];
+    int timeout;
+    if (loop_poll_timeout(lp, &timeout) < 0) {
+        return -1;
+    }
+    int n = loop_epoll_wait(lp, events, timeout);
+    if (n < 0) {
+        if (errno != EINTR) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        /* A signal: run its Python handler now (Ctrl+C raises here). */
+        return PyErr_CheckSignals();
+    }
+    return loop_dispatch(lp, events, n);
+}
+
+/* The poll phase of a loop with an io_uring ring (uring.h): what it
+ * queued submitted before the wait, its completions reaped after it,
+ * before epoll's events, so that a reader runs before the writer of the
+ * same socket, as on epoll (a reset's error is the recv's, the send then
+ * sees EPIPE).  The ring's fd, in the epoll set to wake the wait, has no
+ * watcher: loop_dispatch passes over it. */
+static int
+loop_poll_io_uring(LoopObject *lp)
+{
+    struct epoll_event events[LOOP_MAX_EVENTS];
+    int timeout;
+    cx_uring *u = lp->loop_uring;
+    if (loop_poll_timeout(lp, &timeout) < 0) {
+        return -1;
+    }
+    if (cx_uring_pending(u)) {
+        (void)cx_uring_submit(u);   /* retried before the next wait */
+    }
+    int n = loop_epoll_wait(lp, events, timeout);
+    if (n < 0) {
+        if (errno != EINTR) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        /* A signal, or the completions' task work interrupting the wait */
+        if (PyErr_CheckSignals() < 0) {
+            return -1;
+        }
+        n = 0;
+    }
+    if (cx_uring_reap(u, (PyObject *)lp) < 0) {
+        return -1;
+    }
+    return loop_dispatch(lp, events, n);
 }
 
 /* Take the soonest timer out of the heap; the caller gets the heap's
@@ -1045,7 +1046,9 @@ loop_run_once(LoopObject *lp)
 {
     lp->loop_time_checked = 0;
     loop_prune_timers(lp);
-    if (loop_poll_io(lp) < 0 || loop_expire_timers(lp) < 0) {
+    if ((lp->loop_uring != NULL ? loop_poll_io_uring(lp)
+                                : loop_poll_io(lp)) < 0
+        || loop_expire_timers(lp) < 0) {
         return -1;
     }
     return loop_run_ready(lp);

@@ -14,6 +14,7 @@
 #include <linux/io_uring.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -657,4 +658,41 @@ cx_uring_close(cx_uring *u)
         }
     }
     uring_free(u);
+}
+
+/* ---- the loop's side (loop.h) ---- */
+
+int
+cx_loop_push_handle(LoopObject *lp, PyObject *h)
+{
+    cx_entry e = {CX_ENTRY_HANDLE, Py_NewRef(h), NULL, NULL, NULL};
+    if (cx_queue_push(&lp->loop_ready, &e) < 0) {
+        Py_DECREF(h);
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+cx_uring *
+cx_loop_uring(LoopObject *lp)
+{
+    if (lp->loop_uring != NULL || !lp->loop_uring_on || lp->loop_closed) {
+        return lp->loop_uring;
+    }
+    cx_uring *u = cx_uring_open();
+    struct epoll_event ev = {.events = EPOLLIN};
+    if (u != NULL) {
+        ev.data.fd = cx_uring_fd(u);
+        if (epoll_ctl(lp->loop_poller.epfd, EPOLL_CTL_ADD, ev.data.fd,
+                      &ev) < 0) {
+            cx_uring_close(u);
+            u = NULL;
+        }
+    }
+    if (u == NULL) {
+        lp->loop_uring_on = 0;      /* epoll, from now on */
+    }
+    lp->loop_uring = u;
+    return u;
 }
