@@ -1,11 +1,12 @@
 """Application servers for bench/apps.py: the real uvicorn (starlette or a
-raw ASGI app) and the websockets library's server, on one loop.
+raw ASGI app), aiohttp.web and the websockets library's server, on one
+loop.
 
     python bench/app_servers.py IMPL KIND
 
 IMPL: asyncio, uvloop or casyncio (the loop factory, as in run.py).
 KIND: one of SERVERS below.  Listens on 127.0.0.1, a free port; prints
-"PORT <n> <loop class> <file of IMPL's module>" (as net_servers.py does)
+"PORT <n> <loop class> <file of IMPL's module>" (net_servers.py's main)
 and serves until killed.
 """
 
@@ -16,7 +17,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import load_impl  # noqa: E402
+from net_servers import serve_from_argv  # noqa: E402
 
 
 def starlette_app():
@@ -78,29 +79,34 @@ async def serve_websockets(loop):
         async for msg in ws:
             await ws.send(msg)
 
-    server = await serve(echo, "127.0.0.1", 0, compression=None)
-    return server.sockets[0]
+    return await serve(echo, "127.0.0.1", 0, compression=None)
+
+
+async def serve_aiohttp(loop):
+    """aiohttp.web's hello world, as its docs write it, without the
+    access log."""
+    from aiohttp import web
+
+    async def hello(request):
+        return web.Response(text="Hello, World!")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return site._server
 
 
 SERVERS = {
     "starlette": serve_starlette,   # uvicorn + starlette, one route
     "asgi": serve_asgi,             # uvicorn + a raw ASGI callable
     "websockets": serve_websockets,  # websockets' echo server
+    "aiohttp": serve_aiohttp,       # aiohttp.web hello world
 }
-
-
-async def main(kind, origin):
-    loop = asyncio.get_running_loop()
-    sock = await SERVERS[kind](loop)
-    cls = type(loop)
-    print(f"PORT {sock.getsockname()[1]} {cls.__module__}.{cls.__qualname__}"
-          f" {origin}", flush=True)
-    await loop.create_future()
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
-    impl, kind = sys.argv[1:3]
-    mod, factory, _ = load_impl(impl)
-    with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(main(kind, os.path.dirname(mod.__file__)))
+    serve_from_argv(SERVERS)

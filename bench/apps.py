@@ -2,9 +2,12 @@
 """Application benchmarks: real servers users run, on stock asyncio, uvloop
 and casyncio in the same run.
 
-    python bench/apps.py [--rows starlette,asgi,websockets] [--rounds N]
+    python bench/apps.py [--rows aiohttp,starlette,asgi,websockets]
+                         [--rounds N]
 
-starlette: uvicorn + starlette, one plain-text route, under wrk.  asgi:
+aiohttp: aiohttp.web's hello world, under wrk (net.py http's server and
+measurement).  starlette: uvicorn + starlette, one plain-text route, under
+wrk.  asgi:
 uvicorn + a raw ASGI callable (no framework), under wrk.  websockets: the
 websockets library's echo server under bench/ws_load.py (CONNS connections,
 each with DEPTH 32-byte text messages in flight).  The servers are in
@@ -31,35 +34,20 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from net import (Server, build_rows, fmt_us, pinned, report,  # noqa
-                 run_wrk)
+from net import (Server, app_server_argv, build_rows, fmt_us,  # noqa
+                 measure_wrk, pinned, report)
 from run import IMPLS, child_env, cpu_model, fmt_rate  # noqa: E402
 
-HTTP_ROWS = ["starlette", "asgi"]
+HTTP_ROWS = ["aiohttp", "starlette", "asgi"]
 WS_ROWS = ["websockets"]
 
 
-def server_argv(impl, kind):
-    return [sys.executable, os.path.join(HERE, "app_servers.py"), impl, kind]
-
-
 def measure_http(args, env, impl, kind):
-    srv = Server(server_argv(impl, kind), env, args.server_cpu)
-    try:
-        run_wrk(args, srv.port, args.warmup)
-        cpu0 = srv.cpu()
-        n = run_wrk(args, srv.port, args.duration)
-        cpu1 = srv.cpu()
-        if not srv.alive():
-            raise RuntimeError("server died")
-        return {"rate": n / max(1, round(args.duration)),
-                "cpu_per": (cpu1 - cpu0) / n, "loop_class": srv.loop_class}
-    finally:
-        srv.stop()
+    return measure_wrk(args, app_server_argv(impl, kind), env)
 
 
 def measure_ws(args, env, impl, kind):
-    srv = Server(server_argv(impl, kind), env, args.server_cpu)
+    srv = Server(app_server_argv(impl, kind), env, args.server_cpu)
     try:
         p = subprocess.run(
             [sys.executable, os.path.join(HERE, "ws_load.py"), "127.0.0.1",
@@ -133,7 +121,8 @@ def main(argv=None):
                       file=sys.stderr, flush=True)
     table = build_rows([(k,) for k in rows], impls, results)
     versions = []
-    for mod in ("uvicorn", "starlette", "httptools", "websockets", "uvloop"):
+    for mod in ("aiohttp", "uvicorn", "starlette", "httptools", "websockets",
+                "uvloop"):
         try:
             from importlib.metadata import version
             versions.append(f"{mod} {version(mod)}")
@@ -158,8 +147,9 @@ def main(argv=None):
         "wall_seconds": round(time.time() - started, 1),
     }
     return report(args, header,
-                  "rows: starlette, asgi = req (HTTP request), websockets = "
-                  "msg (message echoed); CPU = server user+sys per req/msg",
+                  "rows: aiohttp, starlette, asgi = req (HTTP request), "
+                  "websockets = msg (message echoed); CPU = server user+sys "
+                  "per req/msg",
                   table, impls, "req", results, errors)
 
 

@@ -8,7 +8,8 @@ echo: echo servers (net_servers.py: Protocol, BufferedProtocol, streams,
 sock_recv/sock_sendall) on each loop, plus the plain-C epoll server
 echo_floor.c, under the C load generator echo_load.c (N connections, each
 a ping-pong of fixed-size messages).  http: aiohttp's hello world under
-wrk.  The server is pinned to one CPU, the load generator to the other.
+wrk (app_servers.py's aiohttp server; apps.py --rows aiohttp is the same
+measurement next to the other application servers).  The server is pinned to one CPU, the load generator to the other.
 
 Per measurement: a fresh server process, a warm-up, then a window in which
 the load generator counts completed round trips (requests for http) and
@@ -82,8 +83,10 @@ class Server:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else ""  # PORT or EOF
         if not line.startswith("PORT "):
-            self.stop()
+            if self.proc.poll() is None:
+                self.proc.kill()
             err = self.proc.stderr.read().strip().splitlines()
+            self.stop()
             raise RuntimeError("server did not start within "
                                f"{timeout}s: " + (err[-1] if err else
                                                  f"rc={self.proc.returncode}"))
@@ -173,9 +176,15 @@ def run_wrk(args, port, duration):
     return int(m.group(1))
 
 
-def measure_http(args, bins, env, impl, kind, size):
-    srv = Server(server_argv(impl, "http", bins), server_env(env, impl),
-                 args.server_cpu)
+def app_server_argv(impl, kind):
+    if impl == CASYNCIO_URING:
+        impl = "casyncio"
+    return [sys.executable, os.path.join(HERE, "app_servers.py"), impl, kind]
+
+
+def measure_wrk(args, argv, env):
+    """Server *argv* under wrk: a warm-up run, then the measured one."""
+    srv = Server(argv, env, args.server_cpu)
     try:
         run_wrk(args, srv.port, args.warmup)
         cpu0, t0 = srv.cpu(), time.perf_counter()
@@ -190,6 +199,11 @@ def measure_http(args, bins, env, impl, kind, size):
                 "loop_class": srv.loop_class, "window": t1 - t0}
     finally:
         srv.stop()
+
+
+def measure_http(args, bins, env, impl, kind, size):
+    return measure_wrk(args, app_server_argv(impl, "aiohttp"),
+                       server_env(env, impl))
 
 
 # ---- table ----

@@ -89,33 +89,17 @@ async def serve_sock(loop):
     return lsock
 
 
-async def serve_http(loop):
-    from aiohttp import web
-
-    async def hello(request):
-        return web.Response(text="Hello, World!")
-
-    app = web.Application()
-    app.router.add_get("/", hello)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return site._server
-
-
 SERVERS = {
     "protocol": serve_protocol,     # asyncio.Protocol, data_received -> write
     "buffered": serve_buffered,     # asyncio.BufferedProtocol
     "streams": serve_streams,       # start_server: read(), write(), drain()
     "sock": serve_sock,             # loop.sock_recv / loop.sock_sendall
-    "http": serve_http,             # aiohttp hello world
 }
 
 
-async def main(kind, origin):
+async def main(serve, origin):
     loop = asyncio.get_running_loop()
-    server = await SERVERS[kind](loop)
+    server = await serve(loop)
     sock = server if isinstance(server, socket.socket) else server.sockets[0]
     cls = type(loop)
     # casyncio on its io_uring path (CASYNCIO_IO_URING=1) says so
@@ -125,8 +109,13 @@ async def main(kind, origin):
     await loop.create_future()
 
 
-if __name__ == "__main__":
+def serve_from_argv(servers):
+    """`python SCRIPT IMPL KIND`: servers[KIND] on IMPL's loop, forever."""
     impl, kind = sys.argv[1:3]
     mod, factory, _ = load_impl(impl)
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(main(kind, os.path.dirname(mod.__file__)))
+        runner.run(main(servers[kind], os.path.dirname(mod.__file__)))
+
+
+if __name__ == "__main__":
+    serve_from_argv(SERVERS)

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""run.py (and net.py echo) on every supported CPython, one table.
+"""run.py (and net.py echo) on every supported CPython, one table; or,
+with --apps, apps.py's real servers on every supported CPython.
 
     python bench/versions.py [--versions 3.11,...,3.15] [--quick]
                              [--rounds N] [--only PATTERN] [--net]
                              [--json FILE]
+    python bench/versions.py --apps [ROWS] [--versions ...] [--rounds N]
 
 Each version runs the same benchmark as its own interpreter would: 3.11 is
 the interpreter running this script, 3.12 and 3.13 come from pyenv, 3.14 and
@@ -13,6 +15,11 @@ as run.py does; this script only collects the ratios into one Markdown table
 with a version column (each version's own table is printed as it finishes).
 --json FILE writes the same ratios, with each version's interpreter and
 uvloop, for bench/chart.py.
+--apps runs bench/apps.py (default rows aiohttp,starlette,asgi,websockets)
+instead of run.py on every version and collects one Markdown table: per
+row and version, the server CPU per request of stock asyncio, uvloop and
+casyncio, casyncio's over the other two, casyncio's req/s over uvloop's,
+and the load average before and after that version's run.
 casyncio is taken from python/ of this tree: build it in place for every
 version first (README, "For contributors").
 """
@@ -25,6 +32,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from net import build_rows, fmt_us, fmt_x  # noqa: E402
 PYROOT_VERSIONS = ("3.14", "3.15")
 
 
@@ -68,6 +77,11 @@ def main():
     ap.add_argument("--json", metavar="FILE",
                     help="also write the ratio table as JSON (bench/chart.py "
                          "draws it)")
+    ap.add_argument("--apps", nargs="?", metavar="ROWS",
+                    const="aiohttp,starlette,asgi,websockets",
+                    help="apps.py's rows (default: all four) instead of "
+                         "run.py; --json FILE then keeps every version's "
+                         "apps.py samples")
     args = ap.parse_args()
     versions = args.versions.split(",")
     # Inside the tree (build/ is ignored by git): the root folder's runs see
@@ -75,6 +89,8 @@ def main():
     os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="bench-versions-",
                            dir=os.path.join(ROOT, "build"))
+    if args.apps:
+        return apps(args, versions, tmp)
     docs = {}
     for v in versions:
         out = os.path.join(tmp, f"run-{v}.json")
@@ -118,6 +134,63 @@ def main():
         for v, d in docs.items()))
     if args.json:
         write_json(args.json, docs, names, args)
+
+
+def apps_table(rows, docs, loads):
+    """Markdown lines: per row and version (docs: version -> apps.py's
+    --json), the medians' CPU per request and casyncio's ratios."""
+    impls = ["asyncio", "uvloop", "casyncio"]
+    out = ["| row | version | asyncio CPU us/req | uvloop CPU us/req | "
+           "casyncio CPU us/req | cpu c/asyncio | cpu c/uvloop | "
+           "req/s c/uvloop | load 1/5 min before -> after |",
+           "|---|---|" + "---:|" * 6 + "---|"]
+    for row in rows:
+        for v, doc in docs.items():
+            results = {(tuple(r["row"]), r["impl"]): r["samples"]
+                       for r in doc["results"]}
+            med = build_rows([(row,)], impls, results)[0][1]
+            cpu = {i: med[i][2] if i in med else None for i in impls}
+            rate = {i: med[i][0] if i in med else None for i in impls}
+            out.append(f"| `{row}` | {v} | " + " | ".join(
+                [fmt_us(cpu[i]) for i in impls]
+                + [fmt_x(cpu["casyncio"], cpu["asyncio"]),
+                   fmt_x(cpu["casyncio"], cpu["uvloop"]),
+                   fmt_x(rate["casyncio"], rate["uvloop"]),
+                   loads.get(v, "-")]) + " |")
+    return out
+
+
+def apps(args, versions, tmp):
+    """apps.py on every version, then one table of all of them."""
+    rows = args.apps.split(",")
+    docs, loads = {}, {}
+    for v in versions:
+        out = os.path.join(tmp, f"apps-{v}.json")
+        argv = ["bench/apps.py", "--rows", args.apps, "--rounds",
+                str(args.rounds or 3), "--casyncio-path",
+                os.path.join(ROOT, "python"), "--markdown", "--json", out]
+        cmd, env = command(v, argv)
+        print(f"=== CPython {v}: {' '.join(argv)}", flush=True)
+        load0 = os.getloadavg()
+        subprocess.run(cmd, cwd=ROOT, env=env)
+        load1 = os.getloadavg()
+        loads[v] = (f"{load0[0]:.1f}/{load0[1]:.1f} -> "
+                    f"{load1[0]:.1f}/{load1[1]:.1f}")
+        if os.path.exists(out):
+            with open(out) as f:
+                docs[v] = json.load(f)
+    if not docs:
+        sys.exit("versions.py: no apps.py run finished")
+    print("\n" + "\n".join(apps_table(rows, docs, loads)))
+    print("\n" + "; ".join(f"{v}: {d['header']['python']}"
+                           for v, d in docs.items()))
+    first = next(iter(docs.values()))["header"]
+    print(f"{first['date']}, {first['cpu']}; {first['packages']}; "
+          f"{first['method']}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"loads": loads, "versions": docs}, f, indent=1)
+            f.write("\n")
 
 
 def write_json(path, docs, names, args):

@@ -361,6 +361,29 @@ cx_handle_new(cx_state *st, PyObject *callback, PyObject *args,
     return (PyObject *)h;
 }
 
+PyObject *
+cx_handle_new_argv(cx_state *st, PyObject *callback, PyObject *const *argv,
+                   Py_ssize_t argc, PyObject *loop, PyObject *context)
+{
+    HandleObject *h = handle_alloc_exact(st);
+    if (h == NULL) {
+        return NULL;
+    }
+    if (argc == 1) {
+        h->handle_args = Py_NewRef(argv[0]);
+        h->handle_arg_inline = 1;
+    }
+    else if ((h->handle_args = cx_tuple_from_array(argv, argc)) == NULL) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    if (handle_fill(st, h, callback, loop, context, 0) < 0) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    return (PyObject *)h;
+}
+
 /* The deadline: when for the heap and comparisons, and when_obj, the
  * object given, kept for when() unless it is a float (or NULL). */
 static void

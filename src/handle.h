@@ -48,6 +48,12 @@ void cx_handle_free_state(cx_state *st);
  * (NULL: copy the current one).  args is a tuple.  New reference. */
 PyObject *cx_handle_new(cx_state *st, PyObject *callback, PyObject *args,
                         PyObject *loop, PyObject *context);
+/* The same with the arguments as argv[0..argc): one argument is kept
+ * inline (no tuple until _args or a repr asks for one), as timers keep
+ * it. */
+PyObject *cx_handle_new_argv(cx_state *st, PyObject *callback,
+                             PyObject *const *argv, Py_ssize_t argc,
+                             PyObject *loop, PyObject *context);
 /* when_obj: the deadline as given to call_at(), kept for when() unless it
  * is a float (or NULL).  The callback's arguments are argv[0..argc). */
 PyObject *cx_timer_handle_new(cx_state *st, double when, PyObject *when_obj,

@@ -17,6 +17,7 @@
 #include "future.h"
 #include "task.h"
 #include "taskref.h"
+#include "sleep.h"
 #include "method.h"
 #include "agenset.h"
 #include "gather.h"

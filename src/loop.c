@@ -417,13 +417,11 @@ loop_parse_callback(const char *method, PyObject *const *args,
     return *cbargs == NULL ? -1 : 0;
 }
 
-/* call_soon() without the argument parsing.  New reference to the Handle. */
+/* Put the new Handle h (NULL: making it failed) in the ready queue and
+ * return it: the caller's reference, passed on; NULL on error. */
 static PyObject *
-loop_call_soon(LoopObject *lp, PyObject *callback, PyObject *cbargs,
-               PyObject *context)
+loop_push_handle(LoopObject *lp, PyObject *h)
 {
-    PyObject *h = cx_handle_new(lp->st, callback, cbargs, (PyObject *)lp,
-                                context);
     if (h == NULL) {
         return NULL;
     }
@@ -434,6 +432,15 @@ loop_call_soon(LoopObject *lp, PyObject *callback, PyObject *cbargs,
         return NULL;
     }
     return h;
+}
+
+/* call_soon() without the argument parsing.  New reference to the Handle. */
+static PyObject *
+loop_call_soon(LoopObject *lp, PyObject *callback, PyObject *cbargs,
+               PyObject *context)
+{
+    return loop_push_handle(lp, cx_handle_new(lp->st, callback, cbargs,
+                                              (PyObject *)lp, context));
 }
 
 static PyObject *
@@ -447,13 +454,9 @@ Loop_call_soon(LoopObject *lp, PyObject *const *args, Py_ssize_t nargs,
         if (loop_check_closed(lp) < 0) {
             return NULL;
         }
-        cbargs = cx_tuple_from_array(args + 1, nargs - 1);
-        if (cbargs == NULL) {
-            return NULL;
-        }
-        PyObject *h = loop_call_soon(lp, args[0], cbargs, NULL);
-        Py_DECREF(cbargs);
-        return h;
+        /* one argument inline: no tuple (cx_handle_new_argv) */
+        return loop_push_handle(lp, cx_handle_new_argv(
+            lp->st, args[0], args + 1, nargs - 1, (PyObject *)lp, NULL));
     }
     if (loop_check_closed(lp) < 0
         || (r = loop_parse_callback("call_soon", args, nargs, kwnames, 0,

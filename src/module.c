@@ -5,6 +5,7 @@
 #define CX_STATE_OBJECTS(X) \
     X(LoopType) X(HandleType) X(TimerHandleType) X(FutureType) \
     X(FutureIterType) X(TaskType) X(TaskRefType) X(PyMethodType) \
+    X(Sleep0IterType) \
     X(LoopSubtypeSeen) \
     X(ctx_scratch) X(ctx_empty_vars) \
     X(asyncio_CancelledError) X(asyncio_InvalidStateError) \
@@ -75,6 +76,7 @@ module_clear(PyObject *mod)
 {
     cx_state *st = PyModule_GetState(mod);
     cx_handle_free_state(st);
+    cx_sleep_clear(st);
     st->ctx_layout_ok = 0;      /* timers copy their context from now on */
 #define X(name) Py_CLEAR(st->name);
     CX_STATE_OBJECTS(X)
@@ -216,7 +218,8 @@ module_exec(PyObject *mod)
 
     if (cx_handle_setup(mod) < 0 || cx_loop_setup(mod) < 0
         || cx_future_setup(mod) < 0 || cx_task_setup(mod) < 0
-        || cx_taskref_setup(mod) < 0 || cx_method_setup(mod) < 0
+        || cx_taskref_setup(mod) < 0 || cx_sleep_setup(mod) < 0
+        || cx_method_setup(mod) < 0
         || cx_agenset_setup(mod) < 0
         || cx_gather_setup(mod) < 0 || cx_sock_setup(mod) < 0
         || cx_transport_setup(mod) < 0 || cx_stream_setup(mod) < 0

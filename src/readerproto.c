@@ -45,12 +45,6 @@
 #define SR_ATTRS(X) \
     X(_eof) X(_buffer) X(_waiter) X(_transport) X(_paused) X(_limit)
 
-/* The fast path is compiled for CPython 3.11 only, the version tested:
- * 3.12's sys.monitoring tools would not be seen (being_traced), and later
- * streams.py, type internals and private lookups are not checked against
- * this file.  Elsewhere cx_readerproto_prepare never takes it. */
-#if PY_VERSION_HEX < 0x030C0000
-
 /* ---- the classes ---- */
 
 /* `tp` as asyncio defines it, by the version tag validated last (*tag; 0:
@@ -147,20 +141,27 @@ static PyObject *
 attr_or_null(PyObject *obj, PyObject *name)
 {
     PyObject *v;
+#if PY_VERSION_HEX >= 0x030D0000
+    int found = PyObject_GetOptionalAttr(obj, name, &v);
+#else
     int found = _PyObject_LookupAttr(obj, name, &v);
+#endif
     if (found < 0) {
         PyErr_Clear();
     }
     return found > 0 ? v : NULL;
 }
 
-/* Is a tracer or profiler set on this thread (sys.settrace/setprofile)?
- * Then the Python methods run, for them to see. */
+/* Is a tracer, profiler or sys.monitoring tool watching (monitor.h),
+ * with local events on the functions we stand in for?  Then the Python
+ * methods run, for it to see them. */
 static int
-being_traced(void)
+being_traced(cx_state *st)
 {
-    PyThreadState *ts = PyThreadState_Get();
-    return ts->c_tracefunc != NULL || ts->c_profilefunc != NULL;
+    PyObject *codes[] = {st->rp_code_data_received,
+                         st->rp_code__stream_reader, st->rp_code_feed_data,
+                         st->rp_code__wakeup_waiter};
+    return cx_monitor_watching(&st->rp_monitor, codes, 4);
 }
 
 /* Is obj.<name> the class's function `original`, not replaced on the
@@ -169,11 +170,24 @@ being_traced(void)
 static int
 method_not_overridden(PyObject *obj, PyObject *name, PyObject *original)
 {
+#if PY_VERSION_HEX >= 0x030D0000
+    /* _PyObject_GetMethod is internal from 3.13.  The class's attribute
+     * is `original` (checked by the caller), a function: the instance's
+     * own entry of that name is all that can replace it. */
+    (void)original;
+    PyObject *dict = PyObject_GenericGetDict(obj, NULL);
+    PyObject *meth = NULL;
+    int same = dict != NULL
+               && PyDict_GetItemRef(dict, name, &meth) == 0;
+    Py_XDECREF(dict);
+    PyErr_Clear();
+#else
     PyObject *meth = NULL;
     int same = _PyObject_GetMethod(obj, name, &meth) && meth == original;
     if (meth == NULL) {
         PyErr_Clear();
     }
+#endif
     Py_XDECREF(meth);
     return same;
 }
@@ -186,8 +200,17 @@ weakref_target(PyObject *wr)
     if (!PyWeakref_CheckRefExact(wr)) {
         return NULL;
     }
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *obj;
+    if (PyWeakref_GetRef(wr, &obj) < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return obj;
+#else
     PyObject *obj = PyWeakref_GetObject(wr);
     return obj == Py_None ? NULL : Py_NewRef(obj);
+#endif
 }
 
 /* ---- before the read ---- */
@@ -197,7 +220,7 @@ cx_readerproto_prepare(cx_state *st, PyObject *protocol,
                        cx_readerproto_dest *feed)
 {
     feed->reader = feed->buffer = NULL;
-    if (!cx_readerproto_check(st, protocol) || being_traced()
+    if (!cx_readerproto_check(st, protocol) || being_traced(st)
         || !srp_class_unchanged(st) || !code_unchanged(st)
         || !method_not_overridden(protocol, st->rp_str_data_received,
                                   st->rp_orig_data_received)) {
@@ -237,18 +260,6 @@ cx_readerproto_prepare(cx_state *st, PyObject *protocol,
     feed->buffer = buffer;
     return 1;
 }
-
-#else   /* 3.12 and later */
-
-int
-cx_readerproto_prepare(cx_state *st, PyObject *protocol,
-                       cx_readerproto_dest *feed)
-{
-    feed->reader = feed->buffer = NULL;
-    return 0;
-}
-
-#endif
 
 /* ---- StreamReader.feed_data's steps ---- */
 
@@ -629,6 +640,7 @@ cx_readerproto_setup(PyObject *module)
     /* Any of them not asyncio's: never taken. */
     st->rp_enabled = st->rp_orig_data_received && st->rp_orig__stream_reader
                      && st->rp_orig_feed_data && st->rp_orig__wakeup_waiter;
+    cx_monitor_init(&st->rp_monitor);
     st->rp_srp_tag = st->rp_sr_tag = 0;
     st->rp_feeds = 0;
     st->rp_direct = 0;

@@ -8,7 +8,7 @@
  * same work in C from their receive buffer, when the protocol and its reader
  * are exactly asyncio's classes, unmodified, and the instance overrides
  * none of the methods involved.  Anything else takes the generic call.
- * CPython 3.11 only (the version tested). */
+ * Not while a tracer, profiler or sys.monitoring tool watches (monitor.h). */
 #ifndef CX_READERPROTO_H
 #define CX_READERPROTO_H
 

@@ -7,6 +7,7 @@
 #define CX_STATE_H
 
 #include "Python.h"
+#include "monitor.h"
 
 typedef struct cx_state {
     /* our types */
@@ -193,6 +194,7 @@ typedef struct cx_state {
     int rp_enabled;                        /* all four are asyncio's */
     unsigned int rp_srp_tag;               /* version tags last found */
     unsigned int rp_sr_tag;                /* unchanged (0: none) */
+    cx_monitor rp_monitor;                 /* tools watching (monitor.h) */
     Py_ssize_t rp_feeds;                   /* reads fed in C (_path_counts) */
     Py_ssize_t rp_direct;                  /* of which straight into the
                                               reader's buffer */
@@ -232,6 +234,11 @@ typedef struct cx_state {
      * to the type; chained through handle_callback. */
     PyObject *handle_freelist;
     int handle_nfree;
+    /* sleep.c: _sleep0's iterators, and the dead ones kept for reuse
+     * (each holding its reference to the type) */
+    PyTypeObject *Sleep0IterType;
+    PyObject *sleep0_pool[64];
+    int sleep0_pool_len;
 } cx_state;
 
 extern PyModuleDef cx_module_def;

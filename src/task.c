@@ -169,39 +169,34 @@ task_set_error_soon(TaskObject *task, PyObject *exc_type,
 /* tasks._current_tasks is a plain dict {loop: task} up to 3.13, the one
  * _enter_task and _leave_task work on (checked at import:
  * st->current_tasks_direct): work on it directly, with their messages.
- * 3.14 keeps the current task in the thread state: ask asyncio. */
+ * 3.14 keeps the current task in the thread state: ask asyncio.  Its
+ * _enter_task / _leave_task are _asyncio's C functions (METH_FASTCALL |
+ * METH_KEYWORDS): called through their C pointer, without the vectorcall
+ * dispatch (the same call, with the same arguments; asyncio's Python
+ * versions, or anything else, through vectorcall). */
 static int
 call_task_hook(PyObject *fn, PyObject *loop, PyObject *task)
 {
     PyObject *args[2] = {loop, task};
-    PyObject *res = PyObject_Vectorcall(fn, args, 2, NULL);
+    PyObject *res;
+#if PY_VERSION_HEX >= 0x030E0000
+    if (PyCFunction_CheckExact(fn)
+        && PyCFunction_GET_FLAGS(fn) == (METH_FASTCALL | METH_KEYWORDS)) {
+        PyCFunctionFastWithKeywords f = (PyCFunctionFastWithKeywords)
+            (void (*)(void))PyCFunction_GET_FUNCTION(fn);
+        res = f(PyCFunction_GET_SELF(fn), args, 2, NULL);
+    }
+    else
+#endif
+    {
+        res = PyObject_Vectorcall(fn, args, 2, NULL);
+    }
     if (res == NULL) {
         return -1;
     }
     Py_DECREF(res);
     return 0;
 }
-
-#if PY_VERSION_HEX < 0x030E0000
-/* hash(loop), without the call when the loop's type keeps object's hash
- * (the identity hash the dict would compute). */
-static Py_hash_t
-loop_hash(PyObject *loop)
-{
-    if (Py_TYPE(loop)->tp_hash == PyBaseObject_Type.tp_hash) {
-        return _Py_HashPointer(loop);
-    }
-    return PyObject_Hash(loop);
-}
-
-/* The deletion with the hash already known: 3.13 exports only the
- * lookup. */
-#if PY_VERSION_HEX < 0x030D0000
-#define CURRENT_DEL(d, k, h) _PyDict_DelItem_KnownHash((d), (k), (h))
-#else
-#define CURRENT_DEL(d, k, h) PyDict_DelItem((d), (k))
-#endif
-#endif
 
 static int
 enter_task(cx_state *st, PyObject *loop, PyObject *task)
@@ -236,27 +231,44 @@ leave_task(cx_state *st, PyObject *loop, PyObject *task)
 {
 #if PY_VERSION_HEX < 0x030E0000
     if (st->current_tasks_direct) {
-        Py_hash_t hash = loop_hash(loop);
-        if (hash == -1) {
+        /* One lookup: pop the loop's entry; one that is not task (the
+         * error case) is put back, so the dict maps as before. */
+        PyObject *d = st->asyncio_current_tasks;
+        PyObject *cur;
+#if PY_VERSION_HEX >= 0x030D0000
+        int found = PyDict_Pop(d, loop, &cur);
+        if (found < 0) {
             return -1;
         }
-        PyObject *cur = _PyDict_GetItem_KnownHash(st->asyncio_current_tasks,
-                                                  loop, hash);
-        if (cur != task) {
-            if (cur == NULL) {
-                if (PyErr_Occurred()) {
-                    return -1;
-                }
-                cur = Py_None;
+#else
+        int found = 1;
+        cur = _PyDict_Pop(d, loop, NULL);
+        if (cur == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+                return -1;
             }
-            Py_INCREF(cur);
-            PyErr_Format(PyExc_RuntimeError,
-                         "Leaving task %R does not match the current task "
-                         "%R.", task, cur);
-            Py_DECREF(cur);
-            return -1;
+            PyErr_Clear();
+            found = 0;
         }
-        return CURRENT_DEL(st->asyncio_current_tasks, loop, hash);
+#endif
+        if (found && cur == task) {
+            Py_DECREF(cur);
+            return 0;
+        }
+        if (found) {
+            if (PyDict_SetItem(d, loop, cur) < 0) {
+                Py_DECREF(cur);
+                return -1;
+            }
+        }
+        else {
+            cur = Py_NewRef(Py_None);
+        }
+        PyErr_Format(PyExc_RuntimeError,
+                     "Leaving task %R does not match the current task "
+                     "%R.", task, cur);
+        Py_DECREF(cur);
+        return -1;
     }
 #endif
     return call_task_hook(st->asyncio_leave_task, loop, task);

@@ -149,6 +149,9 @@ def on_done(tag, raises=False):
 
 def handler(loop, ctx):
     msg = re.sub(r'0x[0-9a-f]+', '0x?', str(ctx.get('message')))
+    # a task's default name counts every task the process made (stock's
+    # and casyncio's counters differ with what ran before in the session)
+    msg = re.sub(r'Task-\d+', 'Task-?', msg)
     exc = ctx.get('exception')
     ev = f'EH {msg} | {fmt(exc) if exc is not None else None} | {sorted(ctx)}'
     if msg.endswith('never retrieved'):
@@ -461,7 +464,10 @@ class _Gen:
     def s_sleep_result(self, ctx, depth):
         self.use('sleep_result')
         tag = self.fresh('s')
-        return self.guard(tag, [f"r = await asyncio.sleep(0, '{tag}')",
+        # sleep()'s no-wait path takes every delay <= 0
+        delay = self.r.choice(['0', '-1', '0.0', 'delay=0'])
+        return self.guard(tag, [f"r = await asyncio.sleep({delay}, "
+                                f"result='{tag}')",
                                 f"T(f'{{me}} {tag} -> {{r!r}}')"])
 
     def s_ensure_future(self, ctx, depth):

@@ -42,3 +42,10 @@ def test_websockets_row():
 def test_uvicorn_rows():
     pytest.importorskip("uvicorn", reason="uvicorn is in the test extra")
     run_apps("starlette,asgi")
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None,
+                    reason="the HTTP rows need wrk (apt-get install wrk)")
+def test_aiohttp_row():
+    pytest.importorskip("aiohttp", reason="aiohttp is in the test extra")
+    run_apps("aiohttp")

@@ -11,6 +11,7 @@ A mismatch prints the seed, the program and a diff of the two traces; to
 replay one seed: CASYNCIO_DIFF_SEED0=<seed> CASYNCIO_DIFF_N=1.
 """
 import asyncio
+import contextlib
 import difflib
 import gc
 import os
@@ -18,6 +19,7 @@ import os
 import pytest
 
 import casyncio
+from casyncio import _tasks
 from difftest_gen import FEATURES, HAS_EAGER, generate, run
 
 N = int(os.environ.get('CASYNCIO_DIFF_N', '3000'))
@@ -30,8 +32,21 @@ STOCK_EAGER = getattr(asyncio, 'eager_task_factory', None)
 CASYNCIO_EAGER = casyncio.eager_task_factory if HAS_EAGER else None
 
 
+@contextlib.contextmanager
+def stock_sleep():
+    """asyncio's own sleep() as asyncio.sleep (importing casyncio made it
+    casyncio's, on every loop): the reference runs stock code only."""
+    saved = asyncio.sleep, asyncio.tasks.sleep
+    asyncio.sleep = asyncio.tasks.sleep = _tasks._stock_sleep
+    try:
+        yield
+    finally:
+        asyncio.sleep, asyncio.tasks.sleep = saved
+
+
 def stock_trace(program):
-    return run(program, asyncio.new_event_loop, STOCK_EAGER)
+    with stock_sleep():
+        return run(program, asyncio.new_event_loop, STOCK_EAGER)
 
 
 def casyncio_trace(program):
@@ -167,3 +182,25 @@ def test_mismatch_report_shows_program_and_diff():
     pair = expected[i:i + 2]
     assert any('\n-' + x in text for x in pair)
     assert any('\n+' + x in text for x in pair)
+
+
+def test_detects_a_different_sleep(frozen_gc):
+    """A sleep(0) that forgets its result argument gives a different trace
+    for the programs that use it (the generator's sleep_result)."""
+    async def result_losing_sleep(delay, result=None):
+        await _tasks._stock_sleep(delay)
+
+    seeds = [s for s in range(200) if 'sleep_result' in generate(s).features]
+    assert len(seeds) >= 10, seeds
+    differ = 0
+    saved = asyncio.sleep
+    for seed in seeds:
+        program = generate(seed)
+        expected = stock_trace(program)
+        asyncio.sleep = result_losing_sleep
+        try:
+            got = run(program, asyncio.new_event_loop, STOCK_EAGER)
+        finally:
+            asyncio.sleep = saved
+        differ += expected != got
+    assert differ >= len(seeds) // 2, (differ, len(seeds))

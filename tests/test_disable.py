@@ -21,6 +21,7 @@ PROGRAMS = {
 
 SOURCE = '''
 import asyncio
+import inspect
 import casyncio
 {setup}
 
@@ -28,6 +29,8 @@ async def main():
     loop = asyncio.get_running_loop()
     print(type(loop).__module__.split('.')[0],
           hasattr(asyncio.gather, '__wrapped__'),  # casyncio's gather
+          # casyncio's sleep (under the compat layer's wrapper, if any)
+          'casyncio' in inspect.unwrap(asyncio.sleep).__code__.co_filename,
           await asyncio.gather(asyncio.sleep(0, 'x')))
 
 {run}
@@ -53,13 +56,13 @@ def run(how, tmp_path, disable):
 
 @pytest.mark.parametrize('how', sorted(PROGRAMS))
 def test_on_by_default(how, tmp_path):
-    assert run(how, tmp_path, None) == "casyncio True ['x']\n"
-    assert run(how, tmp_path, '0') == "casyncio True ['x']\n"
+    assert run(how, tmp_path, None) == "casyncio True True ['x']\n"
+    assert run(how, tmp_path, '0') == "casyncio True True ['x']\n"
 
 
 @pytest.mark.parametrize('how', sorted(PROGRAMS))
 def test_disable_gives_stock_asyncio(how, tmp_path):
-    assert run(how, tmp_path, '1') == "asyncio False ['x']\n"
+    assert run(how, tmp_path, '1') == "asyncio False False ['x']\n"
 
 
 def test_disabled_launcher_children_run_stock(tmp_path):

@@ -138,9 +138,9 @@ def test_timer_handle_api(loop):
     h2.cancel()
 
 
-def test_timer_one_argument(loop):
-    # casyncio keeps call_later(d, cb, arg)'s one argument without a tuple
-    # until _args, a repr or a comparison asks for it.
+def _one_argument_callback(loop):
+    """(seen, errors, cb): cb(x) records x and raises for 'boom'; errors
+    gets the exception handler's messages."""
     seen = []
     errors = []
     loop.set_exception_handler(lambda l, c: errors.append(c['message']))
@@ -149,7 +149,13 @@ def test_timer_one_argument(loop):
         seen.append(x)
         if x == 'boom':
             raise ValueError(x)
+    return seen, errors, cb
 
+
+def test_timer_one_argument(loop):
+    # casyncio keeps call_later(d, cb, arg)'s one argument without a tuple
+    # until _args, a repr or a comparison asks for it.
+    seen, errors, cb = _one_argument_callback(loop)
     when = loop.time() + 10
     h = loop.call_at(when, cb, 'a')
     same = loop.call_at(when, cb, 'a')
@@ -167,10 +173,38 @@ def test_timer_one_argument(loop):
     loop.call_later(0.01, loop.stop)
     loop.run_forever()
     assert seen == [(1, 2), 'boom']
-    name = 'test_timer_one_argument.<locals>.cb'
+    name = '_one_argument_callback.<locals>.cb'
     shown = "()" if HIDES_ARGS and not loop.get_debug() else "('boom')"
     assert r.startswith('<TimerHandle when=')
     assert f' {name}{shown} at {__file__}:' in r
+    assert len(errors) == 1
+    assert errors[0].startswith(
+        f'Exception in callback {name}{shown} at {__file__}:')
+
+
+def test_call_soon_one_argument(loop):
+    # casyncio keeps call_soon(cb, arg)'s one argument without a tuple
+    # until _args or a repr asks for it (as for timers, above).
+    seen, errors, cb = _one_argument_callback(loop)
+    h = loop.call_soon(cb, 'a')
+    assert h._args == ('a',) and h._args is h._args
+    h2 = loop.call_soon(cb, (1, 2))     # a tuple as the one argument
+    h3 = loop.call_soon(cb, 'boom')
+    r = repr(h3)
+    loop.call_soon(cb, 'x').cancel()
+    h4 = loop.call_soon(cb, None)
+    assert h4._context is not None
+    h5 = loop.call_soon(cb, 'z')
+    h5.cancel()
+    assert h5._args is None and h5.cancelled()
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == ['a', (1, 2), 'boom', None]
+    assert h2._args == ((1, 2),)
+    name = '_one_argument_callback.<locals>.cb'
+    shown = "()" if HIDES_ARGS and not loop.get_debug() else "('boom')"
+    assert r.startswith('<Handle ')
+    assert f' {name}{shown} at {__file__}:' in r or f'{name}{shown}' in r
     assert len(errors) == 1
     assert errors[0].startswith(
         f'Exception in callback {name}{shown} at {__file__}:')

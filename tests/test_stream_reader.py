@@ -319,12 +319,10 @@ def test_c_path_receives_bulk_into_the_buffer(cloop):
         after = _core._path_counts()
         fed = after['streams_fed'] - before['streams_fed']
         direct = after['streams_direct'] - before['streams_direct']
-        if C_PATH and cloop._io_uring:
+        if cloop._io_uring:
             assert direct == 0 < fed
-        elif C_PATH:
-            assert 0 < direct <= fed
         else:
-            assert direct == fed == 0
+            assert 0 < direct <= fed
         tr.close()
         peer.close()
     run(cloop, main())
@@ -563,13 +561,63 @@ def test_monitoring_tool_sees_the_python_methods(loop):
     run(loop, main())
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12),
+                    reason='sys.monitoring is new in 3.12')
+@pytest.mark.parametrize('event', ['LINE', 'PY_START', 'RAISE'])
+def test_monitoring_local_events_see_the_python_methods(loop, event):
+    """Local events set on feed_data's code alone (a debugger's
+    breakpoint): the tool sees it run for each chunk, on either loop, and
+    once they are cleared reads are fed as before.  casyncio finds them
+    in the code object's monitoring data (a private layout from 3.14: this
+    is its check on each version).  RAISE is a local event from 3.15
+    on (before, set_local_events refuses it)."""
+    mon = sys.monitoring
+    tool = mon.PROFILER_ID
+    code = asyncio.StreamReader.feed_data.__code__
+    ev = getattr(mon.events, event)
+    seen = []
+
+    async def main():
+        reader, proto, tr, peer = await reader_pair(loop)
+        mon.use_tool_id(tool, 'casyncio-test')
+        try:
+            mon.register_callback(tool, ev, lambda *a: seen.append(a[0]))
+            try:
+                mon.set_local_events(tool, code, ev)
+            except ValueError:
+                assert event == 'RAISE' and sys.version_info < (3, 15)
+                return
+            for chunk in (b'one', b'two'):
+                peer.sendall(chunk)
+                assert await reader.readexactly(len(chunk)) == chunk
+            if event != 'RAISE':    # feed_data raises nothing here
+                assert len(seen) >= 2
+            before = streams_fed() if loop_is_ours(loop) else 0
+            # the generic path was taken: the counter did not move
+            peer.sendall(b'three')
+            assert await reader.readexactly(5) == b'three'
+            if loop_is_ours(loop):
+                assert streams_fed() == before
+        finally:
+            mon.set_local_events(tool, code, 0)
+            mon.register_callback(tool, ev, None)
+            mon.free_tool_id(tool)
+        before = streams_fed() if loop_is_ours(loop) else 0
+        peer.sendall(b'four')
+        assert await reader.readexactly(4) == b'four'
+        if loop_is_ours(loop):
+            assert streams_fed() - before == 1
+        tr.close()
+        peer.close()
+    run(loop, main())
+
+
+def loop_is_ours(loop):
+    import casyncio
+    return isinstance(loop, casyncio.Loop)
+
+
 # ---- casyncio: the C path is the one taken ----
-
-# The C path is compiled for 3.11 only (src/readerproto.c): from 3.12 on,
-# every chunk goes through asyncio's Python methods, so sys.monitoring tools
-# and tracers see them; the count stays 0.
-C_PATH = sys.version_info < (3, 12)
-
 
 def streams_fed():
     from casyncio import _core
@@ -583,12 +631,12 @@ def test_c_path_taken(cloop):
         for chunk in (b'one', b'two', b'three'):
             peer.sendall(chunk)
             assert await reader.readexactly(len(chunk)) == chunk
-        assert streams_fed() - before == (3 if C_PATH else 0)
+        assert streams_fed() - before == 3
         # a patched method: the Python path, not counted
         with mock.patch.object(reader, 'feed_data', reader.feed_data):
             peer.sendall(b'four')
             assert await reader.readexactly(4) == b'four'
-        assert streams_fed() - before == (3 if C_PATH else 0)
+        assert streams_fed() - before == 3
         tr.close()
         peer.close()
     run(cloop, main())
@@ -608,12 +656,47 @@ def test_c_path_taken_over_tls(cloop, server_ctx, client_ctx):
         w.write(b'tls')
         assert await r.readexactly(3) == b'tls'
         # server and client
-        assert streams_fed() - before == (2 if C_PATH else 0)
+        assert streams_fed() - before == 2
         w.close()
         await w.wait_closed()
         srv.close()
         await srv.wait_closed()
     run(cloop, main())
+
+
+def test_tls_bulk_reads_keep_every_byte(loop, server_ctx, client_ctx):
+    """Megabytes over TLS in writes of odd sizes, read with odd sizes: the
+    reader gets every byte in order (casyncio decrypts into one object
+    per read, sized from what OpenSSL and the BIO hold, grown when OpenSSL
+    had more than it could tell, and feeds the reader in C)."""
+    payload = os.urandom(3 * 1024 * 1024 + 4321)
+    sizes = [1, 70_000, 16_385, 1_000_000, 3]
+
+    async def handle(r, w):
+        i = k = 0
+        while i < len(payload):
+            n = sizes[k % len(sizes)]
+            w.write(payload[i:i + n])
+            i += n
+            k += 1
+        await w.drain()
+        w.close()
+
+    async def main():
+        srv = await asyncio.start_server(handle, HOST, 0, ssl=server_ctx)
+        port = srv.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection(HOST, port, ssl=client_ctx,
+                                             server_hostname='localhost')
+        got = bytearray()
+        k = 0
+        while chunk := await r.read((37, 1 << 20, 5000)[k % 3]):
+            got += chunk
+            k += 1
+        assert got == payload
+        w.close()
+        srv.close()
+        await srv.wait_closed()
+    run(loop, main())
 
 
 def test_tls_sslobject_returning_bytearray(loop, server_ctx, client_ctx):
@@ -702,9 +785,6 @@ def test_feed_data_globals_are_looked_up(loop, monkeypatch):
 
 # ---- no Python code between the recv() and the copy ----
 
-@pytest.mark.skipif(not C_PATH, reason='checks the 3.11-only C path; '
-                    "3.12+'s specialized attribute reads may skip the "
-                    'colliding key on either loop')
 def test_hash_colliding_key_cannot_corrupt_another_read(loop):
     """A key in the reader's __dict__ whose hash collides with '_eof' runs
     Python code (its __eq__) when the attribute is looked up: here that
@@ -835,7 +915,7 @@ def test_code_replaced_in_place(loop):
     run(loop, main())
 
 
-@pytest.mark.skipif(not C_PATH, reason='checks the 3.11-only C path; '
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason='3.11 only: '
                     "3.12+'s specializing interpreter keeps the old getter "
                     'in its inline cache on either loop')
 def test_property_getter_replaced_in_place(loop):

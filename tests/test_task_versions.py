@@ -589,6 +589,34 @@ def test_task_step_refused_while_another_task_is_current(loop):
     task.get_coro().close()
 
 
+def test_task_step_leave_refused_when_current_task_changed(loop):
+    # The step's coroutine makes another "task" current: leaving at the end
+    # of the step refuses (through the exception handler), and the other
+    # one stays current, as asyncio leaves it.
+    errors = []
+    loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
+    other = loop.create_future()
+    seen = []
+
+    async def swapper():
+        me = asyncio.current_task()
+        asyncio.tasks._leave_task(loop, me)
+        asyncio.tasks._enter_task(loop, other)
+
+    loop.create_task(swapper())
+    loop.call_soon(lambda: seen.append(asyncio.current_task(loop)))
+    loop.call_soon(asyncio.tasks._leave_task, loop, other)
+    loop.call_soon(lambda: seen.append(asyncio.current_task(loop)))
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == [other, None]
+    assert len(errors) == 1
+    exc = errors[0]["exception"]
+    assert isinstance(exc, RuntimeError)
+    assert ("Invalid attempt to leave task" if PY314
+            else "does not match the current task") in str(exc)
+
+
 def test_exception_handler_runs_in_the_task_context(loop):
     # 3.12 (gh-96704): a custom exception handler runs in the context of
     # the task (or handle) it reports on.

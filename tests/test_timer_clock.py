@@ -9,6 +9,7 @@ from unittest import mock
 import pytest
 
 import casyncio
+from casyncio import _tasks
 
 
 def test_call_at_keeps_the_deadline_as_given(loop):
@@ -105,8 +106,9 @@ def test_unpatched_clock_is_monotonic(loop):
 
 
 # asyncio.sleep() itself refuses NaN from 3.13 (and some patch releases
-# before): the same function runs on both loops.
-SLEEP_REFUSES_NAN = 'isnan' in inspect.getsource(asyncio.tasks.sleep)
+# before): the same function runs on both loops (casyncio's sleep() once
+# casyncio is imported, which does as the running version's own).
+SLEEP_REFUSES_NAN = 'isnan' in inspect.getsource(_tasks._stock_sleep)
 # asyncio's _run_once clamps the select timeout with max(0, ...) up to
 # 3.12, which makes a NaN one 0; from 3.13 it compares, a NaN goes through
 # and the selector raises ValueError when the loop is idle with a NaN

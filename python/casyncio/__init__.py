@@ -25,11 +25,13 @@ def _import_all():
     globals().update(locals())
     # asyncio.gather runs casyncio's gather while a casyncio loop runs (and
     # asyncio's own on any other loop): see _tasks.install_gather.
+    # asyncio.sleep is casyncio's on every loop (_tasks.install_sleep).
     # Not with CASYNCIO_DISABLE=1: stock asyncio untouched, to compare.
     from ._startup import disabled
-    from ._tasks import install_gather
+    from ._tasks import install_gather, install_sleep
     if not disabled():
         install_gather()
+        install_sleep()
 
 
 def _starting_launcher():

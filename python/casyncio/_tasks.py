@@ -12,18 +12,27 @@ cancellation (including ``_cancel_requested``) are the same.
 Importing casyncio makes ``asyncio.gather`` this gather() while a casyncio
 loop runs, and asyncio's own function on any other loop (install_gather()).
 
-wait(), sleep(), Semaphore and BoundedSemaphore are asyncio's own objects,
+sleep() is asyncio's own ``async def sleep(delay, result=None)`` of the
+running version, line for line, but for sleep(0)'s one yield: asyncio awaits
+a new ``__sleep0()`` generator, which yields None once; ours awaits
+``_core._sleep0``, whose C iterator yields None once, without the generator
+and its frame.  It works the same on any loop (a task takes a bare yield as
+"run me again on the next iteration"), so importing casyncio makes
+``asyncio.sleep`` this sleep() (install_sleep()).
+
+wait(), Semaphore and BoundedSemaphore are asyncio's own objects,
 re-exported: they create every future through ``loop.create_future()`` and
 schedule through ``loop.call_later()``, so on a casyncio loop they already use
 casyncio futures and timers, and copying them would only add a way to differ.
 """
 import functools
+import math
 import sys
 from asyncio import events, futures
 from asyncio import tasks as _aio_tasks
 from asyncio.locks import BoundedSemaphore, Semaphore  # re-exported as is
 from asyncio.tasks import (ALL_COMPLETED, FIRST_COMPLETED,  # noqa: F401
-                           FIRST_EXCEPTION, sleep, wait)  # re-exported as is
+                           FIRST_EXCEPTION, wait)  # re-exported as is
 
 from . import _core
 
@@ -157,3 +166,48 @@ def install_gather():
     import asyncio
     if asyncio.gather is _stock_gather:
         asyncio.gather = _asyncio_gather
+
+
+_stock_sleep = _aio_tasks.sleep
+_sleep0 = _core._sleep0
+
+# asyncio's sleep() refuses a NaN delay from 3.13 on (and in some patch
+# releases before): ours does when the running version's does.
+_CHECK_NAN = "isnan" in _stock_sleep.__code__.co_names
+
+
+async def sleep(delay, result=None):
+    """Coroutine that completes after a given time (in seconds)."""
+    if delay <= 0:
+        await _sleep0
+        return result
+
+    if _CHECK_NAN and math.isnan(delay):
+        raise ValueError("Invalid delay: NaN (not a number)")
+
+    loop = events.get_running_loop()
+    future = loop.create_future()
+    h = loop.call_later(delay,
+                        futures._set_result_unless_cancelled,
+                        future, result)
+    try:
+        return await future
+    finally:
+        h.cancel()
+
+
+# Named as asyncio's: pickle, repr and help() find asyncio.tasks.sleep,
+# which is this function once install_sleep() has run.
+sleep.__module__ = _stock_sleep.__module__
+sleep.__qualname__ = _stock_sleep.__qualname__
+sleep.__doc__ = _stock_sleep.__doc__
+
+
+def install_sleep():
+    """Make asyncio.sleep (and asyncio.tasks.sleep) casyncio's sleep(),
+    unless a program or tool has already replaced asyncio's own."""
+    if _aio_tasks.sleep is _stock_sleep:
+        _aio_tasks.sleep = sleep
+    import asyncio
+    if asyncio.sleep is _stock_sleep:
+        asyncio.sleep = sleep

@@ -21,7 +21,7 @@ never imports asyncio pays nothing more than the hook's own import.
 stock asyncio without editing the program: the launcher runs the program
 as plain ``python`` would, ``casyncio.install()`` leaves asyncio's policy
 alone, ``casyncio.new_event_loop()`` and ``casyncio.run()`` make stock
-asyncio loops, and ``import casyncio`` leaves ``asyncio.gather`` alone.
+asyncio loops, and ``import casyncio`` leaves ``asyncio.gather`` and ``asyncio.sleep`` alone.
 """
 import os
 
@@ -69,7 +69,7 @@ def child_environ(compat=True, environ=os.environ):
 def activate(compat=None):
     """Install casyncio into asyncio: the event loop policy (asyncio.run(),
     new_event_loop() make casyncio loops), casyncio's gather() as
-    ``asyncio.gather``, and, if *compat* (default: unless
+    ``asyncio.gather``, its sleep() as ``asyncio.sleep``, and, if *compat* (default: unless
     CASYNCIO_NO_COMPAT=1), the legacy-asyncio compat layer."""
     from casyncio import _compat, _policy, _tasks
     if disabled():
@@ -79,5 +79,6 @@ def activate(compat=None):
     _policy.install()
     # Importing casyncio did it already: kept for a caller that undid it.
     _tasks.install_gather()
+    _tasks.install_sleep()
     if compat:
         _compat.install()
