@@ -35,7 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from net import (Server, app_server_argv, build_rows, fmt_us,  # noqa
-                 measure_wrk, pinned, report)
+                 measure_wrk, pinned, report, server_env)
 from run import IMPLS, child_env, cpu_model, fmt_rate  # noqa: E402
 
 HTTP_ROWS = ["aiohttp", "starlette", "asgi"]
@@ -43,11 +43,13 @@ WS_ROWS = ["websockets"]
 
 
 def measure_http(args, env, impl, kind):
-    return measure_wrk(args, app_server_argv(impl, kind), env)
+    return measure_wrk(args, app_server_argv(impl, kind),
+                       server_env(env, impl))
 
 
 def measure_ws(args, env, impl, kind):
-    srv = Server(app_server_argv(impl, kind), env, args.server_cpu)
+    srv = Server(app_server_argv(impl, kind), server_env(env, impl),
+                 args.server_cpu)
     try:
         p = subprocess.run(
             [sys.executable, os.path.join(HERE, "ws_load.py"), "127.0.0.1",

@@ -4,8 +4,8 @@
 
 IMPL: asyncio, uvloop or casyncio (the loop factory, as in run.py).
 KIND: one of SERVERS below.  Listens on 127.0.0.1, a free port; prints
-"PORT <n> <loop class> <file of IMPL's module>" and serves until
-killed.
+"PORT <n> <loop class> <file of IMPL's module>" (the class followed by
+"+io_uring" for casyncio on its io_uring path) and serves until killed.
 """
 
 import asyncio
@@ -102,8 +102,10 @@ async def main(serve, origin):
     server = await serve(loop)
     sock = server if isinstance(server, socket.socket) else server.sockets[0]
     cls = type(loop)
+    # casyncio on its io_uring path (CASYNCIO_IO_URING=1) says so
+    ring = "+io_uring" if getattr(loop, "_io_uring", False) else ""
     print(f"PORT {sock.getsockname()[1]} {cls.__module__}.{cls.__qualname__}"
-          f" {origin}", flush=True)
+          f"{ring} {origin}", flush=True)
     await loop.create_future()
 
 

@@ -27,6 +27,7 @@
 #include "dgram.h"
 #include "pipe.h"
 #include "tls.h"
+#include "uring.h"
 #include "readerproto.h"
 #include "args.h"
 #include "docs.h"

@@ -683,7 +683,7 @@ loop_queue_watcher(LoopObject *lp, int fd, int which)
 /* *timeout for epoll_wait in ms: 0 when there is work or a stop, -1 with
  * no timer, else until the first timer, rounded up so we never wake early.
  * 0 or -1 (an overriding time() raised). */
-static int
+static inline __attribute__((always_inline)) int
 loop_poll_timeout(LoopObject *lp, int *timeout)
 {
     *timeout = 0;
@@ -709,15 +709,12 @@ loop_poll_timeout(LoopObject *lp, int *timeout)
     return 0;
 }
 
-static int
-loop_poll_io(LoopObject *lp)
+/* epoll_wait for the poll phase (timeout in ms; the GIL released unless
+ * 0): the count of events, or -1 with errno. */
+static inline __attribute__((always_inline)) int
+loop_epoll_wait(LoopObject *lp, struct epoll_event *events, int timeout)
 {
-    struct epoll_event events[LOOP_MAX_EVENTS];
-    int timeout;
     int n;
-    if (loop_poll_timeout(lp, &timeout) < 0) {
-        return -1;
-    }
     if (timeout == 0) {
         n = epoll_wait(lp->loop_poller.epfd, events, LOOP_MAX_EVENTS, 0);
     }
@@ -729,14 +726,13 @@ loop_poll_io(LoopObject *lp)
         Py_END_ALLOW_THREADS
         lp->loop_polling = 0;
     }
-    if (n < 0) {
-        if (errno != EINTR) {
-            PyErr_SetFromErrno(PyExc_OSError);
-            return -1;
-        }
-        /* A signal: run its Python handler now (Ctrl+C raises here). */
-        return PyErr_CheckSignals();
-    }
+    return n;
+}
+
+/* Queue what epoll reported.  0 or -1. */
+static inline __attribute__((always_inline)) int
+loop_dispatch(LoopObject *lp, struct epoll_event *events, int n)
+{
     for (int i = 0; i < n; i++) {
         int fd = events[i].data.fd;
         uint32_t ev = events[i].events;
@@ -759,6 +755,62 @@ loop_poll_io(LoopObject *lp)
         }
     }
     return 0;
+}
+
+static int
+loop_poll_io(LoopObject *lp)
+{
+    struct epoll_event events[LOOP_MAX_EVENTS];
+    int timeout;
+    if (loop_poll_timeout(lp, &timeout) < 0) {
+        return -1;
+    }
+    int n = loop_epoll_wait(lp, events, timeout);
+    if (n < 0) {
+        if (errno != EINTR) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        /* A signal: run its Python handler now (Ctrl+C raises here). */
+        return PyErr_CheckSignals();
+    }
+    return loop_dispatch(lp, events, n);
+}
+
+/* The poll phase of a loop with an io_uring ring (uring.h): what it
+ * queued submitted before the wait, its completions reaped after it,
+ * before epoll's events, so that a reader runs before the writer of the
+ * same socket, as on epoll (a reset's error is the recv's, the send then
+ * sees EPIPE).  The ring's fd, in the epoll set to wake the wait, has no
+ * watcher: loop_dispatch passes over it. */
+static int
+loop_poll_io_uring(LoopObject *lp)
+{
+    struct epoll_event events[LOOP_MAX_EVENTS];
+    int timeout;
+    cx_uring *u = lp->loop_uring;
+    if (loop_poll_timeout(lp, &timeout) < 0) {
+        return -1;
+    }
+    if (cx_uring_pending(u)) {
+        (void)cx_uring_submit(u);   /* retried before the next wait */
+    }
+    int n = loop_epoll_wait(lp, events, timeout);
+    if (n < 0) {
+        if (errno != EINTR) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        /* A signal, or the completions' task work interrupting the wait */
+        if (PyErr_CheckSignals() < 0) {
+            return -1;
+        }
+        n = 0;
+    }
+    if (cx_uring_reap(u, (PyObject *)lp) < 0) {
+        return -1;
+    }
+    return loop_dispatch(lp, events, n);
 }
 
 /* Take the soonest timer out of the heap; the caller gets the heap's
@@ -997,7 +1049,9 @@ loop_run_once(LoopObject *lp)
 {
     lp->loop_time_checked = 0;
     loop_prune_timers(lp);
-    if (loop_poll_io(lp) < 0 || loop_expire_timers(lp) < 0) {
+    if ((lp->loop_uring != NULL ? loop_poll_io_uring(lp)
+                                : loop_poll_io(lp)) < 0
+        || loop_expire_timers(lp) < 0) {
         return -1;
     }
     return loop_run_ready(lp);
@@ -1068,6 +1122,19 @@ Loop_set_debug(LoopObject *lp, PyObject *enabled)
     Py_RETURN_NONE;
 }
 
+/* Close the io_uring ring: its requests cancelled, the transports it
+ * held let go of (uring.h). */
+static void
+loop_close_uring(LoopObject *lp)
+{
+    if (lp->loop_uring != NULL) {
+        cx_uring *u = lp->loop_uring;
+        lp->loop_uring = NULL;
+        lp->loop_uring_on = 0;
+        cx_uring_close(u);
+    }
+}
+
 /* Drop the queue, the timers and the watchers, close epoll and the
  * eventfd.  The Python close() does the checks and the executor. */
 static void
@@ -1077,6 +1144,7 @@ loop_release(LoopObject *lp)
     loop_clear_timers(lp);
     cx_heap_free(&lp->loop_timers);
     cx_signal_close(lp);
+    loop_close_uring(lp);
     cx_poller_close(&lp->loop_poller);
     if (lp->loop_wakeup_fd >= 0) {
         close(lp->loop_wakeup_fd);
@@ -1777,6 +1845,11 @@ Loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     if (lp->loop_create_task_fast < 0) {
         goto error;
     }
+    /* The io_uring switch: the ring is made now (its fd is the loop's
+     * from the start), or the loop stays on epoll. */
+    const char *uring = getenv("CASYNCIO_IO_URING");
+    lp->loop_uring_on = uring != NULL && strcmp(uring, "1") == 0;
+    (void)cx_loop_uring(lp);
     return (PyObject *)lp;
 oserror:
     PyErr_SetFromErrno(PyExc_OSError);
@@ -1802,6 +1875,10 @@ Loop_traverse(LoopObject *lp, visitproc visit, void *arg)
     if (r) {
         return r;
     }
+    if (lp->loop_uring != NULL
+        && (r = cx_uring_traverse(lp->loop_uring, visit, arg)) != 0) {
+        return r;
+    }
     Py_VISIT(lp->loop_task_factory);
     Py_VISIT(lp->loop_exception_handler);
     Py_VISIT(lp->loop_signal_handlers);
@@ -1812,7 +1889,9 @@ Loop_traverse(LoopObject *lp, visitproc visit, void *arg)
 static int
 Loop_clear(LoopObject *lp)
 {
-    /* Keep the fds: only the Python references are dropped here. */
+    /* Keep the fds: only the Python references are dropped here (and the
+     * io_uring ring's, which are its requests'). */
+    loop_close_uring(lp);
     cx_queue_free(&lp->loop_ready);
     loop_clear_timers(lp);
     for (int fd = 0; fd < lp->loop_poller.nwatchers; fd++) {
@@ -1947,7 +2026,15 @@ static PyMethodDef Loop_methods[] = {
     {NULL, NULL},
 };
 
+/* _io_uring: stream transports receive through io_uring (uring.h). */
+static PyObject *
+Loop_get_io_uring(LoopObject *lp, void *c)
+{
+    return PyBool_FromLong(lp->loop_uring != NULL);
+}
+
 static PyGetSetDef Loop_getset[] = {
+    {"_io_uring", (getter)Loop_get_io_uring, NULL, NULL, NULL},
     {"_thread_id", (getter)Loop_get_thread_id, (setter)Loop_set_thread_id,
      NULL, NULL},
     {"_stopping", (getter)Loop_get_stopping, (setter)Loop_set_stopping, NULL,

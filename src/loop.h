@@ -28,6 +28,10 @@ typedef struct {
     int loop_debug;
     int loop_fast;                  /* call_soon not overridden by a subclass */
     int loop_create_task_fast;      /* nor create_task */
+    int loop_uring_on;              /* CASYNCIO_IO_URING=1 when made: stream
+                                       transports receive through io_uring
+                                       (uring.h) if the kernel lets us */
+    struct cx_uring *loop_uring;    /* the ring, made on first use, or NULL */
     PyObject *loop_time_fn;         /* a time() that replaces ours (patched
                                        on the instance, or a subclass's),
                                        or NULL: see loop_now() */
@@ -114,6 +118,16 @@ cx_loop_timer_cancelled(LoopObject *loop)
 {
     loop->loop_timers_cancelled++;
 }
+
+/* Queue Handle h (a transport's reader, uring.c) as the poll phase queues
+ * a ready fd's.  0 or -1. */
+int cx_loop_push_handle(LoopObject *loop, PyObject *h);
+
+/* The loop's io_uring ring for a stream transport's receive path, opened
+ * by the first call (Loop_new's) when the loop's switch is on; NULL when
+ * off or io_uring is not available (the switch is then turned off: epoll,
+ * silently). */
+struct cx_uring *cx_loop_uring(LoopObject *loop);
 
 /* loop.time() of a monotonic clock, in seconds (time.monotonic()'s clock). */
 double cx_time_now(void);

@@ -246,14 +246,17 @@ module_debug_counters(PyObject *mod, PyObject *Py_UNUSED(ignored))
  * were taken, for tests: reads fed to asyncio streams in C
  * (readerproto.c) and, of those, received straight into the reader's
  * buffer, reads into a caller's buffer by way of the receive buffer
- * (transport.c). */
+ * (transport.c); io_uring rings opened and their receive completions
+ * with bytes (uring.c). */
 static PyObject *
 module_path_counts(PyObject *mod, PyObject *Py_UNUSED(ignored))
 {
     cx_state *st = PyModule_GetState(mod);
-    return Py_BuildValue("{snsnsn}", "streams_fed", st->rp_feeds,
+    return Py_BuildValue("{snsnsnsnsn}", "streams_fed", st->rp_feeds,
                          "streams_direct", st->rp_direct,
-                         "recv_detours", st->transport_recv_detours);
+                         "recv_detours", st->transport_recv_detours,
+                         "uring_rings", cx_uring_open_count,
+                         "uring_recvs", cx_uring_recv_count);
 }
 
 /* _task_paths(): which of asyncio's task bookkeeping task.c does itself

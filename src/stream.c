@@ -8,6 +8,10 @@
  * interpreter's shared receive buffer (the bytes handed to data_received()
  * are copied out of it first), send() at once when nothing is queued, and
  * the queue (a list of bytes) flushed with sendmsg() when writable.
+ * With the loop's io_uring switch on (uring.h), the bytes come from a
+ * multishot recv's queued buffers instead of recv(): the reader Handle
+ * is queued when they come, and _read_ready hands them to the protocol
+ * as it would a recv()'s (transport_read_uring).
  * For loop.sendfile() it has asyncio's _empty_waiter: a Future resolved
  * when the queue drains, or with the error when the write or the
  * connection fails. */
@@ -25,6 +29,9 @@ typedef struct {
                                      half the receive buffer: the next
                                      goes straight into the reader's
                                      buffer (transport_read_streams) */
+    cx_uring_rx st_rx;            /* io_uring receive state, when the
+                                     loop's switch is on (tr_rx points
+                                     here; uring.h) */
 } StreamObject;
 
 #define STREAM(tr) ((StreamObject *)(tr))
@@ -213,11 +220,24 @@ transport_recv_bytes(cx_transport *tr, PyObject **data, Py_ssize_t *cap)
     return 1;
 }
 
+/* Bytes already received (io_uring, transport_read_uring): src[0:srclen]
+ * (src NULL: recv() them), taken from the transport's queue by
+ * uring_take once copied. */
+static inline void
+uring_take(cx_transport *tr, const char *src, Py_ssize_t n)
+{
+    if (src != NULL && n > 0) {
+        cx_uring_rx_consume(tr->tr_rx, n);
+    }
+}
+
 /* The protocol is asyncio's StreamReaderProtocol, unchanged: its reader is
- * fed in C (readerproto.c), whose checks come before the recv().  1 done
- * (0 or -1 in *rc), 0 not taken (nothing read). */
+ * fed in C (readerproto.c), whose checks come before the recv() (src:
+ * the bytes are there already).  1 done (0 or -1 in *rc), 0 not taken
+ * (nothing read). */
 static int
-transport_read_streams(cx_transport *tr, PyObject *proto, int *rc)
+transport_read_streams(cx_transport *tr, PyObject *proto, int *rc,
+                       const char *src, Py_ssize_t srclen)
 {
     cx_state *st = tr->tr_st;
     cx_readerproto_dest feed;
@@ -232,9 +252,14 @@ transport_read_streams(cx_transport *tr, PyObject *proto, int *rc)
     }
     ssize_t n = -1;
     int fed;
-    char *tail = STREAM(tr)->st_big_reads
+    char *tail = STREAM(tr)->st_big_reads && src == NULL
         ? cx_readerproto_reserve(&feed, CX_TRANSPORT_MAX_SIZE) : NULL;
-    if (tail != NULL) {
+    if (src != NULL) {
+        n = srclen;
+        fed = cx_readerproto_feed(st, &feed, src, n);
+        uring_take(tr, src, n);
+    }
+    else if (tail != NULL) {
         /* a bulk transfer: the kernel copies into the reader's buffer */
         n = recv(tr->tr_fd, tail, CX_TRANSPORT_MAX_SIZE, 0);
         int e = errno;
@@ -263,22 +288,32 @@ transport_read_streams(cx_transport *tr, PyObject *proto, int *rc)
 }
 
 static int
-transport_read_data(cx_transport *tr)
+transport_read_data(cx_transport *tr, const char *src, Py_ssize_t srclen)
 {
     cx_state *st = tr->tr_st;
     PyObject *proto = Py_NewRef(tr->tr_protocol);
     int rc;
     if (cx_readerproto_check(st, proto)
-        && transport_read_streams(tr, proto, &rc)) {
+        && transport_read_streams(tr, proto, &rc, src, srclen)) {
         Py_DECREF(proto);
         return rc;
     }
     Py_ssize_t cap = 0;
     PyObject *data = NULL;
-    int got = transport_recv_bytes(tr, &data, &cap);
-    if (got <= 0) {
-        Py_DECREF(proto);
-        return got;
+    if (src != NULL) {
+        data = cx_transport_bytes(st, src, srclen, &cap);
+        if (data == NULL) {
+            Py_DECREF(proto);
+            return -1;
+        }
+        uring_take(tr, src, srclen);
+    }
+    else {
+        int got = transport_recv_bytes(tr, &data, &cap);
+        if (got <= 0) {
+            Py_DECREF(proto);
+            return got;
+        }
     }
     PyObject *r = PyObject_CallMethodOneArg(proto, st->str_data_received,
                                             data);
@@ -293,7 +328,8 @@ transport_read_data(cx_transport *tr)
 }
 
 static int
-transport_read_buffered(cx_transport *tr)
+transport_read_buffered(cx_transport *tr, const char *src,
+                        Py_ssize_t srclen)
 {
     cx_state *st = tr->tr_st;
     PyObject *proto = Py_NewRef(tr->tr_protocol);
@@ -320,7 +356,19 @@ transport_read_buffered(cx_transport *tr)
     Py_buffer view;
     ssize_t n = -1;
     if (PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) == 0) {
-        n = cx_transport_recv_into(st, tr->tr_fd, &view, 0);
+        if (src != NULL && srclen > 0) {
+            n = srclen < view.len ? srclen : view.len;
+            memcpy(view.buf, src, n);
+            uring_take(tr, src, n);
+        }
+        else if (src != NULL) {
+            /* io_uring's EOF (0) or error (-errno), as recv_into's */
+            n = srclen < 0 ? -1 : 0;
+            errno = (int)-srclen;
+        }
+        else {
+            n = cx_transport_recv_into(st, tr->tr_fd, &view, 0);
+        }
         int e = errno;
         PyBuffer_Release(&view);
         if (n < 0) {
@@ -375,16 +423,21 @@ transport_read_buffered(cx_transport *tr)
  * its get_buffer(-1) (a max_size buffer) and buffer_updated(n), the bytes
  * received into the receive buffer and handed to it in C. */
 static int
-transport_read_fed(cx_transport *tr)
+transport_read_fed(cx_transport *tr, const char *src, Py_ssize_t srclen)
 {
-    char *rbuf;
-    ssize_t n;
-    int got = transport_recv(tr, &rbuf, &n);
-    if (got <= 0) {
-        return got;
+    const char *rbuf = src;
+    ssize_t n = srclen;
+    if (src == NULL) {
+        char *b;
+        int got = transport_recv(tr, &b, &n);
+        if (got <= 0) {
+            return got;
+        }
+        rbuf = b;
     }
     PyObject *proto = Py_NewRef(tr->tr_protocol);
     int rc = tr->tr_st->transport_feed(proto, rbuf, n);
+    uring_take(tr, src, n);
     Py_DECREF(proto);
     if (rc < 0) {
         return cx_transport_fatal_error(
@@ -393,17 +446,93 @@ transport_read_fed(cx_transport *tr)
     return 0;
 }
 
-/* The reader Handle's callback: the socket is readable. */
+/* io_uring (uring.h): what _read_ready does with a recv()'s bytes, with
+ * the bytes the multishot recv queued (up to now): up to max_size of them (one piece
+ * as it is, several gathered into the receive buffer), or the EOF or
+ * error queued after them, in a call of its own as the next recv() would
+ * have told it; the reader Handle queued again while more is queued. */
+static int
+transport_read_uring(cx_transport *tr)
+{
+    cx_uring_rx *rx = tr->tr_rx;
+    /* What came since the loop's poll phase too, as a recv() now would
+     * have it (it is in the CQ already: the syscalls made since ran the
+     * kernel's completion work); our own Handle not queued again. */
+    rx->rx_scheduled = 1;
+    int rc = cx_uring_reap(rx->rx_ring, (PyObject *)tr->tr_loop);
+    rx->rx_scheduled = 0;
+    if (rc < 0) {
+        return -1;
+    }
+    Py_ssize_t len;
+    const char *p = cx_uring_rx_peek(rx, 0, &len);
+    if (p == NULL) {
+        if (len > 0) {
+            return 0;       /* nothing queued */
+        }
+        cx_uring_rx_consume(rx, 0);
+        if (tr->tr_buffered == 1) {
+            /* asyncio asks get_buffer() for the recv_into() that tells */
+            rc = transport_read_buffered(tr, "", len);
+        }
+        else if (len == 0) {
+            rc = transport_on_eof(tr);
+        }
+        else {
+            errno = (int)-len;
+            PyErr_SetFromErrno(PyExc_OSError);
+            rc = cx_transport_fatal_error(
+                tr, "Fatal read error on socket transport");
+        }
+    }
+    else {
+        Py_ssize_t total = len, l;
+        int pieces = 1;
+        while (cx_uring_rx_peek(rx, pieces, &l) != NULL
+               && total + l <= CX_TRANSPORT_MAX_SIZE) {
+            total += l;
+            pieces++;
+        }
+        if (pieces > 1) {
+            char *rbuf = cx_transport_rbuf(tr->tr_st);
+            if (rbuf == NULL) {
+                return -1;
+            }
+            Py_ssize_t off = 0;
+            for (int i = 0; i < pieces; i++) {
+                const char *q = cx_uring_rx_peek(rx, i, &l);
+                memcpy(rbuf + off, q, l);
+                off += l;
+            }
+            p = rbuf;
+        }
+        rc = tr->tr_buffered == 2 ? transport_read_fed(tr, p, total)
+             : tr->tr_buffered ? transport_read_buffered(tr, p, total)
+             : transport_read_data(tr, p, total);
+    }
+    if (rc == 0 && tr->tr_reader_on && tr->tr_loop != NULL) {
+        rc = cx_uring_rx_kick(rx, (PyObject *)tr->tr_loop);
+    }
+    return rc;
+}
+
+/* The reader Handle's callback: the socket is readable (io_uring: bytes
+ * are queued). */
 static PyObject *
 Transport__read_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
 {
+    int uring = tr->tr_rx != NULL && tr->tr_rx->rx_ring != NULL;
+    if (uring) {
+        tr->tr_rx->rx_scheduled = 0;
+    }
     if (!tr->tr_reader_on || tr->tr_conn_lost || tr->tr_protocol == NULL) {
         Py_RETURN_NONE;
     }
     Py_INCREF(tr);
-    int rc = tr->tr_buffered == 2 ? transport_read_fed(tr)
-             : tr->tr_buffered ? transport_read_buffered(tr)
-             : transport_read_data(tr);
+    int rc = uring ? transport_read_uring(tr)
+             : tr->tr_buffered == 2 ? transport_read_fed(tr, NULL, 0)
+             : tr->tr_buffered ? transport_read_buffered(tr, NULL, 0)
+             : transport_read_data(tr, NULL, 0);
     Py_DECREF(tr);
     if (rc < 0) {
         return NULL;
@@ -923,6 +1052,10 @@ Stream_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
                                         server);
     if (tr != NULL) {
         tr->tr_on_lost = stream_on_lost;
+        if (tr->tr_loop != NULL && tr->tr_loop->loop_uring_on
+            && cx_loop_uring(tr->tr_loop) != NULL) {
+            tr->tr_rx = &STREAM(tr)->st_rx;
+        }
     }
     return (PyObject *)tr;
 }
@@ -937,6 +1070,7 @@ Stream_traverse(cx_transport *tr, visitproc visit, void *arg)
 static int
 Stream_clear(cx_transport *tr)
 {
+    cx_uring_rx_release(&STREAM(tr)->st_rx);
     Py_CLEAR(STREAM(tr)->st_empty_waiter);
     return cx_transport_clear(tr);
 }

@@ -54,6 +54,24 @@ cx_transport_watch(cx_transport *tr, int which, int on)
         }
         Py_XSETREF(((HandleObject *)ours)->handle_context, ctx);
     }
+    if (which == 0 && tr->tr_rx != NULL && lp->loop_uring != NULL) {
+        /* io_uring: a multishot recv instead of the poller's reader */
+        if (!on) {
+            cx_uring_rx_stop(tr->tr_rx);
+            *flag = 0;
+            return 0;
+        }
+        int rc = cx_uring_rx_start(lp->loop_uring, tr->tr_rx,
+                                   (PyObject *)tr, &tr->tr_read_handle,
+                                   tr->tr_fd);
+        if (rc < 0) {
+            errno = -rc;
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        *flag = 1;
+        return cx_uring_rx_kick(tr->tr_rx, (PyObject *)lp);
+    }
     PyObject *old;
     int rc = cx_poller_set(&lp->loop_poller, tr->tr_fd, which,
                            on ? ours : NULL, &old);
@@ -276,6 +294,11 @@ cx_transport_call_connection_lost(PyObject *self, PyObject *exc)
     PyObject *pending = rc < 0 ? cx_err_fetch() : NULL;
     /* finally: */
     tr->tr_reader_on = tr->tr_writer_on = 0;
+    if (tr->tr_rx != NULL) {
+        /* the recv cancelled before the socket closes; what came is
+         * dropped */
+        cx_uring_rx_release(tr->tr_rx);
+    }
     PyObject *sock = tr->tr_sock;
     tr->tr_sock = NULL;
     if (sock != NULL) {

@@ -58,6 +58,9 @@ struct cx_transport {
     Py_ssize_t tr_low_water;
     PyObject *weakreflist;
     PyObject *tr_dict;
+    struct cx_uring_rx *tr_rx;    /* a stream socket's io_uring receive
+                                     state (uring.h), or NULL: the
+                                     reader is epoll's */
     int tr_fd;
     int tr_conn_lost;
     char tr_closing;

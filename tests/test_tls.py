@@ -27,17 +27,21 @@ import pytest
 from test_tcp import HOST, Recorder, nfds
 
 
-@pytest.fixture(params=['asyncio', 'casyncio', 'casyncio-pytls'])
+@pytest.fixture(params=['asyncio', 'casyncio', 'casyncio-pytls',
+                        'casyncio-uring'])
 def loop(request, monkeypatch):
     """Stock asyncio; casyncio (TLS data path in C); casyncio with
-    asyncio's Python SSLProtocol."""
+    asyncio's Python SSLProtocol; casyncio (TLS data path in C) on its
+    io_uring receive path."""
     if request.param == 'asyncio':
         lp = asyncio.new_event_loop()
     else:
         import casyncio
         from casyncio import _tls
-        monkeypatch.setattr(_tls, 'USE_C', request.param == 'casyncio')
-        lp = casyncio.new_event_loop()
+        from conftest import new_uring_loop
+        monkeypatch.setattr(_tls, 'USE_C', request.param != 'casyncio-pytls')
+        lp = (new_uring_loop() if request.param == 'casyncio-uring'
+              else casyncio.new_event_loop())
     yield lp
     if not lp.is_closed():
         lp.close()

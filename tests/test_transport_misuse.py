@@ -16,6 +16,20 @@ from asyncio import selector_events
 import pytest
 
 import casyncio
+from conftest import new_uring_loop
+
+
+def _uring_factories():
+    """[new_uring_loop] where the kernel lets casyncio use io_uring, else
+    []: the stream transports' cases run on that path too."""
+    try:
+        new_uring_loop().close()
+    except pytest.skip.Exception:
+        return []
+    return [new_uring_loop]
+
+
+URING = _uring_factories()
 
 
 class Recorder(asyncio.Protocol):
@@ -245,6 +259,8 @@ def same_on_both(kind, body):
     theirs = run_on(asyncio.new_event_loop, kind, body)
     ours = run_on(casyncio.new_event_loop, kind, body)
     assert ours == theirs
+    for new_loop in URING if kind == 'tcp' else []:
+        assert run_on(new_loop, kind, body) == theirs
 
 
 def write_method(t):
@@ -608,6 +624,9 @@ def test_evil_protocol(kind, cb, action):
         return
     theirs = evil_run(asyncio.new_event_loop, EVIL_KIND[kind], cb, action)
     assert ours == theirs
+    for new_loop in URING if kind.startswith('tcp') else []:
+        # the stream transports on casyncio's io_uring path too
+        assert evil_run(new_loop, EVIL_KIND[kind], cb, action) == theirs
 
 
 def test_misuse_cycles_leak_no_fd_or_object(cloop):
