@@ -47,6 +47,21 @@
 
 /* ---- the classes ---- */
 
+/* tp's version tag, 0 when it has none valid (a change to the class or a
+ * base resets it; the next lookup assigns a new one).  Up to 3.12 a flag
+ * says whether it is valid; from 3.13 the flag is no longer set and a
+ * non-zero tag is valid. */
+static unsigned int
+version_tag(PyTypeObject *tp)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return tp->tp_version_tag;
+#else
+    return tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG
+           ? tp->tp_version_tag : 0;
+#endif
+}
+
 /* `tp` as asyncio defines it, by the version tag validated last (*tag; 0:
  * none).  Else check it again and remember the tag: the generic attribute
  * lookup, each method name resolving to the original, and no class
@@ -56,8 +71,7 @@ class_unchanged(PyTypeObject *tp, unsigned int *tag,
                 PyObject *const *names, PyObject *const *originals,
                 int nmethods, PyObject *const *attrs, int nattrs)
 {
-    if (*tag != 0 && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
-        && tp->tp_version_tag == *tag) {
+    if (*tag != 0 && version_tag(tp) == *tag) {
         return 1;
     }
     *tag = 0;
@@ -78,9 +92,7 @@ class_unchanged(PyTypeObject *tp, unsigned int *tag,
     }
     /* _PyType_Lookup assigned a tag if it could; without one, check every
      * time. */
-    if (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) {
-        *tag = tp->tp_version_tag;
-    }
+    *tag = version_tag(tp);
     return 1;
 }
 

@@ -440,6 +440,10 @@ PATCHES = ['class feed_data', 'class _wakeup_waiter', 'class data_received',
 def test_patched_methods_are_called(loop, kind):
     async def main():
         reader, proto, tr, peer = await reader_pair(loop)
+        # a read first: casyncio has then cached its check of the classes
+        # (by their version tags), which the patch must invalidate
+        peer.sendall(b'first')
+        assert await reader.readexactly(5) == b'first'
         record = []
         with _patch(kind, reader, proto, record):
             task = asyncio.ensure_future(reader.readexactly(5))
