@@ -220,9 +220,9 @@ transport_recv_bytes(cx_transport *tr, PyObject **data, Py_ssize_t *cap)
     return 1;
 }
 
-/* Bytes already received (io_uring, transport_read_uring): src[0:srclen]
- * (src NULL: recv() them), taken from the transport's queue by
- * uring_take once copied. */
+/* Once n bytes already received (io_uring, transport_read_uring) are
+ * copied out of src, they leave the transport's queue (src NULL: they
+ * were recv()'d, nothing queued). */
 static inline void
 uring_take(cx_transport *tr, const char *src, Py_ssize_t n)
 {
@@ -447,10 +447,11 @@ transport_read_fed(cx_transport *tr, const char *src, Py_ssize_t srclen)
 }
 
 /* io_uring (uring.h): what _read_ready does with a recv()'s bytes, with
- * the bytes the multishot recv queued (up to now): up to max_size of them (one piece
- * as it is, several gathered into the receive buffer), or the EOF or
- * error queued after them, in a call of its own as the next recv() would
- * have told it; the reader Handle queued again while more is queued. */
+ * the bytes the multishot recv queued (up to now): up to max_size of them
+ * (one piece as it is, several gathered in memory of their own), or the
+ * EOF or error queued after them, in a call of its own as the next recv()
+ * would have told it; the reader Handle queued again while more is
+ * queued. */
 static int
 transport_read_uring(cx_transport *tr)
 {
@@ -493,22 +494,27 @@ transport_read_uring(cx_transport *tr)
             total += l;
             pieces++;
         }
+        char *gathered = NULL;
         if (pieces > 1) {
-            char *rbuf = cx_transport_rbuf(tr->tr_st);
-            if (rbuf == NULL) {
+            /* in memory of their own, not the receive buffer: the
+             * threads' loops share that, and Python code (get_buffer(),
+             * readerproto's checks) runs before they are copied out */
+            if ((gathered = PyMem_Malloc(total)) == NULL) {
+                PyErr_NoMemory();
                 return -1;
             }
             Py_ssize_t off = 0;
             for (int i = 0; i < pieces; i++) {
                 const char *q = cx_uring_rx_peek(rx, i, &l);
-                memcpy(rbuf + off, q, l);
+                memcpy(gathered + off, q, l);
                 off += l;
             }
-            p = rbuf;
+            p = gathered;
         }
         rc = tr->tr_buffered == 2 ? transport_read_fed(tr, p, total)
              : tr->tr_buffered ? transport_read_buffered(tr, p, total)
              : transport_read_data(tr, p, total);
+        PyMem_Free(gathered);
     }
     if (rc == 0 && tr->tr_reader_on && tr->tr_loop != NULL) {
         rc = cx_uring_rx_kick(rx, (PyObject *)tr->tr_loop);
