@@ -31,7 +31,8 @@ typedef struct {
     int loop_uring_on;              /* CASYNCIO_IO_URING=1 when made: stream
                                        transports receive through io_uring
                                        (uring.h) if the kernel lets us */
-    struct cx_uring *loop_uring;    /* the ring, made on first use, or NULL */
+    struct cx_uring *loop_uring;    /* the ring (made with the loop when
+                                       the switch is on), or NULL */
     PyObject *loop_time_fn;         /* a time() that replaces ours (patched
                                        on the instance, or a subclass's),
                                        or NULL: see loop_now() */

@@ -81,11 +81,11 @@ static int
 uring_kernel_ok(void)
 {
     struct utsname un;
-    int major = 0, minor = 0;
-    if (uname(&un) < 0 || sscanf(un.release, "%d.%d", &major, &minor) != 2) {
+    int major = 0;
+    if (uname(&un) < 0 || sscanf(un.release, "%d.", &major) != 1) {
         return 0;
     }
-    return major > 6 || (major == 6 && minor >= 0);
+    return major >= 6;
 }
 
 static void
