@@ -36,6 +36,10 @@ typedef struct {
 
 #define STREAM(tr) ((StreamObject *)(tr))
 
+/* stream_shrink_head: how large a queued bytes object must be for its
+ * tail to be copied out before resume_writing. */
+#define STREAM_SHRINK_MIN (1 << 20)
+
 /* ---- the empty waiter (loop.sendfile) ---- */
 
 /* The write queue drained (exc NULL: set_result(None)) or the write
@@ -858,6 +862,39 @@ cx_stream_write(cx_transport *tr, PyObject *data)
     return transport_write(tr, data, 1);
 }
 
+/* Before resume_writing: when what is left queued is the tail of one large
+ * bytes object only we hold, that tail (at most the low-water mark) goes
+ * into a bytes object of its own and the large one is freed now.  The
+ * protocol usually answers resume_writing with its next large write (TLS:
+ * the outgoing BIO read out whole): without this the old object, nearly
+ * all sent, would still be alive then and the heap grow by its size.
+ * Bytes only: they cannot change, so the copy sends what the item would.
+ * 0 or -1. */
+static int
+stream_shrink_head(cx_transport *tr)
+{
+    if (!tr->tr_protocol_paused || tr->tr_wbuf_size > tr->tr_low_water
+        || tr->tr_wbuf_size == 0
+        || PyList_GET_SIZE(tr->tr_wbuf) - tr->tr_wbuf_head != 1) {
+        return 0;
+    }
+    PyObject *item = PyList_GET_ITEM(tr->tr_wbuf, tr->tr_wbuf_head);
+    if (!PyBytes_CheckExact(item) || Py_REFCNT(item) != 1
+        || PyBytes_GET_SIZE(item) < STREAM_SHRINK_MIN
+        || tr->tr_wbuf_size > PyBytes_GET_SIZE(item) / 4) {
+        return 0;
+    }
+    PyObject *rest = PyBytes_FromStringAndSize(
+        PyBytes_AS_STRING(item) + tr->tr_wbuf_off, tr->tr_wbuf_size);
+    if (rest == NULL) {
+        return -1;
+    }
+    PyList_SET_ITEM(tr->tr_wbuf, tr->tr_wbuf_head, rest);
+    tr->tr_wbuf_off = 0;
+    Py_DECREF(item);
+    return 0;
+}
+
 /* asyncio's _write_sendmsg(): flush what the queue holds, as far as the
  * socket takes it; once empty, the writer off, the empty waiter, and the
  * close or the shutdown that waited for it.  None or NULL. */
@@ -909,7 +946,8 @@ stream_flush(cx_transport *tr)
         goto done;
     }
     cx_stream_consume(tr, n);
-    if (cx_transport_maybe_resume(tr) < 0) {  /* May append. */
+    if (stream_shrink_head(tr) < 0
+        || cx_transport_maybe_resume(tr) < 0) {  /* May append. */
         goto error;
     }
     if (tr->tr_wbuf_size == 0) {

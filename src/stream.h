@@ -63,21 +63,33 @@ cx_stream_item(PyObject *item, Py_ssize_t off, Py_ssize_t *len)
     return p + off;
 }
 
-/* Drop n sent bytes from the front of the queue. */
+/* Drop n sent bytes from the front of the queue (n from one sendmsg() of
+ * cx_stream_fill_iov's iov: at most CX_STREAM_IOV_MAX items).  A sent item
+ * is released at once, its slot left None until the list is compacted:
+ * kept, a large bytes would hold its memory while later items wait, and
+ * a memoryview (3.12+) its export of the caller's buffer, which asyncio
+ * drops once sent.  They are released once the queue's state is updated
+ * (a memoryview's release can run Python code, which may write or close). */
 static inline void
 cx_stream_consume(cx_transport *tr, Py_ssize_t n)
 {
     PyObject *list = tr->tr_wbuf;
+    PyObject *sent[CX_STREAM_IOV_MAX];
+    int nsent = 0;
     tr->tr_wbuf_size -= n;
     while (n > 0) {
         Py_ssize_t left = 0;
-        (void)cx_stream_item(PyList_GET_ITEM(list, tr->tr_wbuf_head),
-                             tr->tr_wbuf_off, &left);
+        PyObject *item = PyList_GET_ITEM(list, tr->tr_wbuf_head);
+        (void)cx_stream_item(item, tr->tr_wbuf_off, &left);
         if (n < left) {
             tr->tr_wbuf_off += n;
             break;
         }
         n -= left;
+        if (nsent < CX_STREAM_IOV_MAX) {
+            sent[nsent++] = item;
+            PyList_SET_ITEM(list, tr->tr_wbuf_head, Py_NewRef(Py_None));
+        }
         tr->tr_wbuf_off = 0;
         tr->tr_wbuf_head++;
     }
@@ -86,8 +98,15 @@ cx_stream_consume(cx_transport *tr, Py_ssize_t n)
     }
     else if (tr->tr_wbuf_head >= 64
              && tr->tr_wbuf_head * 2 >= PyList_GET_SIZE(list)) {
-        (void)PyList_SetSlice(list, 0, tr->tr_wbuf_head, NULL);
-        tr->tr_wbuf_head = 0;
+        if (PyList_SetSlice(list, 0, tr->tr_wbuf_head, NULL) == 0) {
+            tr->tr_wbuf_head = 0;
+        }
+        else {
+            PyErr_Clear();      /* compacted at a later send */
+        }
+    }
+    while (nsent > 0) {
+        Py_DECREF(sent[--nsent]);
     }
 }
 

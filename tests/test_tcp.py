@@ -235,6 +235,81 @@ def test_large_write_queued_whole_then_more(loop):
     loop.run_until_complete(main())
 
 
+def test_resume_writing_writes_next_large_block(loop):
+    """A protocol that answers resume_writing() with its next large block
+    (what asyncio's SSL protocol does with the outgoing BIO): every block
+    arrives whole and in order.  On casyncio the nearly sent block, a bytes
+    object only the transport holds, is freed before resume_writing() is
+    called (its unsent tail, at most the low-water mark, copied out), so
+    the next block does not need the memory of both."""
+    import tracemalloc
+    size = 4 * 1024 * 1024
+    ours = type(loop).__module__.startswith('casyncio')
+
+    async def main():
+        srv, tr, pr, sink, received = await paused_sink_pair(loop)
+        at_resume = []
+        pending = [1, 2]
+
+        def resume_writing():
+            pr.events.append('resume')
+            # traced, less the sink's bytearray: the transport's queue
+            at_resume.append(tracemalloc.get_traced_memory()[0] - base
+                             - sys.getsizeof(received))
+            if pending:
+                tr.write(bytes([pending.pop(0)]) * size)  # only tr holds it
+        pr.resume_writing = resume_writing
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            tr.write(bytes([0]) * size)
+            assert pr.events == ['made', 'pause']
+            sink.tr.resume_reading()
+            while len(received) < 3 * size:
+                await asyncio.sleep(0.01)
+        finally:
+            tracemalloc.stop()
+        assert received == b''.join(bytes([i]) * size for i in range(3))
+        assert pr.events == ['made'] + ['pause', 'resume'] * 3
+        if ours:
+            # at each resume no large block is alive (the one before was
+            # freed); asyncio's queue still holds it then (~size)
+            assert all(m < size // 2 for m in at_resume), at_resume
+        await close_sink_pair(srv, tr, pr, sink)
+    loop.run_until_complete(main())
+
+
+def test_sent_buffer_released_while_more_is_queued(loop):
+    """A bytearray given to write() and queued (3.12+: a memoryview of it,
+    which holds an export) is let go once its bytes are sent, even while
+    what was written after it still waits: it can be resized again."""
+    async def main():
+        srv, tr, pr, sink, received = await paused_sink_pair(loop)
+        tr.set_write_buffer_limits(high=1 << 30)
+        first = bytearray(os.urandom(2 * 1024 * 1024))
+        tr.write(first)
+        tr.write(b'y' * (8 * 1024 * 1024))
+        enough = loop.create_future()
+
+        def data_received(data):        # stop once `first` is all here
+            received.extend(data)
+            if len(received) > len(first) and not enough.done():
+                sink.tr.pause_reading()
+                enough.set_result(None)
+        sink.data_received = data_received
+        sink.tr.resume_reading()
+        await enough
+        assert tr.get_write_buffer_size() > 0       # the rest still queued
+        assert received[:len(first)] == first
+        first.append(0)                 # no BufferError: released
+        first.clear()
+        sink.tr.resume_reading()
+        while tr.get_write_buffer_size():
+            await asyncio.sleep(0.01)
+        await close_sink_pair(srv, tr, pr, sink)
+    loop.run_until_complete(main())
+
+
 def test_buffers_changed_after_write(loop):
     """What a bytearray or memoryview given to write() holds when it is
     finally sent: 3.12+ queues the object itself (a memoryview of it once
