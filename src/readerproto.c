@@ -536,6 +536,15 @@ cx_readerproto_reserve(cx_readerproto_dest *feed, Py_ssize_t room)
     return tail;
 }
 
+char *
+cx_readerproto_regrow(cx_readerproto_dest *feed, Py_ssize_t room)
+{
+    if (PyByteArray_Resize(feed->buffer, feed->size + room) < 0) {
+        return NULL;
+    }
+    return PyByteArray_AS_STRING(feed->buffer) + feed->size;
+}
+
 int
 cx_readerproto_commit(cx_state *st, cx_readerproto_dest *feed, Py_ssize_t n)
 {

@@ -62,6 +62,7 @@ int cx_readerproto_feed(cx_state *st, cx_readerproto_dest *feed,
 char *cx_readerproto_reserve(cx_readerproto_dest *feed, Py_ssize_t room);
 int cx_readerproto_commit(cx_state *st, cx_readerproto_dest *feed,
                           Py_ssize_t n);
+char *cx_readerproto_regrow(cx_readerproto_dest *feed, Py_ssize_t room);
 
 /* A prepared feed whose read brought no bytes. */
 void cx_readerproto_release(cx_readerproto_dest *feed);
