@@ -258,6 +258,64 @@ def test_timer_context(loop):
     assert var.get() == 'after schedule'
 
 
+def test_call_soon_context(loop):
+    # casyncio's call_soon handles (3.14+) keep the context's variables and
+    # make the Context when they run (or when asked): the same answers as
+    # asyncio's copies, with and without one argument inline.
+    import contextvars
+    var = contextvars.ContextVar('soon_var', default='default')
+    out = []
+    holder = {}
+
+    def setter(tag, *rest):
+        out.append((tag, var.get()))
+        var.set(tag)
+        out.append((tag, var.get(), contextvars.copy_context()[var]))
+
+    def keeper(tag):
+        holder[tag] = holder['h_' + tag]._context
+        assert holder[tag][var] == 'at schedule'
+        var.set('kept ' + tag)
+
+    def nested(tag):
+        var.set(tag)
+        # scheduled from inside a callback: sees what this one set
+        loop.call_soon(setter, tag + ' inner')
+
+    var.set('at schedule')
+    h1 = loop.call_soon(setter, 'one')
+    h2 = loop.call_soon(setter, 'two', 'extra')
+    holder['h_k'] = loop.call_soon(keeper, 'k')
+    h3 = loop.call_soon(setter, 'three')
+    asked = h3._context                 # made before it runs
+    assert asked is h3._context and asked[var] == 'at schedule'
+    loop.call_soon(nested, 'n')
+    var.set('after schedule')
+    h4 = loop.call_soon(setter, 'four')
+    h5 = loop.call_soon(setter, 'five')
+    h5.cancel()
+    assert repr(h5).startswith('<Handle cancelled')
+    assert 'setter' in repr(h4)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert out == [('one', 'at schedule'), ('one', 'one', 'one'),
+                   ('two', 'at schedule'), ('two', 'two', 'two'),
+                   ('three', 'at schedule'), ('three', 'three', 'three'),
+                   ('four', 'after schedule'), ('four', 'four', 'four'),
+                   ('n inner', 'n'), ('n inner', 'n inner', 'n inner')]
+    assert h1._context[var] == 'one' and h2._context[var] == 'two'
+    if sys.version_info >= (3, 12):     # Handle.get_context() is 3.12's
+        assert h1._context is h1.get_context()
+    assert h1._context is not h2._context
+    assert asked is h3._context and asked[var] == 'three'
+    assert holder['k'][var] == 'kept k'
+    assert holder['k'] is holder['h_k']._context
+    assert h4._context[var] == 'four'
+    assert var.get() == 'after schedule'
+
+
 def test_timer_handles_freed_and_made_again(loop):
     # casyncio reuses freed TimerHandles: a new one must show nothing of
     # the one before (cancelled state, deadline, arguments, context,
