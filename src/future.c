@@ -1195,10 +1195,18 @@ static PyObject *
 future_iter_new(FutureObject *fut)
 {
     ENSURE_ALIVE(fut, NULL);
-    PyTypeObject *tp = fut->fut_st->FutureIterType;
-    FutureIterObject *it = PyObject_GC_New(FutureIterObject, tp);
-    if (it == NULL) {
-        return NULL;
+    cx_state *st = fut->fut_st;
+    FutureIterObject *it;
+    if (st->fut_iter_pool_len > 0) {
+        /* a dead one: untracked, future NULL, its type reference kept */
+        it = (FutureIterObject *)st->fut_iter_pool[--st->fut_iter_pool_len];
+        Py_SET_REFCNT(it, 1);
+    }
+    else {
+        it = PyObject_GC_New(FutureIterObject, st->FutureIterType);
+        if (it == NULL) {
+            return NULL;
+        }
     }
     it->future = (FutureObject *)Py_NewRef(fut);
     PyObject_GC_Track(it);
@@ -1365,14 +1373,44 @@ FutureIter_clear(FutureIterObject *it)
     return 0;
 }
 
+#define FUT_ITER_POOL_MAX \
+    ((int)(sizeof(((cx_state *)0)->fut_iter_pool) / sizeof(PyObject *)))
+
+/* The module state of FutureIterType (final: no subclasses), or NULL. */
+static inline cx_state *
+future_iter_state(PyTypeObject *tp)
+{
+    PyObject *mod = ((PyHeapTypeObject *)tp)->ht_module;
+    return mod != NULL ? (cx_state *)PyModule_GetState(mod) : NULL;
+}
+
 static void
 FutureIter_dealloc(FutureIterObject *it)
 {
     PyTypeObject *tp = Py_TYPE(it);
     PyObject_GC_UnTrack(it);
     Py_CLEAR(it->future);
+    cx_state *st = future_iter_state(tp);
+    if (st != NULL && tp == st->FutureIterType
+        && st->fut_iter_pool_len < FUT_ITER_POOL_MAX) {
+        /* Kept with its reference to the type, for the next await (as
+         * CPython's _asyncio keeps its FutureIters). */
+        st->fut_iter_pool[st->fut_iter_pool_len++] = (PyObject *)it;
+        return;
+    }
     PyObject_GC_Del(it);
     Py_DECREF(tp);
+}
+
+void
+cx_future_iter_clear(cx_state *st)
+{
+    while (st->fut_iter_pool_len > 0) {
+        PyObject *it = st->fut_iter_pool[--st->fut_iter_pool_len];
+        PyTypeObject *tp = Py_TYPE(it);
+        PyObject_GC_Del(it);
+        Py_DECREF(tp);
+    }
 }
 
 static PyMethodDef future_iter_methods[] = {
