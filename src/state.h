@@ -238,6 +238,11 @@ typedef struct cx_state {
      * holding its reference to the type */
     PyObject *fut_iter_pool[64];
     int fut_iter_pool_len;
+    /* future.c: dead Futures of exactly FutureType kept for reuse by
+     * cx_future_new (loop.create_future): untracked, fields NULL, each
+     * holding its reference to the type */
+    PyObject *fut_pool[64];
+    int fut_pool_len;
     /* sleep.c: _sleep0's iterators, and the dead ones kept for reuse
      * (each holding its reference to the type) */
     PyTypeObject *Sleep0IterType;

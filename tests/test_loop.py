@@ -316,6 +316,65 @@ def test_call_soon_context(loop):
     assert var.get() == 'after schedule'
 
 
+def test_created_futures_freed_and_made_again(loop):
+    # casyncio reuses freed Futures of loop.create_future(): a new one must
+    # show nothing of the one before, and an exception never retrieved is
+    # still reported (also for a future finalized by the garbage collector).
+    import weakref
+    contexts = []
+    loop.set_exception_handler(lambda l, c: contexts.append(c))
+    for round in range(3):
+        futs = [loop.create_future() for _ in range(80)]
+        for i, f in enumerate(futs):
+            if i % 4 == 0:
+                f.set_result(('r', i))
+            elif i % 4 == 1:
+                f.cancel(msg='m%d' % i)
+            elif i % 4 == 2:
+                f.set_exception(ValueError(i))
+                f.exception()           # retrieved: nothing to report
+            f.add_done_callback(lambda f: None)
+            f.attr = i
+            if i % 4 == 3:
+                f.__await__().send(None)    # _asyncio_future_blocking set
+                f.cancel()
+        del futs, f
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        gc.collect()
+    assert contexts == []
+    fresh = [loop.create_future() for _ in range(80)]
+    for f in fresh:
+        assert not f.done() and not f.cancelled() and f._state == 'PENDING'
+        assert f._result is None and f._exception is None
+        assert f._callbacks in (None, [])
+        assert f._cancel_message is None and f._log_traceback is False
+        assert f._asyncio_future_blocking is False
+        assert f._source_traceback is None and f.get_loop() is loop
+        assert not hasattr(f, 'attr')
+        assert weakref.ref(f)() is f
+        assert repr(f).startswith('<Future pending')
+    del fresh, f
+    exc = ValueError('lost')
+    lost = loop.create_future()
+    lost.set_exception(exc)
+    del lost
+    gc.collect()
+    assert [c['exception'] for c in contexts] == [exc]
+    cyc = loop.create_future()
+    cyc.self_ref = cyc
+    exc2 = ValueError('lost in a cycle')
+    cyc.set_exception(exc2)
+    del cyc
+    gc.collect()
+    assert [c['exception'] for c in contexts] == [exc, exc2]
+    again = [loop.create_future() for _ in range(80)]
+    for f in again:
+        assert f._exception is None and not hasattr(f, 'self_ref')
+        f.set_result(None)
+    assert [c['exception'] for c in contexts] == [exc, exc2]
+
+
 def test_timer_handles_freed_and_made_again(loop):
     # casyncio reuses freed TimerHandles: a new one must show nothing of
     # the one before (cancelled state, deadline, arguments, context,
