@@ -210,6 +210,20 @@ def test_call_soon_one_argument(loop):
         f'Exception in callback {name}{shown} at {__file__}:')
 
 
+def check_ran_contexts(var, holder, asked, h1, h2, h3, h4):
+    """test_timer_context's and test_call_soon_context's handles after
+    they ran."""
+    assert h1._context[var] == 'one' and h2._context[var] == 'two'
+    if sys.version_info >= (3, 12):     # Handle.get_context() is 3.12's
+        assert h1._context is h1.get_context()
+    assert h1._context is not h2._context
+    assert asked is h3._context and asked[var] == 'three'
+    assert holder['k'][var] == 'kept k'
+    assert holder['k'] is holder['h_k']._context
+    assert h4._context[var] == 'four'
+    assert var.get() == 'after schedule'
+
+
 def test_timer_context(loop):
     # casyncio's timers keep the context's variables and make the Context
     # when they run (or when asked): the same answers as asyncio's copies.
@@ -247,15 +261,7 @@ def test_timer_context(loop):
                    ('three', 'at schedule'), ('three', 'three'),
                    ('four', 'after schedule'), ('four', 'four')]
     # each ran in its own context, which keeps what the callback set
-    assert h1._context[var] == 'one' and h2._context[var] == 'two'
-    if sys.version_info >= (3, 12):     # Handle.get_context() is 3.12's
-        assert h1._context is h1.get_context()
-    assert h1._context is not h2._context
-    assert asked is h3._context and asked[var] == 'three'
-    assert holder['k'][var] == 'kept k'
-    assert holder['k'] is holder['h_k']._context
-    assert h4._context[var] == 'four'
-    assert var.get() == 'after schedule'
+    check_ran_contexts(var, holder, asked, h1, h2, h3, h4)
 
 
 def test_call_soon_context(loop):
@@ -305,15 +311,7 @@ def test_call_soon_context(loop):
                    ('three', 'at schedule'), ('three', 'three', 'three'),
                    ('four', 'after schedule'), ('four', 'four', 'four'),
                    ('n inner', 'n'), ('n inner', 'n inner', 'n inner')]
-    assert h1._context[var] == 'one' and h2._context[var] == 'two'
-    if sys.version_info >= (3, 12):     # Handle.get_context() is 3.12's
-        assert h1._context is h1.get_context()
-    assert h1._context is not h2._context
-    assert asked is h3._context and asked[var] == 'three'
-    assert holder['k'][var] == 'kept k'
-    assert holder['k'] is holder['h_k']._context
-    assert h4._context[var] == 'four'
-    assert var.get() == 'after schedule'
+    check_ran_contexts(var, holder, asked, h1, h2, h3, h4)
 
 
 def test_created_futures_freed_and_made_again(loop):
