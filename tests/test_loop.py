@@ -1334,3 +1334,81 @@ def test_handles_made_after_dead_ones_start_fresh(loop):
     assert not h.cancelled() and h._args == (1, 2) and h._callback is print
     assert "print" in repr(h) and "cancelled" not in repr(h)
     h.cancel()
+
+
+def test_current_task_between_task_steps(loop):
+    # casyncio (3.11-3.13) leaves a task's tasks._current_tasks entry in
+    # place when the loop's next entry is another task's step: no code may
+    # see it - not callbacks between steps, not finalizers of what a step
+    # or the loop frees, not a task freed after its last step.
+    from asyncio import tasks as atasks
+    seen = []
+
+    def where():
+        cur = getattr(atasks, '_current_tasks', None)
+        in_dict = loop in cur if isinstance(cur, dict) else None
+        return asyncio.current_task(loop), in_dict
+
+    class Probe:
+        def __init__(self, tag):
+            self.tag = tag
+
+        def __del__(self):
+            seen.append((self.tag,) + where())
+
+    def cb(tag):
+        seen.append((tag,) + where())
+
+    async def switcher(k):
+        me = asyncio.current_task()
+        for i in range(5):
+            await asyncio.sleep(0)
+            assert where() == (me, True if where()[1] is not None else None)
+        return k
+
+    async def worker(k):
+        me = asyncio.current_task()
+        for i in range(3):
+            p = Probe(('step', k))
+            del p
+            loop.call_soon(cb, ('cb', k))
+            await asyncio.sleep(0)
+            fut = loop.create_future()
+            loop.call_soon(fut.set_result, Probe(('result', k)))
+            await fut
+            del fut
+            assert asyncio.current_task() is me
+        return k
+
+    async def lost(k):
+        await asyncio.sleep(0)
+        raise ValueError(k)
+
+    loop.set_exception_handler(
+        lambda l, c: seen.append(('handler',) + where()))
+
+    async def main():
+        for k in range(3):
+            loop.create_task(lost(k))           # no reference kept
+        ts = [loop.create_task(switcher(k)) for k in range(4)]
+        ts += [loop.create_task(worker(k)) for k in range(3)]
+        for t in ts:
+            t.add_done_callback(lambda t: cb('done'))
+        return await asyncio.gather(*ts)
+
+    assert loop.run_until_complete(main()) == [0, 1, 2, 3, 0, 1, 2]
+    for _ in range(3):
+        gc.collect()
+    outside = (None, False if isinstance(
+        getattr(atasks, '_current_tasks', None), dict) else None)
+    kinds = {}
+    for tag, cur, in_dict in seen:
+        kind = tag[0] if isinstance(tag, tuple) else tag
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if kind == 'step':
+            assert cur is not None and cur.get_coro().__name__ == 'worker'
+            assert in_dict in (True, None)
+        else:
+            assert (cur, in_dict) == outside, (tag, cur, in_dict)
+    assert kinds == {'step': 9, 'cb': 9, 'result': 9, 'done': 7,
+                     'handler': 3}
