@@ -1028,6 +1028,7 @@ loop_run_entry_debug(LoopObject *lp, cx_entry *e)
  * step's own failure would be, reported (or passed on when it is an exit
  * exception; when rc was -1 already, its exception is passed on and this
  * one is unraisable). */
+#if PY_VERSION_HEX < 0x030E0000
 static int
 loop_report_leave_error(LoopObject *lp, cx_entry *e, int rc)
 {
@@ -1047,6 +1048,7 @@ loop_report_leave_error(LoopObject *lp, cx_entry *e, int rc)
     Py_DECREF(msg);
     return rc;
 }
+#endif
 
 static int
 loop_run_ready(LoopObject *lp)
@@ -1063,13 +1065,18 @@ loop_run_ready(LoopObject *lp)
             rc = loop_run_entry_debug(lp, &e);
         }
         else {
+#if PY_VERSION_HEX < 0x030E0000
             /* a task step may put off its _leave_task (task.c) */
             lp->loop_defer_leave = e.kind == CX_ENTRY_CFUNC
                                    && i + 1 < ntodo
                                    && cx_task_entry_may_defer(lp, &e);
             rc = loop_run_entry(lp, &e);
             lp->loop_defer_leave = 0;
+#else
+            rc = loop_run_entry(lp, &e);
+#endif
         }
+#if PY_VERSION_HEX < 0x030E0000
         if (lp->loop_leave_pending != NULL) {
             const cx_entry *next =
                 i + 1 < ntodo && cx_queue_len(&lp->loop_ready)
@@ -1082,6 +1089,7 @@ loop_run_ready(LoopObject *lp)
                 cx_err_restore(exc);
             }
         }
+#endif
         cx_entry_clear(&e);
         if (rc < 0) {
             return -1;
