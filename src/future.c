@@ -433,15 +433,27 @@ cx_future_cancel(FutureObject *fut, PyObject *msg)
     Py_RETURN_TRUE;
 }
 
+#define FUT_POOL_MAX \
+    ((int)(sizeof(((cx_state *)0)->fut_pool) / sizeof(PyObject *)))
+
 PyObject *
 cx_future_new(cx_state *st, PyObject *loop)
 {
-    PyTypeObject *tp = st->FutureType;
-    FutureObject *fut = (FutureObject *)tp->tp_alloc(tp, 0);
-    if (fut == NULL) {
-        return NULL;
+    FutureObject *fut;
+    if (st->fut_pool_len > 0) {
+        /* a dead one (Future_dealloc): its fields NULL, fut_st set */
+        fut = (FutureObject *)st->fut_pool[--st->fut_pool_len];
+        Py_SET_REFCNT(fut, 1);
+        PyObject_GC_Track(fut);
     }
-    fut->fut_st = st;
+    else {
+        PyTypeObject *tp = st->FutureType;
+        fut = (FutureObject *)tp->tp_alloc(tp, 0);
+        if (fut == NULL) {
+            return NULL;
+        }
+        fut->fut_st = st;
+    }
     if (cx_future_init(fut, loop) < 0) {
         Py_DECREF(fut);
         return NULL;
@@ -1054,6 +1066,26 @@ static void
 Future_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    FutureObject *fut = (FutureObject *)self;
+    cx_state *st = fut->fut_st;
+    /* Exactly our Future with nothing for the finalizer to report (it
+     * would return at once: see cx_future_finalize), never finalized
+     * by the GC (then it may not be made again: CPython would not call
+     * tp_finalize a second time), no weak references: kept for reuse. */
+    if (st != NULL && tp == st->FutureType && !fut->fut_log_tb
+        && fut->fut_weakreflist == NULL
+        && st->fut_pool_len < FUT_POOL_MAX
+        && !PyObject_GC_IsFinalized(self)) {
+        PyObject_GC_UnTrack(self);
+        cx_future_clear_fields(fut);
+        if (st->fut_pool_len < FUT_POOL_MAX) {
+            st->fut_pool[st->fut_pool_len++] = self;
+            return;
+        }
+        tp->tp_free(self);  /* filled while the fields were cleared */
+        Py_DECREF(tp);
+        return;
+    }
     /* A Python subclass runs the finalizer from subtype_dealloc. */
     if (tp->tp_dealloc == Future_dealloc
         && PyObject_CallFinalizerFromDealloc(self) < 0) {
@@ -1195,10 +1227,18 @@ static PyObject *
 future_iter_new(FutureObject *fut)
 {
     ENSURE_ALIVE(fut, NULL);
-    PyTypeObject *tp = fut->fut_st->FutureIterType;
-    FutureIterObject *it = PyObject_GC_New(FutureIterObject, tp);
-    if (it == NULL) {
-        return NULL;
+    cx_state *st = fut->fut_st;
+    FutureIterObject *it;
+    if (st->fut_iter_pool_len > 0) {
+        /* a dead one: untracked, future NULL, its type reference kept */
+        it = (FutureIterObject *)st->fut_iter_pool[--st->fut_iter_pool_len];
+        Py_SET_REFCNT(it, 1);
+    }
+    else {
+        it = PyObject_GC_New(FutureIterObject, st->FutureIterType);
+        if (it == NULL) {
+            return NULL;
+        }
     }
     it->future = (FutureObject *)Py_NewRef(fut);
     PyObject_GC_Track(it);
@@ -1365,14 +1405,50 @@ FutureIter_clear(FutureIterObject *it)
     return 0;
 }
 
+#define FUT_ITER_POOL_MAX \
+    ((int)(sizeof(((cx_state *)0)->fut_iter_pool) / sizeof(PyObject *)))
+
+/* The module state of FutureIterType (final: no subclasses), or NULL. */
+static inline cx_state *
+future_iter_state(PyTypeObject *tp)
+{
+    PyObject *mod = ((PyHeapTypeObject *)tp)->ht_module;
+    return mod != NULL ? (cx_state *)PyModule_GetState(mod) : NULL;
+}
+
 static void
 FutureIter_dealloc(FutureIterObject *it)
 {
     PyTypeObject *tp = Py_TYPE(it);
     PyObject_GC_UnTrack(it);
     Py_CLEAR(it->future);
+    cx_state *st = future_iter_state(tp);
+    if (st != NULL && tp == st->FutureIterType
+        && st->fut_iter_pool_len < FUT_ITER_POOL_MAX) {
+        /* Kept with its reference to the type, for the next await (as
+         * CPython's _asyncio keeps its FutureIters). */
+        st->fut_iter_pool[st->fut_iter_pool_len++] = (PyObject *)it;
+        return;
+    }
     PyObject_GC_Del(it);
     Py_DECREF(tp);
+}
+
+void
+cx_future_pools_clear(cx_state *st)
+{
+    while (st->fut_pool_len > 0) {
+        PyObject *fut = st->fut_pool[--st->fut_pool_len];
+        PyTypeObject *tp = Py_TYPE(fut);
+        tp->tp_free(fut);
+        Py_DECREF(tp);
+    }
+    while (st->fut_iter_pool_len > 0) {
+        PyObject *it = st->fut_iter_pool[--st->fut_iter_pool_len];
+        PyTypeObject *tp = Py_TYPE(it);
+        PyObject_GC_Del(it);
+        Py_DECREF(tp);
+    }
 }
 
 static PyMethodDef future_iter_methods[] = {

@@ -54,6 +54,8 @@ typedef struct {
 } FutureObject;
 
 int cx_future_setup(PyObject *module);
+/* Free the Futures and FutureIters kept for reuse (module clear). */
+void cx_future_pools_clear(cx_state *st);
 
 /* A new pending Future bound to `loop`.  New reference. */
 PyObject *cx_future_new(cx_state *st, PyObject *loop);

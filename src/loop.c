@@ -1024,6 +1024,32 @@ loop_run_entry_debug(LoopObject *lp, cx_entry *e)
     return rc;
 }
 
+/* The deferred _leave_task failed after entry e ran (with rc): as the
+ * step's own failure would be, reported (or passed on when it is an exit
+ * exception; when rc was -1 already, its exception is passed on and this
+ * one is unraisable). */
+#if PY_VERSION_HEX < 0x030E0000
+static int
+loop_report_leave_error(LoopObject *lp, cx_entry *e, int rc)
+{
+    if (rc < 0) {
+        PyErr_WriteUnraisable((PyObject *)lp);
+        return -1;
+    }
+    if (cx_is_exit_exception()) {
+        return -1;
+    }
+    PyObject *msg = PyUnicode_FromString("Exception in callback");
+    if (msg == NULL) {
+        return -1;
+    }
+    rc = cx_loop_report_exception((PyObject *)lp, msg, lp->st->str_task,
+                                  e->obj);
+    Py_DECREF(msg);
+    return rc;
+}
+#endif
+
 static int
 loop_run_ready(LoopObject *lp)
 {
@@ -1034,8 +1060,36 @@ loop_run_ready(LoopObject *lp)
     for (Py_ssize_t i = 0; i < ntodo && cx_queue_len(&lp->loop_ready); i++) {
         cx_entry e;
         cx_queue_pop(&lp->loop_ready, &e);
-        int rc = lp->loop_debug ? loop_run_entry_debug(lp, &e)
-                                : loop_run_entry(lp, &e);
+        int rc;
+        if (lp->loop_debug) {
+            rc = loop_run_entry_debug(lp, &e);
+        }
+        else {
+#if PY_VERSION_HEX < 0x030E0000
+            /* a task step may put off its _leave_task (task.c) */
+            lp->loop_defer_leave = e.kind == CX_ENTRY_CFUNC
+                                   && i + 1 < ntodo
+                                   && cx_task_entry_may_defer(lp, &e);
+            rc = loop_run_entry(lp, &e);
+            lp->loop_defer_leave = 0;
+#else
+            rc = loop_run_entry(lp, &e);
+#endif
+        }
+#if PY_VERSION_HEX < 0x030E0000
+        if (lp->loop_leave_pending != NULL) {
+            const cx_entry *next =
+                i + 1 < ntodo && cx_queue_len(&lp->loop_ready)
+                ? cx_queue_at(&lp->loop_ready, 0) : NULL;
+            if (!cx_task_leave_may_wait(lp, &e, rc, next)) {
+                PyObject *exc = rc < 0 ? cx_err_fetch() : NULL;
+                if (cx_task_leave_flush(lp) < 0) {
+                    rc = loop_report_leave_error(lp, &e, rc);
+                }
+                cx_err_restore(exc);
+            }
+        }
+#endif
         cx_entry_clear(&e);
         if (rc < 0) {
             return -1;

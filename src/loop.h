@@ -42,6 +42,15 @@ typedef struct {
     PyObject *loop_task_factory;    /* or NULL */
     PyObject *loop_exception_handler; /* or NULL */
     PyObject *weakreflist;
+    /* 3.11-3.13, tasks._current_tasks (task.c, "deferred leave"): the
+     * ready-queue entry being run is a task's step that may leave its
+     * _current_tasks entry in place; the task whose entry was left there
+     * (borrowed) until the next task step replaces it or the loop removes
+     * it (cx_task_leave_flush) */
+    int loop_defer_leave;
+    PyObject *loop_leave_pending;
+    uint64_t loop_ct_version;       /* the dict's version after this loop's
+                                       task entered */
 } LoopObject;
 
 int cx_loop_setup(PyObject *module);

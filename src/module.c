@@ -77,6 +77,7 @@ module_clear(PyObject *mod)
     cx_state *st = PyModule_GetState(mod);
     cx_handle_free_state(st);
     cx_sleep_clear(st);
+    cx_future_pools_clear(st);
     st->ctx_layout_ok = 0;      /* timers copy their context from now on */
 #define X(name) Py_CLEAR(st->name);
     CX_STATE_OBJECTS(X)

@@ -234,6 +234,15 @@ typedef struct cx_state {
      * to the type; chained through handle_callback. */
     PyObject *handle_freelist;
     int handle_nfree;
+    /* future.c: dead FutureIters (`await fut`) kept for reuse, each
+     * holding its reference to the type */
+    PyObject *fut_iter_pool[64];
+    int fut_iter_pool_len;
+    /* future.c: dead Futures of exactly FutureType kept for reuse by
+     * cx_future_new (loop.create_future): untracked, fields NULL, each
+     * holding its reference to the type */
+    PyObject *fut_pool[64];
+    int fut_pool_len;
     /* sleep.c: _sleep0's iterators, and the dead ones kept for reuse
      * (each holding its reference to the type) */
     PyTypeObject *Sleep0IterType;

@@ -15,6 +15,7 @@
 
 static PyObject *task_step(TaskObject *task, PyObject *exc);
 static PyObject *task_wakeup(TaskObject *task, PyObject *fut);
+static void task_leave_flush_for(TaskObject *task);
 
 /* ---------------------------------------------------------------------- */
 /* The task's two callables, for loops that are not ours */
@@ -65,6 +66,7 @@ task_run_in_context(TaskObject *task, PyObject *arg,
                     PyObject *(*fn)(TaskObject *, PyObject *))
 {
     if (task->task_context == NULL) {
+        task_leave_flush_for(task);
         PyErr_SetString(PyExc_RuntimeError, "uninitialized Task object");
         return -1;
     }
@@ -72,6 +74,7 @@ task_run_in_context(TaskObject *task, PyObject *arg,
     Py_INCREF(task);
     int ret = -1;
     if (PyContext_Enter(ctx) < 0) {
+        task_leave_flush_for(task);
         goto done;
     }
     PyObject *res = fn(task, arg);
@@ -272,6 +275,70 @@ leave_task(cx_state *st, PyObject *loop, PyObject *task)
     }
 #endif
     return call_task_hook(st->asyncio_leave_task, loop, task);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Deferred leave (3.11-3.13)
+ *
+ * Up to 3.13 each step inserts tasks._current_tasks[loop] = task and
+ * deletes it again (_enter_task, _leave_task): with consecutive task steps
+ * in the ready queue (a task switch: sleep(0), a future's wake-up) that is
+ * a delete and an insert per switch, the dict's slots filling with dummies
+ * until it resizes.  Instead, a step run by the loop as a ready-queue entry
+ * (loop_defer_leave) checks that the entry is its own, as _leave_task
+ * does, and leaves it in place (loop_leave_pending); when the loop's next
+ * entry is another task step, that step's _enter_task just replaces the
+ * value.  Only C code of ours runs in between, which calls no Python and
+ * frees nothing (cx_task_leave_may_wait: the entries' references are not
+ * the last ones), so no code can see the dict in between; in any other
+ * case the loop deletes the entry right after the step
+ * (cx_task_leave_flush), before anything else runs.  Not observable but
+ * for the dict's order of keys when several threads' loops share it (the
+ * replaced key keeps its place). */
+
+#if PY_VERSION_HEX < 0x030E0000
+/* The dict's version tag (3.11-3.13): changed by every modification. */
+static inline uint64_t
+dict_version(PyObject *d)
+{
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    return ((PyDictObject *)d)->ma_version_tag;
+#pragma GCC diagnostic pop
+}
+#endif
+
+int
+cx_task_leave_flush(LoopObject *lp)
+{
+    PyObject *task = lp->loop_leave_pending;
+    if (task == NULL) {
+        return 0;
+    }
+    lp->loop_leave_pending = NULL;
+    return leave_task(lp->st, (PyObject *)lp, task);
+}
+
+/* Before code that may run Python (or fail) ahead of the task's own
+ * _enter_task: the leave its loop put off is done now, and this step
+ * will not put off its own. */
+static void
+task_leave_flush_for(TaskObject *task)
+{
+#if PY_VERSION_HEX < 0x030E0000
+    PyObject *loop = task->task_loop;
+    if (loop != NULL && cx_loop_check(task->task_st, loop)) {
+        LoopObject *lp = (LoopObject *)loop;
+        lp->loop_defer_leave = 0;       /* nor does this step put it off */
+        if (lp->loop_leave_pending != NULL) {
+            PyObject *exc = cx_err_fetch();
+            if (cx_task_leave_flush(lp) < 0) {
+                PyErr_WriteUnraisable(loop);
+            }
+            cx_err_restore(exc);
+        }
+    }
+#endif
 }
 
 /* ---------------------------------------------------------------------- */
@@ -614,10 +681,56 @@ task_step(TaskObject *task, PyObject *exc)
     PyObject *loop = Py_NewRef(task->task_loop);
     Py_INCREF(task);
     PyObject *res = NULL;
-    if (enter_task(st, loop, (PyObject *)task) < 0) {
+    int entered;
+#if PY_VERSION_HEX < 0x030E0000
+    /* the deferred leave, see above */
+    LoopObject *lp = NULL;
+    int defer = 0;
+    if (st->current_tasks_direct && cx_loop_check(st, loop)) {
+        lp = (LoopObject *)loop;
+        defer = lp->loop_defer_leave;
+        lp->loop_defer_leave = 0;       /* not for steps run inside */
+    }
+    if (lp != NULL && lp->loop_leave_pending != NULL) {
+        /* _current_tasks[loop] is the task that ran last: replaced */
+        lp->loop_leave_pending = NULL;
+        entered = PyDict_SetItem(st->asyncio_current_tasks, loop,
+                                 (PyObject *)task);
+    }
+    else
+#endif
+    {
+        entered = enter_task(st, loop, (PyObject *)task);
+    }
+    if (entered < 0) {
         goto done;
     }
+#if PY_VERSION_HEX < 0x030E0000
+    if (defer) {
+        lp->loop_ct_version = dict_version(st->asyncio_current_tasks);
+    }
+#endif
     res = task_step_impl(task, exc);
+#if PY_VERSION_HEX < 0x030E0000
+    if (res != NULL && defer && cx_queue_len(&lp->loop_ready) > 0
+        && cx_task_entry_may_defer(lp, cx_queue_at(&lp->loop_ready, 0))) {
+        /* the loop's next entry in this iteration is a task step */
+        /* what _leave_task checks (the dict unchanged since this task
+         * entered: still its entry); then the entry is left in place */
+        PyObject *d = st->asyncio_current_tasks;
+        PyObject *cur = dict_version(d) == lp->loop_ct_version
+                        ? (PyObject *)task
+                        : PyDict_GetItemWithError(d, loop);
+        if (cur == (PyObject *)task) {
+            lp->loop_leave_pending = cur;
+            goto done;
+        }
+        if (cur == NULL && PyErr_Occurred()) {
+            Py_CLEAR(res);
+            goto done;
+        }
+    }
+#endif
     if (res == NULL) {
         /* Leave anyway; a failure to leave is chained to the first. */
         PyObject *et, *ev, *tb;

@@ -5,6 +5,7 @@
 #include "Python.h"
 #include "state.h"
 #include "future.h"
+#include "loop.h"
 
 typedef struct {
     CX_FUTURE_HEAD(task)            /* a TaskObject * is a FutureObject * */
@@ -38,6 +39,51 @@ PyObject *cx_task_new(cx_state *st, PyObject *coro, PyObject *loop,
  * to propagate). */
 int cx_task_step_fn(PyObject *task, PyObject *exc);
 int cx_task_wakeup_fn(PyObject *task, PyObject *fut);
+
+/* 3.11-3.13: the loop's deferred leave (task.c): after running `e`, may
+ * loop_leave_pending stay in tasks._current_tasks until the step of the
+ * queue's next entry, `next` (NULL: none in this iteration)?  Else
+ * cx_task_leave_flush removes it (the _leave_task the step put off):
+ * 0, or -1 with an exception set. */
+int cx_task_leave_flush(LoopObject *lp);
+
+/* May the step the ready-queue entry e runs put off its _leave_task?  A
+ * wake-up only by one of our futures with a result: its result() calls no
+ * Python and makes no exception before the step enters. */
+static inline int
+cx_task_entry_may_defer(LoopObject *lp, const cx_entry *e)
+{
+#if PY_VERSION_HEX < 0x030E0000
+    return e->kind == CX_ENTRY_CFUNC && e->ctx == NULL
+           && (e->fn == cx_task_step_fn
+               || (e->fn == cx_task_wakeup_fn
+                   && cx_future_check_exact(lp->st, e->arg)
+                   && ((FutureObject *)e->arg)->fut_state == CX_FUT_FINISHED
+                   && ((FutureObject *)e->arg)->fut_exception == NULL))
+           && ((TaskObject *)e->obj)->task_loop == (PyObject *)lp
+           && !lp->loop_debug;
+#else
+    return 0;
+#endif
+}
+
+static inline int
+cx_task_leave_may_wait(LoopObject *lp, const cx_entry *e, int rc,
+                       const cx_entry *next)
+{
+#if PY_VERSION_HEX < 0x030E0000
+    PyObject *task = lp->loop_leave_pending;
+    /* the task keeps a reference beyond the dict's and the entry's, so
+     * neither dropping the entry nor replacing the dict's value frees it;
+     * the entry's other references are not the last ones either */
+    return rc == 0 && next != NULL && e->obj == task
+           && Py_REFCNT(task) >= 3
+           && (e->arg == NULL || Py_REFCNT(e->arg) >= 2)
+           && cx_task_entry_may_defer(lp, next);
+#else
+    return 0;
+#endif
+}
 
 /* task.__wakeup as a Python callable (a builtin method bound to the task),
  * for the paths that need a real callback.  New reference. */

@@ -210,6 +210,20 @@ def test_call_soon_one_argument(loop):
         f'Exception in callback {name}{shown} at {__file__}:')
 
 
+def check_ran_contexts(var, holder, asked, h1, h2, h3, h4):
+    """test_timer_context's and test_call_soon_context's handles after
+    they ran."""
+    assert h1._context[var] == 'one' and h2._context[var] == 'two'
+    if sys.version_info >= (3, 12):     # Handle.get_context() is 3.12's
+        assert h1._context is h1.get_context()
+    assert h1._context is not h2._context
+    assert asked is h3._context and asked[var] == 'three'
+    assert holder['k'][var] == 'kept k'
+    assert holder['k'] is holder['h_k']._context
+    assert h4._context[var] == 'four'
+    assert var.get() == 'after schedule'
+
+
 def test_timer_context(loop):
     # casyncio's timers keep the context's variables and make the Context
     # when they run (or when asked): the same answers as asyncio's copies.
@@ -247,15 +261,116 @@ def test_timer_context(loop):
                    ('three', 'at schedule'), ('three', 'three'),
                    ('four', 'after schedule'), ('four', 'four')]
     # each ran in its own context, which keeps what the callback set
-    assert h1._context[var] == 'one' and h2._context[var] == 'two'
-    if sys.version_info >= (3, 12):     # Handle.get_context() is 3.12's
-        assert h1._context is h1.get_context()
-    assert h1._context is not h2._context
-    assert asked is h3._context and asked[var] == 'three'
-    assert holder['k'][var] == 'kept k'
-    assert holder['k'] is holder['h_k']._context
-    assert h4._context[var] == 'four'
-    assert var.get() == 'after schedule'
+    check_ran_contexts(var, holder, asked, h1, h2, h3, h4)
+
+
+def test_call_soon_context(loop):
+    # casyncio's call_soon handles (3.14+) keep the context's variables and
+    # make the Context when they run (or when asked): the same answers as
+    # asyncio's copies, with and without one argument inline.
+    import contextvars
+    var = contextvars.ContextVar('soon_var', default='default')
+    out = []
+    holder = {}
+
+    def setter(tag, *rest):
+        out.append((tag, var.get()))
+        var.set(tag)
+        out.append((tag, var.get(), contextvars.copy_context()[var]))
+
+    def keeper(tag):
+        holder[tag] = holder['h_' + tag]._context
+        assert holder[tag][var] == 'at schedule'
+        var.set('kept ' + tag)
+
+    def nested(tag):
+        var.set(tag)
+        # scheduled from inside a callback: sees what this one set
+        loop.call_soon(setter, tag + ' inner')
+
+    var.set('at schedule')
+    h1 = loop.call_soon(setter, 'one')
+    h2 = loop.call_soon(setter, 'two', 'extra')
+    holder['h_k'] = loop.call_soon(keeper, 'k')
+    h3 = loop.call_soon(setter, 'three')
+    asked = h3._context                 # made before it runs
+    assert asked is h3._context and asked[var] == 'at schedule'
+    loop.call_soon(nested, 'n')
+    var.set('after schedule')
+    h4 = loop.call_soon(setter, 'four')
+    h5 = loop.call_soon(setter, 'five')
+    h5.cancel()
+    assert repr(h5).startswith('<Handle cancelled')
+    assert 'setter' in repr(h4)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert out == [('one', 'at schedule'), ('one', 'one', 'one'),
+                   ('two', 'at schedule'), ('two', 'two', 'two'),
+                   ('three', 'at schedule'), ('three', 'three', 'three'),
+                   ('four', 'after schedule'), ('four', 'four', 'four'),
+                   ('n inner', 'n'), ('n inner', 'n inner', 'n inner')]
+    check_ran_contexts(var, holder, asked, h1, h2, h3, h4)
+
+
+def test_created_futures_freed_and_made_again(loop):
+    # casyncio reuses freed Futures of loop.create_future(): a new one must
+    # show nothing of the one before, and an exception never retrieved is
+    # still reported (also for a future finalized by the garbage collector).
+    import weakref
+    contexts = []
+    loop.set_exception_handler(lambda l, c: contexts.append(c))
+    for round in range(3):
+        futs = [loop.create_future() for _ in range(80)]
+        for i, f in enumerate(futs):
+            if i % 4 == 0:
+                f.set_result(('r', i))
+            elif i % 4 == 1:
+                f.cancel(msg='m%d' % i)
+            elif i % 4 == 2:
+                f.set_exception(ValueError(i))
+                f.exception()           # retrieved: nothing to report
+            f.add_done_callback(lambda f: None)
+            f.attr = i
+            if i % 4 == 3:
+                f.__await__().send(None)    # _asyncio_future_blocking set
+                f.cancel()
+        del futs, f
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        gc.collect()
+    assert contexts == []
+    fresh = [loop.create_future() for _ in range(80)]
+    for f in fresh:
+        assert not f.done() and not f.cancelled() and f._state == 'PENDING'
+        assert f._result is None and f._exception is None
+        assert f._callbacks in (None, [])
+        assert f._cancel_message is None and f._log_traceback is False
+        assert f._asyncio_future_blocking is False
+        assert f._source_traceback is None and f.get_loop() is loop
+        assert not hasattr(f, 'attr')
+        assert weakref.ref(f)() is f
+        assert repr(f).startswith('<Future pending')
+    del fresh, f
+    exc = ValueError('lost')
+    lost = loop.create_future()
+    lost.set_exception(exc)
+    del lost
+    gc.collect()
+    assert [c['exception'] for c in contexts] == [exc]
+    cyc = loop.create_future()
+    cyc.self_ref = cyc
+    exc2 = ValueError('lost in a cycle')
+    cyc.set_exception(exc2)
+    del cyc
+    gc.collect()
+    assert [c['exception'] for c in contexts] == [exc, exc2]
+    again = [loop.create_future() for _ in range(80)]
+    for f in again:
+        assert f._exception is None and not hasattr(f, 'self_ref')
+        f.set_result(None)
+    assert [c['exception'] for c in contexts] == [exc, exc2]
 
 
 def test_timer_handles_freed_and_made_again(loop):
@@ -1219,3 +1334,82 @@ def test_handles_made_after_dead_ones_start_fresh(loop):
     assert not h.cancelled() and h._args == (1, 2) and h._callback is print
     assert "print" in repr(h) and "cancelled" not in repr(h)
     h.cancel()
+
+
+def test_current_task_between_task_steps(loop):
+    # casyncio (3.11-3.13) leaves a task's tasks._current_tasks entry in
+    # place when the loop's next entry is another task's step: no code may
+    # see it - not callbacks between steps, not finalizers of what a step
+    # or the loop frees, not a task freed after its last step.
+    from asyncio import tasks as atasks
+    seen = []
+
+    # up to 3.13 tasks._current_tasks is where the current task is kept
+    direct = sys.version_info < (3, 14)
+
+    def where():
+        in_dict = loop in atasks._current_tasks if direct else None
+        return asyncio.current_task(loop), in_dict
+
+    class Probe:
+        def __init__(self, tag):
+            self.tag = tag
+
+        def __del__(self):
+            seen.append((self.tag,) + where())
+
+    def cb(tag):
+        seen.append((tag,) + where())
+
+    async def switcher(k):
+        me = asyncio.current_task()
+        for i in range(5):
+            await asyncio.sleep(0)
+            assert where() == (me, True if direct else None)
+        return k
+
+    async def worker(k):
+        me = asyncio.current_task()
+        for i in range(3):
+            p = Probe(('step', k))
+            del p
+            loop.call_soon(cb, ('cb', k))
+            await asyncio.sleep(0)
+            fut = loop.create_future()
+            loop.call_soon(fut.set_result, Probe(('result', k)))
+            await fut
+            del fut
+            assert asyncio.current_task() is me
+        return k
+
+    async def lost(k):
+        await asyncio.sleep(0)
+        raise ValueError(k)
+
+    loop.set_exception_handler(
+        lambda l, c: seen.append(('handler',) + where()))
+
+    async def main():
+        for k in range(3):
+            loop.create_task(lost(k))           # no reference kept
+        ts = [loop.create_task(switcher(k)) for k in range(4)]
+        ts += [loop.create_task(worker(k)) for k in range(3)]
+        for t in ts:
+            t.add_done_callback(lambda t: cb('done'))
+        return await asyncio.gather(*ts)
+
+    assert loop.run_until_complete(main()) == [0, 1, 2, 3, 0, 1, 2]
+    for _ in range(3):
+        gc.collect()
+    outside = (None, False if direct else None)
+    kinds = {}
+    for tag, cur, in_dict in seen:
+        kind = tag[0] if isinstance(tag, tuple) else tag
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if kind == 'step':
+            assert cur is not None and cur.get_coro().__name__ == 'worker'
+            assert in_dict is (True if direct else None)
+        else:
+            assert (cur, in_dict) == outside, (tag, cur, in_dict)
+    assert kinds == {'step': 9, 'cb': 9, 'result': 9, 'done': 7,
+                     'handler': 3}
