@@ -1105,6 +1105,14 @@ Loop_is_closed(LoopObject *lp, PyObject *Py_UNUSED(ignored))
     return PyBool_FromLong(lp->loop_closed);
 }
 
+/* In C, not Python: asyncio.Task(..., eager_start=True) asks it of the
+ * loop for every task it makes (aiohttp makes one per request). */
+static PyObject *
+Loop_is_running(LoopObject *lp, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(lp->loop_thread_id != 0);
+}
+
 static PyObject *
 Loop_get_debug(LoopObject *lp, PyObject *Py_UNUSED(ignored))
 {
@@ -1952,6 +1960,9 @@ PyDoc_STRVAR(Loop_stop__doc__,
 PyDoc_STRVAR(Loop_is_closed__doc__,
 "is_closed($self, /)\n--\n\n"
 "Returns True if the event loop was closed.");
+PyDoc_STRVAR(Loop_is_running__doc__,
+"is_running($self, /)\n--\n\n"
+"Returns True if the event loop is running.");
 PyDoc_STRVAR(Loop_get_debug__doc__, "get_debug($self, /)\n--\n\n");
 PyDoc_STRVAR(Loop_set_debug__doc__, "set_debug($self, enabled)\n--\n\n");
 PyDoc_STRVAR(Loop_create_future__doc__,
@@ -1988,6 +1999,8 @@ static PyMethodDef Loop_methods[] = {
     {"stop", (PyCFunction)Loop_stop, METH_NOARGS, Loop_stop__doc__},
     {"is_closed", (PyCFunction)Loop_is_closed, METH_NOARGS,
      Loop_is_closed__doc__},
+    {"is_running", (PyCFunction)Loop_is_running, METH_NOARGS,
+     Loop_is_running__doc__},
     {"get_debug", (PyCFunction)Loop_get_debug, METH_NOARGS,
      Loop_get_debug__doc__},
     {"set_debug", CX_FASTKW(Loop_set_debug_kw), Loop_set_debug__doc__},
