@@ -902,18 +902,19 @@ loop_clear_timers(LoopObject *lp)
 
 /* Report a failed CALL1 entry as asyncio would a failed Handle.  0, or
  * -1 when the exception handler raised SystemExit or KeyboardInterrupt. */
-static int
-loop_report_call1(LoopObject *lp, cx_entry *e)
+int
+cx_loop_report_call1(LoopObject *lp, PyObject *callable, PyObject *arg,
+                     PyObject *ctx)
 {
-    PyObject *args = PyTuple_Pack(1, e->arg);
+    PyObject *args = PyTuple_Pack(1, arg);
     if (args == NULL) {
         return -1;
     }
-    PyObject *msg = cx_callback_error_message(lp->st, e->obj, args,
+    PyObject *msg = cx_callback_error_message(lp->st, callable, args,
                                               (PyObject *)lp);
     PyObject *exc = cx_err_fetch();
-    PyObject *h = cx_handle_new(lp->st, e->obj, args, (PyObject *)lp,
-                                e->ctx);
+    PyObject *h = cx_handle_new(lp->st, callable, args, (PyObject *)lp,
+                                ctx);
     PyErr_Clear();
     cx_err_restore(exc);
     int rc = msg ? cx_loop_report_exception((PyObject *)lp, msg,
@@ -969,7 +970,7 @@ loop_run_entry(LoopObject *lp, cx_entry *e)
         return -1;
     }
     if (e->kind == CX_ENTRY_CALL1) {
-        return loop_report_call1(lp, e);
+        return cx_loop_report_call1(lp, e->obj, e->arg, e->ctx);
     }
     PyObject *msg = PyUnicode_FromString("Exception in callback");
     if (msg == NULL) {
