@@ -57,10 +57,15 @@ future_call_soon_cb(FutureObject *fut, PyObject *loop, PyObject *cb,
 {
     cx_state *st = fut->fut_st;
     if (cx_loop_is_fast(st, loop)) {
-        int r = cx_stdtask_schedule(st, (LoopObject *)loop, cb, fut, ctx);
-        if (r != 0) {
-            return r < 0 ? -1 : 0;
+        if (PyCFunction_CheckExact(cb)) {
+            int r = cx_stdtask_schedule(st, (LoopObject *)loop, cb, fut,
+                                        ctx);
+            if (r != 0) {
+                return r < 0 ? -1 : 0;
+            }
         }
+        return cx_loop_push_call1((LoopObject *)loop, cb, (PyObject *)fut,
+                                  ctx);
     }
     return cx_future_call_soon(st, loop, cb, (PyObject *)fut, ctx);
 }
