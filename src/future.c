@@ -49,6 +49,27 @@ cx_future_call_soon(cx_state *st, PyObject *loop, PyObject *cb,
     return 0;
 }
 
+/* cb(fut) soon, in ctx; on our loop the stdlib Task's wake-up may take
+ * stdtask.c's path. */
+static int
+future_call_soon_cb(FutureObject *fut, PyObject *loop, PyObject *cb,
+                    PyObject *ctx)
+{
+    cx_state *st = fut->fut_st;
+    if (cx_loop_is_fast(st, loop)) {
+        if (PyCFunction_CheckExact(cb)) {
+            int r = cx_stdtask_schedule(st, (LoopObject *)loop, cb, fut,
+                                        ctx);
+            if (r != 0) {
+                return r < 0 ? -1 : 0;
+            }
+        }
+        return cx_loop_push_call1((LoopObject *)loop, cb, (PyObject *)fut,
+                                  ctx);
+    }
+    return cx_future_call_soon(st, loop, cb, (PyObject *)fut, ctx);
+}
+
 /* Schedule one registered callback of `fut`: cb(fut) in ctx, or, for a
  * wake-up entry (cb is then the Task), the task's wake-up. */
 static int
@@ -57,7 +78,7 @@ future_schedule_one(FutureObject *fut, PyObject *loop, PyObject *cb,
 {
     cx_state *st = fut->fut_st;
     if (!wakeup) {
-        return cx_future_call_soon(st, loop, cb, (PyObject *)fut, ctx);
+        return future_call_soon_cb(fut, loop, cb, ctx);
     }
     if (cx_loop_is_fast(st, loop)) {
         return cx_loop_push_cfunc((LoopObject *)loop, cx_task_wakeup_fn,
@@ -164,8 +185,7 @@ cx_future_add_done_callback(FutureObject *fut, PyObject *cb, PyObject *ctx)
         return -1;
     }
     if (fut->fut_state != CX_FUT_PENDING) {
-        return cx_future_call_soon(fut->fut_st, fut->fut_loop, cb,
-                                   (PyObject *)fut, ctx);
+        return future_call_soon_cb(fut, fut->fut_loop, cb, ctx);
     }
     return future_register(fut, cb, ctx, 0);
 }
@@ -590,7 +610,8 @@ Future_add_done_callback(FutureObject *self, PyObject *const *args,
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     for (Py_ssize_t i = 0; i < nkw; i++) {
         PyObject *key = PyTuple_GET_ITEM(kwnames, i);
-        int eq = PyUnicode_Compare(key, self->fut_st->str_context) == 0;
+        int eq = key == self->fut_st->str_context   /* interned: the usual */
+                 || PyUnicode_Compare(key, self->fut_st->str_context) == 0;
         if (!eq) {
             PyErr_Format(PyExc_TypeError,
                          "add_done_callback() got an unexpected keyword "

@@ -29,6 +29,7 @@
 #include "tls.h"
 #include "uring.h"
 #include "readerproto.h"
+#include "stdtask.h"
 #include "args.h"
 #include "docs.h"
 

@@ -902,18 +902,19 @@ loop_clear_timers(LoopObject *lp)
 
 /* Report a failed CALL1 entry as asyncio would a failed Handle.  0, or
  * -1 when the exception handler raised SystemExit or KeyboardInterrupt. */
-static int
-loop_report_call1(LoopObject *lp, cx_entry *e)
+int
+cx_loop_report_call1(LoopObject *lp, PyObject *callable, PyObject *arg,
+                     PyObject *ctx)
 {
-    PyObject *args = PyTuple_Pack(1, e->arg);
+    PyObject *args = PyTuple_Pack(1, arg);
     if (args == NULL) {
         return -1;
     }
-    PyObject *msg = cx_callback_error_message(lp->st, e->obj, args,
+    PyObject *msg = cx_callback_error_message(lp->st, callable, args,
                                               (PyObject *)lp);
     PyObject *exc = cx_err_fetch();
-    PyObject *h = cx_handle_new(lp->st, e->obj, args, (PyObject *)lp,
-                                e->ctx);
+    PyObject *h = cx_handle_new(lp->st, callable, args, (PyObject *)lp,
+                                ctx);
     PyErr_Clear();
     cx_err_restore(exc);
     int rc = msg ? cx_loop_report_exception((PyObject *)lp, msg,
@@ -969,7 +970,7 @@ loop_run_entry(LoopObject *lp, cx_entry *e)
         return -1;
     }
     if (e->kind == CX_ENTRY_CALL1) {
-        return loop_report_call1(lp, e);
+        return cx_loop_report_call1(lp, e->obj, e->arg, e->ctx);
     }
     PyObject *msg = PyUnicode_FromString("Exception in callback");
     if (msg == NULL) {
@@ -1157,6 +1158,14 @@ static PyObject *
 Loop_is_closed(LoopObject *lp, PyObject *Py_UNUSED(ignored))
 {
     return PyBool_FromLong(lp->loop_closed);
+}
+
+/* In C, not Python: asyncio.Task(..., eager_start=True) asks it of the
+ * loop for every task it makes (aiohttp makes one per request). */
+static PyObject *
+Loop_is_running(LoopObject *lp, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(lp->loop_thread_id != 0);
 }
 
 static PyObject *
@@ -2006,6 +2015,9 @@ PyDoc_STRVAR(Loop_stop__doc__,
 PyDoc_STRVAR(Loop_is_closed__doc__,
 "is_closed($self, /)\n--\n\n"
 "Returns True if the event loop was closed.");
+PyDoc_STRVAR(Loop_is_running__doc__,
+"is_running($self, /)\n--\n\n"
+"Returns True if the event loop is running.");
 PyDoc_STRVAR(Loop_get_debug__doc__, "get_debug($self, /)\n--\n\n");
 PyDoc_STRVAR(Loop_set_debug__doc__, "set_debug($self, enabled)\n--\n\n");
 PyDoc_STRVAR(Loop_create_future__doc__,
@@ -2042,6 +2054,8 @@ static PyMethodDef Loop_methods[] = {
     {"stop", (PyCFunction)Loop_stop, METH_NOARGS, Loop_stop__doc__},
     {"is_closed", (PyCFunction)Loop_is_closed, METH_NOARGS,
      Loop_is_closed__doc__},
+    {"is_running", (PyCFunction)Loop_is_running, METH_NOARGS,
+     Loop_is_running__doc__},
     {"get_debug", (PyCFunction)Loop_get_debug, METH_NOARGS,
      Loop_get_debug__doc__},
     {"set_debug", CX_FASTKW(Loop_set_debug_kw), Loop_set_debug__doc__},

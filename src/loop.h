@@ -101,6 +101,14 @@ int cx_loop_push_cfunc_ctx(LoopObject *loop, cx_cfunc fn, PyObject *arg1,
 int cx_loop_push_call1(LoopObject *loop, PyObject *callable,
                        PyObject *arg, PyObject *ctx);
 
+/* Report the current exception as the loop reports a failed
+ * cx_loop_push_call1 entry callable(arg) run in ctx (asyncio's failed
+ * Handle: "Exception in callback ...", with a Handle in the context).
+ * 0, or -1 when the exception handler raised SystemExit or
+ * KeyboardInterrupt. */
+int cx_loop_report_call1(LoopObject *loop, PyObject *callable, PyObject *arg,
+                         PyObject *ctx);
+
 /* Report the current exception through loop.call_exception_handler() with
  * the context {'message': message, 'exception': exc, extra_key: extra_obj,
  * 'source_traceback': extra_obj._source_traceback if set}; extra_key may be

@@ -27,7 +27,7 @@
     X(context_kwnames) X(asyncio_enter_task) X(asyncio_leave_task) \
     X(asyncio_swap_current_task) X(asyncio_register_eager_task) \
     X(asyncio_unregister_eager_task) X(asyncio_fut_add_awaited_by) \
-    X(asyncio_fut_discard_awaited_by) \
+    X(asyncio_fut_discard_awaited_by) X(stdtask_done) \
     X(GatherCallbackType) X(gather_ensure_future) X(gather_get_loop) \
     X(gather_outer_class) X(gather_current_task) X(gather_loop_kwnames) \
     X(gather_core_outer) X(str_create_task) X(str_time) \
@@ -226,7 +226,7 @@ module_exec(PyObject *mod)
         || cx_transport_setup(mod) < 0 || cx_stream_setup(mod) < 0
         || cx_dgram_setup(mod) < 0 || cx_pipe_setup(mod) < 0
         || cx_tls_setup(mod) < 0 || cx_readerproto_setup(mod) < 0
-        || cx_task_registry_setup(mod) < 0) {
+        || cx_task_registry_setup(mod) < 0 || cx_stdtask_setup(mod) < 0) {
         return -1;
     }
     return 0;
@@ -248,16 +248,18 @@ module_debug_counters(PyObject *mod, PyObject *Py_UNUSED(ignored))
  * (readerproto.c) and, of those, received straight into the reader's
  * buffer, reads into a caller's buffer by way of the receive buffer
  * (transport.c); io_uring rings opened and their receive completions
- * with bytes (uring.c). */
+ * with bytes (uring.c); wake-ups of the stdlib's Task on one of our
+ * Futures given a finished _asyncio.Future (stdtask.c). */
 static PyObject *
 module_path_counts(PyObject *mod, PyObject *Py_UNUSED(ignored))
 {
     cx_state *st = PyModule_GetState(mod);
-    return Py_BuildValue("{snsnsnsnsn}", "streams_fed", st->rp_feeds,
+    return Py_BuildValue("{snsnsnsnsnsn}", "streams_fed", st->rp_feeds,
                          "streams_direct", st->rp_direct,
                          "recv_detours", st->transport_recv_detours,
                          "uring_rings", cx_uring_open_count,
-                         "uring_recvs", cx_uring_recv_count);
+                         "uring_recvs", cx_uring_recv_count,
+                         "stdtask_wakeups", st->stdtask_wakeups);
 }
 
 /* _task_paths(): which of asyncio's task bookkeeping task.c does itself

@@ -100,6 +100,13 @@ typedef struct cx_state {
     /* 3.12/3.13: tasks._current_tasks is the dict _enter_task/_leave_task
      * work on (_asyncio's): step there directly.  0 elsewhere. */
     int current_tasks_direct;
+    /* stdtask.c: the finished _asyncio.Future an _asyncio.Task's wake-up
+     * is given for one of our Futures (NULL without _asyncio), its
+     * task_wakeup once seen, and how many wake-ups took that path (for
+     * tests, _path_counts()). */
+    PyObject *stdtask_done;
+    PyCFunction stdtask_wakeup_fn;
+    Py_ssize_t stdtask_wakeups;
     unsigned long long task_name_counter;
 
     /* gather() (gather.c), given by _tasks.py through _gather_setup():

@@ -132,9 +132,8 @@ class Loop(SockMixin, NetMixin, UDPMixin, UnixMixin, _core.Loop,
 
     # ---- running and stopping ----
 
-    def is_running(self):
-        """Returns True if the event loop is running."""
-        return self._thread_id is not None
+    # is_running() is _core.Loop's (C): asyncio.Task(..., eager_start=True)
+    # calls it for every task it makes.
 
     if sys.version_info >= (3, 13):
         # asyncio's own set-up and clean-up of the running version (3.13
