@@ -10,6 +10,7 @@
  * CX_ENTRY_CFUNC entries: no Handle, no bound method.  Messages and call
  * order follow asyncio. */
 #include "internal.h"
+#include <sys/mman.h>
 #include "structmember.h"
 #include <sys/socket.h>
 
@@ -677,10 +678,13 @@ cx_transport_rbuf(cx_state *st)
         /* Page-aligned: the kernel's copy into it is then never the slow
          * case of copy.h (malloc's page + 16 was: 2x the server CPU per
          * 100 KiB echo).  CX_TRANSPORT_MAX_SIZE is a multiple of 4096. */
-        st->transport_rbuf = aligned_alloc(4096, CX_TRANSPORT_MAX_SIZE);
-        if (st->transport_rbuf == NULL) {
+        void *p = mmap(NULL, CX_TRANSPORT_MAX_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
             PyErr_NoMemory();
+            return NULL;
         }
+        st->transport_rbuf = p;
     }
     return st->transport_rbuf;
 }
@@ -722,8 +726,10 @@ cx_transport_recv_into(cx_state *st, int fd, Py_buffer *view, int flags)
 void
 cx_transport_free_state(cx_state *st)
 {
-    free(st->transport_rbuf);     /* aligned_alloc()'s */
-    st->transport_rbuf = NULL;
+    if (st->transport_rbuf != NULL) {
+        munmap(st->transport_rbuf, CX_TRANSPORT_MAX_SIZE);
+        st->transport_rbuf = NULL;
+    }
     Py_CLEAR(st->transport_rbytes);
 }
 
