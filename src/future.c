@@ -1429,21 +1429,13 @@ FutureIter_clear(FutureIterObject *it)
 #define FUT_ITER_POOL_MAX \
     ((int)(sizeof(((cx_state *)0)->fut_iter_pool) / sizeof(PyObject *)))
 
-/* The module state of FutureIterType (final: no subclasses), or NULL. */
-static inline cx_state *
-future_iter_state(PyTypeObject *tp)
-{
-    PyObject *mod = ((PyHeapTypeObject *)tp)->ht_module;
-    return mod != NULL ? (cx_state *)PyModule_GetState(mod) : NULL;
-}
-
 static void
 FutureIter_dealloc(FutureIterObject *it)
 {
     PyTypeObject *tp = Py_TYPE(it);
     PyObject_GC_UnTrack(it);
     Py_CLEAR(it->future);
-    cx_state *st = future_iter_state(tp);
+    cx_state *st = cx_state_of_own_type(tp);
     if (st != NULL && tp == st->FutureIterType
         && st->fut_iter_pool_len < FUT_ITER_POOL_MAX) {
         /* Kept with its reference to the type, for the next await (as

@@ -254,24 +254,13 @@ timer_handle_alloc(cx_state *st)
     return t;
 }
 
-/* The state of our module if tp was made by it (its own Handle types);
- * NULL for a subclass made in Python (no module) or by another
- * extension's module. */
-static cx_state *
-type_state(PyTypeObject *tp)
-{
-    PyObject *mod = ((PyHeapTypeObject *)tp)->ht_module;
-    return mod != NULL && PyModule_GetDef(mod) == &cx_module_def
-           ? PyModule_GetState(mod) : NULL;
-}
-
 /* Keep t (being deallocated: untracked, fields cleared) for reuse.  1 if
  * kept, 0 if it is to be freed. */
 static int
 timer_handle_keep(TimerHandleObject *t)
 {
     /* a subclass made in Python has no module: not ours to keep */
-    cx_state *st = type_state(Py_TYPE(t));
+    cx_state *st = cx_state_of_own_type(Py_TYPE(t));
     if (st == NULL || Py_TYPE(t) != st->TimerHandleType
         || st->th_pool_len >= TH_POOL_MAX) {
         return 0;
@@ -316,7 +305,7 @@ handle_alloc_exact(cx_state *st)
 static int
 handle_keep(HandleObject *h, PyTypeObject *tp)
 {
-    cx_state *st = type_state(tp);
+    cx_state *st = cx_state_of_own_type(tp);
     if (st == NULL || tp != st->HandleType || h->weakreflist != NULL
         || st->handle_nfree >= HANDLE_FREELIST_MAX) {
         return 0;
@@ -764,7 +753,7 @@ cx_handle_run(HandleObject *h)
     int rc = 0;
     Py_INCREF(h);
     if (ctx == NULL && h->handle_ctx_vars != NULL && cb != NULL) {
-        lazy_st = type_state(Py_TYPE(h));
+        lazy_st = cx_state_of_own_type(Py_TYPE(h));
         if (lazy_st == NULL) {
             lazy_st = cx_state_from_type(Py_TYPE(h));   /* a subclass */
         }

@@ -1068,8 +1068,7 @@ loop_run_ready(LoopObject *lp)
         else {
 #if PY_VERSION_HEX < 0x030E0000
             /* a task step may put off its _leave_task (task.c) */
-            lp->loop_defer_leave = e.kind == CX_ENTRY_CFUNC
-                                   && i + 1 < ntodo
+            lp->loop_defer_leave = i + 1 < ntodo
                                    && cx_task_entry_may_defer(lp, &e);
             rc = loop_run_entry(lp, &e);
             lp->loop_defer_leave = 0;

@@ -62,6 +62,10 @@ int cx_readerproto_feed(cx_state *st, cx_readerproto_dest *feed,
 char *cx_readerproto_reserve(cx_readerproto_dest *feed, Py_ssize_t room);
 int cx_readerproto_commit(cx_state *st, cx_readerproto_dest *feed,
                           Py_ssize_t n);
+/* After cx_readerproto_reserve: the free tail grown to `room` bytes, what
+ * was written into it kept (tls.c decrypts more than it reserved for).
+ * The tail's new address, or NULL with an exception set; commit or
+ * release *feed as after reserve. */
 char *cx_readerproto_regrow(cx_readerproto_dest *feed, Py_ssize_t room);
 
 /* A prepared feed whose read brought no bytes. */

@@ -86,18 +86,13 @@ cx_stdtask_schedule(cx_state *st, LoopObject *lp, PyObject *cb,
         || lp->loop_debug || !stdtask_is_wakeup(st, cb)) {
         return 0;
     }
-    PyObject *args;
-    if (ctx == NULL) {
-        ctx = PyContext_CopyCurrent();
-        if (ctx == NULL) {
-            return -1;
-        }
-        args = PyTuple_Pack(3, (PyObject *)fut, ctx, (PyObject *)lp);
-        Py_DECREF(ctx);
+    PyObject *copied = ctx == NULL ? PyContext_CopyCurrent() : NULL;
+    if (ctx == NULL && copied == NULL) {
+        return -1;
     }
-    else {
-        args = PyTuple_Pack(3, (PyObject *)fut, ctx, (PyObject *)lp);
-    }
+    PyObject *args = PyTuple_Pack(3, (PyObject *)fut, ctx ? ctx : copied,
+                                  (PyObject *)lp);
+    Py_XDECREF(copied);
     if (args == NULL) {
         return -1;
     }

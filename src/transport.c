@@ -10,8 +10,8 @@
  * CX_ENTRY_CFUNC entries: no Handle, no bound method.  Messages and call
  * order follow asyncio. */
 #include "internal.h"
-#include <sys/mman.h>
 #include "structmember.h"
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 /* ---- the reader and writer in the loop's poller ---- */
