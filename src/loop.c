@@ -223,6 +223,13 @@ int
 cx_loop_push_call1(LoopObject *lp, PyObject *callable, PyObject *arg,
                    PyObject *ctx)
 {
+    return cx_loop_push_call1_run(lp, NULL, callable, arg, ctx);
+}
+
+int
+cx_loop_push_call1_run(LoopObject *lp, cx_cfunc run, PyObject *callable,
+                       PyObject *arg, PyObject *ctx)
+{
     if (loop_check_closed(lp) < 0
         || (lp->loop_debug && loop_check_thread(lp) < 0)) {
         return -1;
@@ -238,7 +245,7 @@ cx_loop_push_call1(LoopObject *lp, PyObject *callable, PyObject *arg,
         return h ? 0 : -1;
     }
     cx_entry e = {CX_ENTRY_CALL1, Py_NewRef(callable), Py_NewRef(arg),
-                  ctx ? Py_NewRef(ctx) : PyContext_CopyCurrent(), NULL};
+                  ctx ? Py_NewRef(ctx) : PyContext_CopyCurrent(), run};
     if (e.ctx == NULL || loop_push(lp, &e) < 0) {
         cx_entry_clear(&e);
         return -1;
@@ -937,13 +944,21 @@ loop_run_entry(LoopObject *lp, cx_entry *e)
         }
         return cx_handle_run((HandleObject *)e->obj);
     case CX_ENTRY_CALL1: {
-        PyObject *res = NULL;
+        int rc = -1;
         if (PyContext_Enter(e->ctx) == 0) {
-            res = PyObject_CallOneArg(e->obj, e->arg);
+            if (e->fn != NULL) {
+                rc = e->fn(e->obj, e->arg);
+            }
+            else {
+                PyObject *res = PyObject_CallOneArg(e->obj, e->arg);
+                rc = res != NULL ? 0 : -1;
+                Py_XDECREF(res);
+            }
+            PyObject *exc = rc < 0 ? cx_err_fetch() : NULL;
             PyContext_Exit(e->ctx);
+            cx_err_restore(exc);
         }
-        if (res != NULL) {
-            Py_DECREF(res);
+        if (rc == 0) {
             return 0;
         }
         break;

@@ -100,6 +100,11 @@ int cx_loop_push_cfunc_ctx(LoopObject *loop, cx_cfunc fn, PyObject *arg1,
  * no Handle.  New references are taken.  Returns 0 or -1. */
 int cx_loop_push_call1(LoopObject *loop, PyObject *callable,
                        PyObject *arg, PyObject *ctx);
+/* cx_loop_push_call1, but the entry runs run(callable, arg) in ctx (0, or
+ * -1 with an exception set) in place of the call; a failure is reported
+ * as callable(arg)'s.  In debug mode the call itself, in a Handle. */
+int cx_loop_push_call1_run(LoopObject *loop, cx_cfunc run,
+                           PyObject *callable, PyObject *arg, PyObject *ctx);
 
 /* Report the current exception as the loop reports a failed
  * cx_loop_push_call1 entry callable(arg) run in ctx (asyncio's failed

@@ -3,7 +3,9 @@
  *
  * An entry is one of
  *   CX_ENTRY_HANDLE  obj = a Handle (call_soon and friends), run unless cancelled
- *   CX_ENTRY_CALL1   obj(arg) in context ctx: a future's done callback
+ *   CX_ENTRY_CALL1   obj(arg) in context ctx: a future's done callback;
+ *                    with fn set, fn(obj, arg) in ctx instead, a failure
+ *                    still reported as obj(arg)'s (stdtask.c)
  *   CX_ENTRY_CFUNC   fn(obj, arg): an internal wake-up, e.g. a task step
  * The queue owns one reference to each non-NULL obj, arg and ctx. */
 #ifndef CX_QUEUE_H

@@ -21,8 +21,8 @@
  * the argument).
  *
  * The only other place the argument could show is the report of a wake-up
- * that raised: stdtask_run reports it with our Future, as the loop would
- * have reported cb(fut). */
+ * that raised: the loop reports it with our Future, as it would have
+ * reported cb(fut) (the entry is cb(fut)'s, run by stdtask_call). */
 #include "internal.h"
 
 /* _asyncio's task_wakeup, learnt from the first wake-up seen: a builtin
@@ -52,28 +52,19 @@ stdtask_is_wakeup(cx_state *st, PyObject *cb)
     return stdtask_learn(st, cb);
 }
 
-/* A ready-queue entry: cb(stdtask_done) in the context, for our Future;
- * args = (fut, ctx, loop). */
+/* The ready-queue entry's run (cx_loop_push_call1_run, in the callback's
+ * context): cb(stdtask_done) for our Future fut.  A failure is reported by
+ * the loop with fut, as it would report a failed cb(fut). */
 static int
-stdtask_run(PyObject *cb, PyObject *args)
+stdtask_call(PyObject *cb, PyObject *fut)
 {
-    PyObject *fut = PyTuple_GET_ITEM(args, 0);
-    PyObject *ctx = PyTuple_GET_ITEM(args, 1);
-    LoopObject *lp = (LoopObject *)PyTuple_GET_ITEM(args, 2);
-    PyObject *res = NULL;
-    if (PyContext_Enter(ctx) == 0) {
-        res = PyObject_CallOneArg(cb, lp->st->stdtask_done);
-        PyContext_Exit(ctx);
-    }
-    if (res != NULL) {
-        Py_DECREF(res);
-        return 0;
-    }
-    if (cx_is_exit_exception()) {
+    PyObject *res = PyObject_CallOneArg(
+        cb, ((FutureObject *)fut)->fut_st->stdtask_done);
+    if (res == NULL) {
         return -1;
     }
-    /* As the loop reports a failed cb(fut). */
-    return cx_loop_report_call1(lp, cb, fut, ctx);
+    Py_DECREF(res);
+    return 0;
 }
 
 int
@@ -86,19 +77,8 @@ cx_stdtask_schedule(cx_state *st, LoopObject *lp, PyObject *cb,
         || lp->loop_debug || !stdtask_is_wakeup(st, cb)) {
         return 0;
     }
-    PyObject *copied = ctx == NULL ? PyContext_CopyCurrent() : NULL;
-    if (ctx == NULL && copied == NULL) {
-        return -1;
-    }
-    PyObject *args = PyTuple_Pack(3, (PyObject *)fut, ctx ? ctx : copied,
-                                  (PyObject *)lp);
-    Py_XDECREF(copied);
-    if (args == NULL) {
-        return -1;
-    }
-    int ret = cx_loop_push_cfunc(lp, stdtask_run, cb, args);
-    Py_DECREF(args);
-    if (ret < 0) {
+    if (cx_loop_push_call1_run(lp, stdtask_call, cb, (PyObject *)fut,
+                               ctx) < 0) {
         return -1;
     }
     st->stdtask_wakeups++;
