@@ -474,6 +474,18 @@ cx_future_new(cx_state *st, PyObject *loop)
         }
         fut->fut_st = st;
     }
+    if (cx_loop_is_fast(st, loop) && !((LoopObject *)loop)->loop_debug) {
+        /* __init__ on a fresh object (every field NULL, as tp_alloc and
+         * Future_dealloc leave them) for our loop out of debug mode: no
+         * state to clear, no source traceback */
+        fut->fut_loop = Py_NewRef(loop);
+        fut->fut_state = CX_FUT_PENDING;
+        fut->fut_log_tb = 0;
+        fut->fut_blocking = 0;
+        fut->fut_wakeup0 = 0;
+        fut->fut_awaited_by_used = 0;
+        return (PyObject *)fut;
+    }
     if (cx_future_init(fut, loop) < 0) {
         Py_DECREF(fut);
         return NULL;
