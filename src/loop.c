@@ -772,6 +772,14 @@ loop_poll_io(LoopObject *lp)
     if (loop_poll_timeout(lp, &timeout) < 0) {
         return -1;
     }
+    if (timeout == 0 && lp->loop_poller.nregistered == 0
+        && lp->loop_signal_rfd < 0) {
+        /* Nothing epoll could report: no fd of the table is in it, and
+         * the wake-up eventfd is written only while the loop sleeps
+         * (loop_polling), which it is not about to do.  As libuv's
+         * uv__io_poll with no fd watched: no epoll_wait. */
+        return 0;
+    }
     int n = loop_epoll_wait(lp, events, timeout);
     if (n < 0) {
         if (errno != EINTR) {

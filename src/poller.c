@@ -12,6 +12,7 @@ cx_poller_init(cx_poller *p)
 {
     p->watchers = NULL;
     p->nwatchers = 0;
+    p->nregistered = 0;
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
     return p->epfd < 0 ? -errno : 0;
 }
@@ -95,6 +96,7 @@ cx_poller_set(cx_poller *p, int fd, int which, PyObject *h, PyObject **old)
         if (rc < 0) {
             return rc;
         }
+        p->nregistered += (events != 0) - (w->registered != 0);
         w->registered = events;
     }
     *old = *slot;
@@ -145,6 +147,7 @@ cx_poller_close(cx_poller *p)
     PyMem_RawFree(p->watchers);
     p->watchers = NULL;
     p->nwatchers = 0;
+    p->nregistered = 0;
     if (p->epfd >= 0) {
         close(p->epfd);
         p->epfd = -1;

@@ -37,6 +37,7 @@ typedef struct {
     int epfd;
     cx_watcher *watchers;
     int nwatchers;          /* size of the table */
+    int nregistered;        /* fds of the table epoll has (registered) */
 } cx_poller;
 
 /* 0 or -errno. */

@@ -576,6 +576,65 @@ def test_reader_writer(loop):
         os.close(w)
 
 
+def test_fds_polled_while_callbacks_keep_the_loop_busy(loop):
+    # The ready queue never empties here, so every poll has a timeout of 0
+    # (casyncio makes no epoll_wait at all while no fd is registered):
+    # readers, writers and signal handlers added, removed and added again
+    # in the middle must still be polled at once, in each iteration.
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    got = []
+    busy = [0]
+
+    def spin():
+        busy[0] += 1
+        if busy[0] < 100_000:
+            loop.call_soon(spin)
+
+    def on_readable():
+        got.append(('read', a.recv(10), busy[0]))
+        loop.remove_reader(a)
+        if len(got) == 1:
+            loop.call_soon(step2)
+
+    def step2():
+        b.send(b'two')
+        loop.add_reader(a, on_readable)
+        loop.add_writer(b, on_writable)
+
+    def on_writable():
+        got.append(('write', busy[0]))
+        loop.remove_writer(b)
+        loop.add_signal_handler(signal.SIGUSR1, on_signal)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    def on_signal():
+        got.append(('signal', busy[0]))
+        loop.remove_signal_handler(signal.SIGUSR1)
+        loop.stop()
+
+    def start():
+        b.send(b'one')
+        loop.add_reader(a, on_readable)
+
+    old = signal.getsignal(signal.SIGUSR1)
+    try:
+        loop.call_soon(spin)
+        loop.call_soon(spin)        # two chains: never an empty queue
+        # a few busy iterations with nothing registered first
+        loop.call_soon(lambda: loop.call_soon(start))
+        loop.run_forever()
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+        a.close()
+        b.close()
+    assert [g[0] for g in got] == ['read', 'read', 'write', 'signal']
+    assert got[0][1] == b'one' and got[1][1] == b'two'
+    # each within a few iterations, not after the chains ran out
+    assert got[-1][-1] < 1_000, got
+
+
 def test_reader_replaced(loop):
     r, w = os.pipe()
     try:
