@@ -401,8 +401,19 @@ def _results(futs):
 ])
 def test_wait_return_when(impl, when, done, pending):
     async def main():
-        fs = [asyncio.ensure_future(value_after(0.01 * i, i))
-              for i in (1, 2, 3)]
+        # Each future done some loop iterations after the one before (not
+        # some milliseconds: a loaded machine could let two timers fall
+        # due in one iteration), far more than wait() needs to return.
+        loop = asyncio.get_running_loop()
+        fs = [loop.create_future() for _ in (1, 2, 3)]
+
+        def later(hops, fut, value):
+            if hops:
+                loop.call_soon(later, hops - 1, fut, value)
+            elif not fut.done():
+                fut.set_result(value)
+        for i, f in enumerate(fs):
+            later(10 * i, f, i + 1)
         d, p = await impl.wait(fs, return_when=when)
         assert isinstance(d, set) and isinstance(p, set)
         got = _results(d), sorted(fs.index(f) + 1 for f in p)
