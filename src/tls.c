@@ -13,18 +13,6 @@
 #include "internal.h"
 #include "structmember.h"
 
-/* Decrypt straight into an asyncio stream reader's buffer (one copy less
- * than decrypting into our bytes object and feeding that) on 3.11 and
- * 3.12 only.  Measured on the one-process TLS bulk row (issue #14, 600
- * MiB, five runs): 3.11 CPU -5 % and 5,682 page faults instead of
- * 6,827-6,835 (uvloop 6,689), 3.12 CPU -7 % (faults the same); on 3.13
- * CPU the same or worse and on 3.15 +4 % with 6,827 faults instead of
- * 5,396: from 3.13 on, how the reader's bytearray grows and shrinks
- * leaves the heap worse placed for OpenSSL's next allocations. */
-#if PY_VERSION_HEX < 0x030D0000
-#  define TLS_DECRYPT_INTO_READER 1
-#endif
-
 enum {
     TLS_UNWRAPPED, TLS_DO_HANDSHAKE, TLS_WRAPPED, TLS_FLUSHING, TLS_SHUTDOWN,
     TLS_NSTATES
@@ -571,7 +559,7 @@ tls_sink_grow(tls_sink *sink, Py_ssize_t cap)
         }
         sink->base = PyBytes_AS_STRING(sink->bytes);
     }
-#ifdef TLS_DECRYPT_INTO_READER
+#ifdef CX_TLS_DECRYPT_INTO_READER
     else if ((sink->base = cx_readerproto_regrow(sink->feed, cap)) == NULL) {
         return -1;
     }
@@ -674,7 +662,7 @@ tls_read_into_bytes(cx_tls *self, PyObject **data, Py_ssize_t *cap,
     return 0;
 }
 
-#ifdef TLS_DECRYPT_INTO_READER
+#ifdef CX_TLS_DECRYPT_INTO_READER
 /* The app protocol is asyncio's StreamReaderProtocol, unchanged, and
  * _sslobj an exact SSLObject: decrypted straight into the reader's
  * buffer, then the rest of feed_data (readerproto.c), as a plain
@@ -727,7 +715,7 @@ tls_read_copied(cx_tls *self)
     int eof = 0, rc = -1;
     if (self->tls_sslsock != NULL) {
         int direct = 0;
-#ifdef TLS_DECRYPT_INTO_READER
+#ifdef CX_TLS_DECRYPT_INTO_READER
         direct = tls_read_into_reader(self, &eof);
         if (direct < 0) {
             return -1;
