@@ -58,8 +58,9 @@ int cx_poller_set(cx_poller *p, int fd, int which, PyObject *h,
  * same h before then puts it back without a syscall.  A stream
  * transport's pause_reading() in feed_data and resume_reading() in
  * read() (asyncio's streams, once per read in a bulk transfer, with a
- * timeout-0 poll between them) so cost no epoll_ctl.  1 parked; 0 (nothing done: not h, or no memory) for the
- * caller's cx_poller_set(NULL). */
+ * timeout-0 poll between them) so cost no epoll_ctl.  1 parked; 0
+ * (nothing done: not h, or no memory) for the caller's
+ * cx_poller_set(NULL). */
 int cx_poller_park(cx_poller *p, int fd, int which, PyObject *h);
 /* What was parked taken out of epoll: fd's slots (cx_poller_settle, before
  * the fd closes) or all (cx_poller_flush, before epoll_wait).  epoll_ctl's

@@ -536,7 +536,6 @@ cx_readerproto_reserve(cx_readerproto_dest *feed, Py_ssize_t room)
     return tail;
 }
 
-#ifdef CX_TLS_DECRYPT_INTO_READER
 char *
 cx_readerproto_regrow(cx_readerproto_dest *feed, Py_ssize_t room)
 {
@@ -545,7 +544,6 @@ cx_readerproto_regrow(cx_readerproto_dest *feed, Py_ssize_t room)
     }
     return PyByteArray_AS_STRING(feed->buffer) + feed->size;
 }
-#endif
 
 int
 cx_readerproto_commit(cx_state *st, cx_readerproto_dest *feed, Py_ssize_t n)

@@ -62,26 +62,11 @@ int cx_readerproto_feed(cx_state *st, cx_readerproto_dest *feed,
 char *cx_readerproto_reserve(cx_readerproto_dest *feed, Py_ssize_t room);
 int cx_readerproto_commit(cx_state *st, cx_readerproto_dest *feed,
                           Py_ssize_t n);
-/* tls.c decrypts straight into an asyncio stream reader's buffer (one
- * copy less than decrypting into our bytes object and feeding that) on
- * 3.11 and 3.12 only, the one user of cx_readerproto_regrow.  Measured on
- * the one-process TLS bulk row (issue #14, 600 MiB, five runs): 3.11 CPU
- * -5 % and 5,682 page faults instead of 6,827-6,835 (uvloop 6,689), 3.12
- * CPU -7 % (faults the same); on 3.13 CPU the same or worse and on 3.15
- * +4 % with 6,827 faults instead of 5,396: from 3.13 on, how the reader's
- * bytearray grows and shrinks leaves the heap worse placed for OpenSSL's
- * next allocations. */
-#if PY_VERSION_HEX < 0x030D0000
-#  define CX_TLS_DECRYPT_INTO_READER 1
-#endif
-
-#ifdef CX_TLS_DECRYPT_INTO_READER
 /* After cx_readerproto_reserve: the free tail grown to `room` bytes, what
  * was written into it kept (tls.c decrypts more than it reserved for).
  * The tail's new address, or NULL with an exception set; commit or
  * release *feed as after reserve. */
 char *cx_readerproto_regrow(cx_readerproto_dest *feed, Py_ssize_t room);
-#endif
 
 /* A prepared feed whose read brought no bytes. */
 void cx_readerproto_release(cx_readerproto_dest *feed);
