@@ -726,6 +726,9 @@ loop_epoll_wait(LoopObject *lp, struct epoll_event *events, int timeout)
         n = epoll_wait(lp->loop_poller.epfd, events, LOOP_MAX_EVENTS, 0);
     }
     else {
+        /* parked watchers (poller.h) out of epoll only before a wait that
+         * can sleep: until then their events are passed over */
+        cx_poller_flush(&lp->loop_poller);
         lp->loop_polling = 1;
         Py_BEGIN_ALLOW_THREADS
         n = epoll_wait(lp->loop_poller.epfd, events, LOOP_MAX_EVENTS,

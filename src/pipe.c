@@ -239,7 +239,10 @@ error:
 }
 
 /* The writer Handle's callback: flush the queue.  As asyncio, the protocol
- * is resumed only once the queue is empty. */
+ * is resumed only once the queue is empty: cx_stream_consume has let go
+ * of every sent item by then, so no large block is alive when
+ * resume_writing writes the next one (what stream.c's stream_shrink_head
+ * sees to for a socket, resumed at the low-water mark). */
 static PyObject *
 WritePipe__write_ready(cx_transport *tr, PyObject *Py_UNUSED(ignored))
 {

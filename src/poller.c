@@ -13,6 +13,8 @@ cx_poller_init(cx_poller *p)
     p->watchers = NULL;
     p->nwatchers = 0;
     p->nregistered = 0;
+    p->parked = NULL;
+    p->nparked = p->parked_cap = 0;
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
     return p->epfd < 0 ? -errno : 0;
 }
@@ -75,12 +77,121 @@ poller_update(cx_poller *p, int fd, uint32_t old, uint32_t events)
     return rc < 0 ? -errno : 0;
 }
 
+/* cx_watcher.parked: which slots are parked, and whether the fd is in
+ * the list cx_poller_flush goes through (once, however often it is
+ * parked and put back between two flushes). */
+#define PARKED(which) ((which) ? 2 : 1)
+#define PARKED_ANY 3
+#define PARKED_LISTED 4
+
+/* The events fd's slots ask for (a parked slot still counts). */
+static inline uint32_t
+watcher_events(const cx_watcher *w)
+{
+    return (w->reader ? EPOLLIN : 0) | (w->writer ? EPOLLOUT : 0);
+}
+
+int
+cx_poller_park(cx_poller *p, int fd, int which, PyObject *h)
+{
+    if (fd < 0 || fd >= p->nwatchers
+        || (which ? p->watchers[fd].writer : p->watchers[fd].reader) != h
+        || (p->watchers[fd].parked & PARKED(which))) {
+        return 0;
+    }
+    if (!(p->watchers[fd].parked & PARKED_LISTED)) {
+        if (p->nparked == p->parked_cap) {
+            int cap = p->parked_cap ? p->parked_cap * 2 : 16;
+            int *a = PyMem_RawRealloc(p->parked, (size_t)cap * sizeof(int));
+            if (a == NULL) {
+                return 0;
+            }
+            p->parked = a;
+            p->parked_cap = cap;
+        }
+        p->parked[p->nparked++] = fd;
+    }
+    p->watchers[fd].parked |= PARKED(which) | PARKED_LISTED;
+    return 1;
+}
+
+/* fd's parked slots emptied, epoll told; the Handles they held, to be
+ * released by the caller once the table is consistent (new references
+ * or NULL). */
+static void
+poller_unpark(cx_poller *p, int fd, PyObject **reader, PyObject **writer)
+{
+    cx_watcher *w = &p->watchers[fd];
+    *reader = *writer = NULL;
+    if (w->parked & PARKED(0)) {
+        *reader = w->reader;
+        w->reader = NULL;
+    }
+    if (w->parked & PARKED(1)) {
+        *writer = w->writer;
+        w->writer = NULL;
+    }
+    w->parked &= PARKED_LISTED;
+    uint32_t events = watcher_events(w);
+    if (events != w->registered) {
+        (void)poller_update(p, fd, w->registered, events);
+        p->nregistered += (events != 0) - (w->registered != 0);
+        w->registered = events;
+    }
+    if (w->reader == NULL && w->writer == NULL) {
+        PyObject *f = w->fileobj;
+        w->fileobj = NULL;
+        Py_XDECREF(f);      /* a plain object: add_reader's fd or file */
+    }
+}
+
+void
+cx_poller_settle(cx_poller *p, int fd)
+{
+    if (fd >= 0 && fd < p->nwatchers
+        && (p->watchers[fd].parked & PARKED_ANY)) {
+        PyObject *r, *w;
+        poller_unpark(p, fd, &r, &w);
+        Py_XDECREF(r);
+        Py_XDECREF(w);
+    }
+}
+
+void
+cx_poller_flush(cx_poller *p)
+{
+    /* one at a time: releasing a Handle can run code that parks again */
+    while (p->nparked > 0) {
+        int fd = p->parked[--p->nparked];
+        p->watchers[fd].parked &= (uint8_t)~PARKED_LISTED;
+        cx_poller_settle(p, fd);
+    }
+}
+
 int
 cx_poller_set(cx_poller *p, int fd, int which, PyObject *h, PyObject **old)
 {
     *old = NULL;
     if (h == NULL && fd >= p->nwatchers) {
         return 0;
+    }
+    if (fd >= 0 && fd < p->nwatchers
+        && (p->watchers[fd].parked & PARKED_ANY)) {
+        cx_watcher *w = &p->watchers[fd];
+        PyObject **slot = which ? &w->writer : &w->reader;
+        if ((w->parked & PARKED(which)) && h != NULL && *slot == h) {
+            /* back before epoll heard of the removal */
+            w->parked &= (uint8_t)~PARKED(which);
+            *old = Py_NewRef(h);
+            return 0;
+        }
+        /* anything else: the removal done first, as it would have been */
+        PyObject *pr, *pw;
+        poller_unpark(p, fd, &pr, &pw);
+        int rc = cx_poller_set(p, fd, which, h, old);
+        Py_XDECREF(pr);
+        Py_XDECREF(pw);
+        return rc;
     }
     int rc = poller_reserve(p, fd);
     if (rc < 0) {
@@ -130,7 +241,8 @@ cx_poller_find(cx_poller *p, PyObject *obj)
 PyObject *
 cx_poller_get(cx_poller *p, int fd, int which)
 {
-    if (fd < 0 || fd >= p->nwatchers) {
+    if (fd < 0 || fd >= p->nwatchers
+        || (p->watchers[fd].parked & PARKED(which))) {
         return NULL;
     }
     return which ? p->watchers[fd].writer : p->watchers[fd].reader;
@@ -148,6 +260,9 @@ cx_poller_close(cx_poller *p)
     p->watchers = NULL;
     p->nwatchers = 0;
     p->nregistered = 0;
+    PyMem_RawFree(p->parked);
+    p->parked = NULL;
+    p->nparked = p->parked_cap = 0;
     if (p->epfd >= 0) {
         close(p->epfd);
         p->epfd = -1;

@@ -13,18 +13,6 @@
 #include "internal.h"
 #include "structmember.h"
 
-/* Decrypt straight into an asyncio stream reader's buffer (one copy less
- * than decrypting into our bytes object and feeding that) on 3.11 and
- * 3.12 only.  Measured on the one-process TLS bulk row (issue #14, 600
- * MiB, five runs): 3.11 CPU -5 % and 5,682 page faults instead of
- * 6,827-6,835 (uvloop 6,689), 3.12 CPU -7 % (faults the same); on 3.13
- * CPU the same or worse and on 3.15 +4 % with 6,827 faults instead of
- * 5,396: from 3.13 on, how the reader's bytearray grows and shrinks
- * leaves the heap worse placed for OpenSSL's next allocations. */
-#if PY_VERSION_HEX < 0x030D0000
-#  define TLS_DECRYPT_INTO_READER 1
-#endif
-
 enum {
     TLS_UNWRAPPED, TLS_DO_HANDSHAKE, TLS_WRAPPED, TLS_FLUSHING, TLS_SHUTDOWN,
     TLS_NSTATES
@@ -571,11 +559,9 @@ tls_sink_grow(tls_sink *sink, Py_ssize_t cap)
         }
         sink->base = PyBytes_AS_STRING(sink->bytes);
     }
-#ifdef TLS_DECRYPT_INTO_READER
     else if ((sink->base = cx_readerproto_regrow(sink->feed, cap)) == NULL) {
         return -1;
     }
-#endif
     sink->cap = cap;
     return 0;
 }
@@ -674,12 +660,19 @@ tls_read_into_bytes(cx_tls *self, PyObject **data, Py_ssize_t *cap,
     return 0;
 }
 
-#ifdef TLS_DECRYPT_INTO_READER
 /* The app protocol is asyncio's StreamReaderProtocol, unchanged, and
  * _sslobj an exact SSLObject: decrypted straight into the reader's
  * buffer, then the rest of feed_data (readerproto.c), as a plain
- * transport's bulk reads.  1 done (*eof set on close_notify), 0 not taken
- * (nothing read), -1 on error. */
+ * transport's bulk reads: one copy less than decrypting into our bytes
+ * object and feeding that.  On every version: the one-process TLS bulk
+ * row (issue #14), A/B of the two builds in one run, 7-9 interleaved
+ * rounds, CPU/MiB against uvloop's 0.875 -> 0.825 (3.15), 0.879 -> 0.821
+ * (3.14), 0.875 -> 0.826 (3.13).  Its page faults per MiB are 17.6-17.8
+ * or 23.1-23.6 from one run to the next with either build (where the heap
+ * lies for OpenSSL's outgoing BIO; the length of PYTHONPATH moves them
+ * too), which an earlier comparison of one run each read as the direct
+ * decrypt's cost from 3.13 on.  1 done (*eof set on close_notify), 0 not
+ * taken (nothing read), -1 on error. */
 static int
 tls_read_into_reader(cx_tls *self, int *eof)
 {
@@ -715,7 +708,6 @@ tls_read_into_reader(cx_tls *self, int *eof)
     }
     return cx_readerproto_commit(st, &feed, size) < 0 ? -1 : 1;
 }
-#endif
 
 /* _do_read__copied().  0 or -1. */
 static int
@@ -726,13 +718,10 @@ tls_read_copied(cx_tls *self)
     Py_ssize_t cap = 0;     /* data's capacity: from tls_read_into_bytes */
     int eof = 0, rc = -1;
     if (self->tls_sslsock != NULL) {
-        int direct = 0;
-#ifdef TLS_DECRYPT_INTO_READER
-        direct = tls_read_into_reader(self, &eof);
+        int direct = tls_read_into_reader(self, &eof);
         if (direct < 0) {
             return -1;
         }
-#endif
         if (direct == 0 && tls_read_into_bytes(self, &data, &cap, &eof) < 0) {
             return -1;
         }

@@ -18,7 +18,11 @@
 
 /* Put our reader (which=0) or writer Handle into the poller, or take it
  * out (on=0).  A foreign Handle replaced or removed is cancelled, as
- * loop._add_reader would.  0 or -1.
+ * loop._add_reader would.  Taking ours out parks it (poller.h): epoll is
+ * told before the loop next sleeps, and not at all when it is put back
+ * first (a stream reader's pause_reading() in feed_data and
+ * resume_reading() in read()); call_connection_lost settles it before the
+ * fd closes.  0 or -1.
  *
  * Putting it in gives it a copy of the current context unless the
  * transport has its own (3.15): asyncio's _add_reader / _add_writer make
@@ -72,6 +76,10 @@ cx_transport_watch(cx_transport *tr, int which, int on)
         }
         *flag = 1;
         return cx_uring_rx_kick(tr->tr_rx, (PyObject *)lp);
+    }
+    if (!on && cx_poller_park(&lp->loop_poller, tr->tr_fd, which, ours)) {
+        *flag = 0;      /* epoll told before the next wait, if still off */
+        return 0;
     }
     PyObject *old;
     int rc = cx_poller_set(&lp->loop_poller, tr->tr_fd, which,
@@ -302,6 +310,10 @@ cx_transport_call_connection_lost(PyObject *self, PyObject *exc)
     }
     PyObject *sock = tr->tr_sock;
     tr->tr_sock = NULL;
+    if (sock != NULL && tr->tr_loop != NULL) {
+        /* a parked reader or writer out of epoll while the fd is open */
+        cx_poller_settle(&tr->tr_loop->loop_poller, tr->tr_fd);
+    }
     if (sock != NULL) {
         PyObject *r = PyObject_CallMethodNoArgs(sock, st->str_close);
         Py_DECREF(sock);

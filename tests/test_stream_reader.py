@@ -662,12 +662,12 @@ def test_c_path_taken_over_tls(cloop, server_ctx, client_ctx):
         w.write(b'tls')
         assert await r.readexactly(3) == b'tls'
         after = _core._path_counts()
-        # server and client; on 3.11 and 3.12 each decrypted straight into
-        # the reader's buffer (a small read: never copy.h's slow band)
+        # server and client, each decrypted straight into the reader's
+        # buffer (a small read: never copy.h's slow band)
         fed = after['streams_fed'] - before['streams_fed']
         direct = after['streams_direct'] - before['streams_direct']
         assert fed == 2
-        assert direct == (2 if sys.version_info < (3, 13) else 0)
+        assert direct == 2
         w.close()
         await w.wait_closed()
         srv.close()
@@ -680,7 +680,7 @@ def test_tls_msg_callback_changing_the_reader(loop, server_ctx,
     """An SSLContext message callback (Python code OpenSSL runs while it
     decrypts) that empties the reader's buffer: no crash on either loop.
     asyncio decrypts into a new object, so the callback may clear the
-    buffer; casyncio on 3.11/3.12 decrypts into the buffer itself and
+    buffer; casyncio decrypts into the buffer itself and
     holds an export meanwhile, so the callback's clear() fails there with
     BufferError instead of freeing the memory OpenSSL writes into."""
     seen = []
@@ -718,8 +718,7 @@ def test_tls_msg_callback_changing_the_reader(loop, server_ctx,
     got = run(loop, main())
     assert seen
     assert isinstance(got, bytearray) and len(got) <= len(payload)
-    if type(loop).__module__.startswith('casyncio') \
-            and sys.version_info < (3, 13):
+    if type(loop).__module__.startswith('casyncio'):
         assert 'refused' in seen        # the buffer was exported
 
 

@@ -823,6 +823,78 @@ def test_debug_mode_paths(loop, caplog):
     assert 'received EOF' in text
 
 
+def epoll_targets():
+    """(fd, events) of every registration in this process's epoll sets, as
+    /proc/self/fdinfo shows them."""
+    out = []
+    for name in os.listdir('/proc/self/fdinfo'):
+        try:
+            with open(f'/proc/self/fdinfo/{name}') as f:
+                text = f.read()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith('tfd:'):
+                parts = line.split()
+                out.append((int(parts[1]), int(parts[3], 16)))
+    return out
+
+
+def test_paused_reader_leaves_epoll_before_the_loop_sleeps(loop):
+    """pause_reading() with bytes waiting: nothing is delivered, and by the
+    time the loop sleeps the socket is out of its epoll set (casyncio tells
+    epoll late, and not at all when resume_reading() comes first: a
+    stream's pause in feed_data and resume in read()); after
+    resume_reading() the bytes come."""
+    import select
+
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        fd = tr.get_extra_info('socket').fileno()
+        tr.pause_reading()
+        tr.resume_reading()
+        tr.pause_reading()
+        tr.write(b'x' * 1000)           # echoed back while paused
+        await asyncio.sleep(0.05)       # the loop sleeps in its poll
+        assert pr.data == b''
+        assert not [ev for t, ev in epoll_targets()
+                    if t == fd and ev & select.EPOLLIN]
+        tr.resume_reading()
+        while len(pr.data) < 1000:
+            await asyncio.sleep(0.01)
+        tr.close()
+        await pr.lost
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_reader_paused_then_closed_leaves_epoll(loop):
+    """pause_reading() then close() in one callback, the socket's file
+    shared with a dup of its fd: once connection_lost ran, the loop's epoll
+    set holds nothing under the transport's fd (casyncio takes a parked
+    reader out of epoll before the socket closes, when epoll can still find
+    it: after, the dup would keep it there for good)."""
+    async def main():
+        srv, port, _ = await echo_server(loop)
+        tr, pr = await loop.create_connection(lambda: Recorder(loop), HOST,
+                                              port)
+        fd = tr.get_extra_info('socket').fileno()
+        dup = os.dup(fd)
+        try:
+            tr.pause_reading()
+            tr.close()
+            await pr.lost
+            assert fd not in [t for t, ev in epoll_targets()]
+        finally:
+            os.close(dup)
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
 def test_pause_writing_error_reported(loop):
     async def main():
         srv, port, _ = await echo_server(loop)
