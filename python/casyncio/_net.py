@@ -18,7 +18,6 @@ import warnings
 
 from asyncio import base_events, constants, selector_events
 from asyncio import trsock, unix_events
-from asyncio.log import logger
 
 from . import _core, _tls
 
@@ -33,13 +32,20 @@ _WRITELINES_COUNTS_LOST = sys.version_info >= (3, 14)
 # 3.14: writelines() calls _maybe_pause_protocol(); 3.12 and 3.13 do not.
 _WRITELINES_PAUSES = sys.version_info >= (3, 14)
 
-def _with_globals(func, **names):
+def _with_globals(func, super_class=None, **names):
     """func (a function of asyncio) with some of its module's global names
-    bound to other objects: its code, defaults and behaviour otherwise."""
+    bound to other objects and, given super_class, its zero-argument
+    super() starting after super_class instead of func's own class: its
+    code, defaults and behaviour otherwise."""
     g = dict(func.__globals__)
     g.update(names)
+    closure = func.__closure__
+    if super_class is not None:
+        closure = tuple(
+            types.CellType(super_class) if name == '__class__' else cell
+            for name, cell in zip(func.__code__.co_freevars, closure))
     f = types.FunctionType(func.__code__, g, func.__name__,
-                           func.__defaults__, func.__closure__)
+                           func.__defaults__, closure)
     f.__kwdefaults__ = func.__kwdefaults__
     f.__qualname__ = func.__qualname__
     f.__doc__ = func.__doc__
@@ -170,7 +176,14 @@ class _SocketTransport(_TransportCommon, _core.SocketTransport):
             self.write(data)
 
 
-class NetMixin:
+class _SelectorStopServing:
+    """The selector loop's _stop_serving, which asyncio's unix one (3.13)
+    reaches through super(): NetMixin's base."""
+
+    _stop_serving = selector_events.BaseSelectorEventLoop._stop_serving
+
+
+class NetMixin(_SelectorStopServing):
     """create_connection, create_server and friends for casyncio.Loop."""
 
     # ---- the transport ----
@@ -256,35 +269,18 @@ class NetMixin:
         selector_events.BaseSelectorEventLoop._accept_connection
     _accept_connection2 = \
         selector_events.BaseSelectorEventLoop._accept_connection2
-    if sys.version_info >= (3, 13):
-        def _stop_serving(self, sock):
-            """unix_events._UnixSelectorEventLoop._stop_serving (3.13,
-            create_unix_server(cleanup_socket=True)): the socket's path is
-            unlinked if it is still the server's."""
-            # Is this a unix socket that needs cleanup?
-            if sock in self._unix_server_sockets:
-                path = sock.getsockname()
-            else:
-                path = None
-
-            selector_events.BaseSelectorEventLoop._stop_serving(self, sock)
-
-            if path is not None:
-                prev_ino = self._unix_server_sockets[sock]
-                del self._unix_server_sockets[sock]
-                try:
-                    if os.stat(path).st_ino == prev_ino:
-                        os.unlink(path)
-                except FileNotFoundError:
-                    pass
-                except OSError as err:
-                    logger.error('Unable to clean up listening UNIX socket '
-                                 '%r: %r', path, err)
-    else:
-        _stop_serving = selector_events.BaseSelectorEventLoop._stop_serving
-
     # ---- Unix sockets ----
 
     create_unix_connection = \
         unix_events._UnixSelectorEventLoop.create_unix_connection
     create_unix_server = unix_events._UnixSelectorEventLoop.create_unix_server
+
+
+# 3.13 (create_unix_server(cleanup_socket=True) unlinks the socket's path):
+# asyncio's own unix_events._UnixSelectorEventLoop._stop_serving, its super()
+# the selector's one of _SelectorStopServing.  Its frame is asyncio's
+# (unix_events.py) as on stock: blockbuster, for one, allows its os.stat()
+# and os.unlink() in the running loop by that file and function name.
+if sys.version_info >= (3, 13):
+    NetMixin._stop_serving = _with_globals(
+        unix_events._UnixSelectorEventLoop._stop_serving, NetMixin)
