@@ -80,7 +80,8 @@ def main():
             print(f'FAILED {tid}: {line}', file=sys.stderr)
         if failed:
             leaked.append(name)
-    print(f'{len(units)} units, {len(leaked)} leaked:', *leaked, sep='\n  ')
+    print(f'{len(tests)} tests in {len(units)} units, {len(leaked)} leaked:',
+          *leaked, sep='\n  ')
     if os.path.exists(report):
         os.unlink(report)
     return 1 if leaked else 0
