@@ -62,7 +62,8 @@ def main():
 
     def run(chosen):
         def test_func():
-            suite = unittest.TestSuite(cls(method) for cls, method, _ in chosen)
+            suite = unittest.TestSuite(cls(method)
+                                       for cls, method, _ in chosen)
             result = unittest.TestResult()
             suite.run(result)
             gc.collect()
