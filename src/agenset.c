@@ -177,11 +177,11 @@ AsyncGenSet_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (self == NULL) {
         return NULL;
     }
-    self->as_loop = PyWeakref_NewRef(loop, NULL);
-    self->as_refs = PySet_New(NULL);
-    self->as_remove = PyObject_GetAttrString((PyObject *)self, "_remove");
-    if (self->as_loop == NULL || self->as_refs == NULL
-        || self->as_remove == NULL) {
+    /* each only if the one before worked: none may run with an error set */
+    if ((self->as_loop = PyWeakref_NewRef(loop, NULL)) == NULL
+        || (self->as_refs = PySet_New(NULL)) == NULL
+        || (self->as_remove = PyObject_GetAttrString((PyObject *)self,
+                                                     "_remove")) == NULL) {
         Py_DECREF(self);
         return NULL;
     }

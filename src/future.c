@@ -463,7 +463,7 @@ cx_future_new(cx_state *st, PyObject *loop)
     if (st->fut_pool_len > 0) {
         /* a dead one (Future_dealloc): its fields NULL, fut_st set */
         fut = (FutureObject *)st->fut_pool[--st->fut_pool_len];
-        Py_SET_REFCNT(fut, 1);
+        cx_pooled_revive((PyObject *)fut);
         PyObject_GC_Track(fut);
     }
     else {
@@ -1265,7 +1265,7 @@ future_iter_new(FutureObject *fut)
     if (st->fut_iter_pool_len > 0) {
         /* a dead one: untracked, future NULL, its type reference kept */
         it = (FutureIterObject *)st->fut_iter_pool[--st->fut_iter_pool_len];
-        Py_SET_REFCNT(it, 1);
+        cx_pooled_revive((PyObject *)it);
     }
     else {
         it = PyObject_GC_New(FutureIterObject, st->FutureIterType);

@@ -294,7 +294,7 @@ handle_alloc_exact(cx_state *st)
     /* dead objects' fields are NULL (Handle_clear); the type reference
      * was kept */
     h->handle_cancelled = 0;
-    Py_SET_REFCNT(h, 1);
+    cx_pooled_revive((PyObject *)h);
     PyObject_GC_Track(h);
     CX_DEBUG_INC(cx_debug_live_handles);
     return h;

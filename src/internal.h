@@ -38,6 +38,21 @@
 #define PyLong_AsInt _PyLong_AsInt
 #endif
 
+/* A dead object kept in one of our pools, made alive again with one
+ * reference.  A debug build of CPython (Py_REF_DEBUG) also counts it in
+ * sys.gettotalrefcount() as it does a new object (Py_SET_REFCNT alone
+ * would not, and each reuse would then read as -1 there, hiding leaks). */
+static inline void
+cx_pooled_revive(PyObject *op)
+{
+#ifdef Py_REF_DEBUG
+    Py_SET_REFCNT(op, 0);
+    Py_INCREF(op);
+#else
+    Py_SET_REFCNT(op, 1);
+#endif
+}
+
 /* A type's name without its module, as type.__name__ of a static type
  * (what CPython's private _PyType_Name does). */
 static inline const char *

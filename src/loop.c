@@ -1998,10 +1998,11 @@ static void
 Loop_dealloc(LoopObject *lp)
 {
     PyTypeObject *tp = Py_TYPE(lp);
-    PyObject_GC_UnTrack(lp);
+    /* The finalizer first: CPython wants the object still tracked. */
     if (PyObject_CallFinalizerFromDealloc((PyObject *)lp) < 0) {
         return;     /* resurrected */
     }
+    PyObject_GC_UnTrack(lp);
     if (lp->weakreflist != NULL) {
         PyObject_ClearWeakRefs((PyObject *)lp);
     }

@@ -89,7 +89,7 @@ Sleep0_await(Sleep0Object *self)
     Sleep0IterObject *it;
     if (st->sleep0_pool_len > 0) {
         it = (Sleep0IterObject *)st->sleep0_pool[--st->sleep0_pool_len];
-        Py_SET_REFCNT(it, 1);
+        cx_pooled_revive((PyObject *)it);
     }
     else {
         it = PyObject_New(Sleep0IterObject, st->Sleep0IterType);

@@ -984,10 +984,11 @@ static void
 Transport_dealloc(cx_transport *tr)
 {
     PyTypeObject *tp = Py_TYPE(tr);
-    PyObject_GC_UnTrack(tr);
+    /* The finalizer first: CPython wants the object still tracked. */
     if (PyObject_CallFinalizerFromDealloc((PyObject *)tr) < 0) {
         return;     /* resurrected */
     }
+    PyObject_GC_UnTrack(tr);
     if (tr->weakreflist != NULL) {
         PyObject_ClearWeakRefs((PyObject *)tr);
     }
