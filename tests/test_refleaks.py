@@ -2,8 +2,9 @@
 
 On a debug CPython (sys.gettotalrefcount, e.g. Debian's python3.15-dbg)
 these count references; tests/conformance/refleaks.py hunts leaks in a
-whole conformance group the same way.  The dealloc test also runs on a
-release build (where it cannot fail: the check is a debug-build assert).
+whole conformance group the same way.  All of them need a debug build
+(CI: .ci/run's python3.15d step): a release build checks neither the
+counts nor the asserts they trip.
 """
 import gc
 import os
@@ -18,7 +19,8 @@ from casyncio import _core
 HERE = os.path.dirname(os.path.abspath(__file__))
 debug_python = pytest.mark.skipif(
     not hasattr(sys, 'gettotalrefcount'),
-    reason='counts references: needs a debug build of CPython')
+    reason='needs a debug build of CPython: its reference counts and '
+           'asserts')
 
 
 def _run(code):
@@ -27,6 +29,7 @@ def _run(code):
                           capture_output=True, text=True)
 
 
+@debug_python
 def test_loop_and_transport_dealloc_with_python_finalizer():
     # The Loop (casyncio's Python subclass has __del__) and a transport
     # dropped unclosed: tp_dealloc must call the finalizer while the object
