@@ -945,6 +945,31 @@ cx_loop_report_call1(LoopObject *lp, PyObject *callable, PyObject *arg,
 
 /* Run one entry.  -1 only for what must leave the loop (SystemExit,
  * KeyboardInterrupt); any other error is reported and the loop goes on. */
+/* A CALL1 or CFUNC entry's call in its context e->ctx (a CALL1 always has
+ * one; a CFUNC when it is a transport's callback in its context, 3.15):
+ * fn(obj, arg), or a CALL1's obj(arg) when it has no fn, an error kept
+ * across the context's exit.  0, or -1 with an exception set. */
+static int
+loop_entry_call_in_context(cx_entry *e)
+{
+    if (PyContext_Enter(e->ctx) < 0) {
+        return -1;
+    }
+    int rc;
+    if (e->fn != NULL) {
+        rc = e->fn(e->obj, e->arg);
+    }
+    else {
+        PyObject *res = PyObject_CallOneArg(e->obj, e->arg);
+        rc = res != NULL ? 0 : -1;
+        Py_XDECREF(res);
+    }
+    PyObject *exc = rc < 0 ? cx_err_fetch() : NULL;
+    PyContext_Exit(e->ctx);
+    cx_err_restore(exc);
+    return rc;
+}
+
 static int
 loop_run_entry(LoopObject *lp, cx_entry *e)
 {
@@ -954,41 +979,12 @@ loop_run_entry(LoopObject *lp, cx_entry *e)
             return 0;
         }
         return cx_handle_run((HandleObject *)e->obj);
-    case CX_ENTRY_CALL1: {
-        int rc = -1;
-        if (PyContext_Enter(e->ctx) == 0) {
-            if (e->fn != NULL) {
-                rc = e->fn(e->obj, e->arg);
-            }
-            else {
-                PyObject *res = PyObject_CallOneArg(e->obj, e->arg);
-                rc = res != NULL ? 0 : -1;
-                Py_XDECREF(res);
-            }
-            PyObject *exc = rc < 0 ? cx_err_fetch() : NULL;
-            PyContext_Exit(e->ctx);
-            cx_err_restore(exc);
-        }
-        if (rc == 0) {
-            return 0;
-        }
-        break;
-    }
+    case CX_ENTRY_CALL1:
     case CX_ENTRY_CFUNC:
-        if (e->ctx == NULL) {
-            if (e->fn(e->obj, e->arg) == 0) {
-                return 0;
-            }
-        }
-        else if (PyContext_Enter(e->ctx) == 0) {
-            /* a transport's callback in its context (3.15) */
-            int rc = e->fn(e->obj, e->arg);
-            PyObject *exc = rc < 0 ? cx_err_fetch() : NULL;
-            PyContext_Exit(e->ctx);
-            cx_err_restore(exc);
-            if (rc == 0) {
-                return 0;
-            }
+        /* no context: a CFUNC entering its own (a task step) */
+        if ((e->ctx == NULL ? e->fn(e->obj, e->arg)
+                            : loop_entry_call_in_context(e)) == 0) {
+            return 0;
         }
         break;
     }
