@@ -84,6 +84,15 @@ poller_update(cx_poller *p, int fd, uint32_t old, uint32_t events)
 #define PARKED_ANY 3
 #define PARKED_LISTED 4
 
+/* epoll now has `events` for w's fd: w->registered, and the count of fds
+ * epoll has (nregistered), follow. */
+static inline void
+watcher_registered(cx_poller *p, cx_watcher *w, uint32_t events)
+{
+    p->nregistered += (events != 0) - (w->registered != 0);
+    w->registered = events;
+}
+
 /* The events fd's slots ask for (a parked slot still counts). */
 static inline uint32_t
 watcher_events(const cx_watcher *w)
@@ -135,8 +144,7 @@ poller_unpark(cx_poller *p, int fd, PyObject **reader, PyObject **writer)
     uint32_t events = watcher_events(w);
     if (events != w->registered) {
         (void)poller_update(p, fd, w->registered, events);
-        p->nregistered += (events != 0) - (w->registered != 0);
-        w->registered = events;
+        watcher_registered(p, w, events);
     }
     if (w->reader == NULL && w->writer == NULL) {
         PyObject *f = w->fileobj;
@@ -207,8 +215,7 @@ cx_poller_set(cx_poller *p, int fd, int which, PyObject *h, PyObject **old)
         if (rc < 0) {
             return rc;
         }
-        p->nregistered += (events != 0) - (w->registered != 0);
-        w->registered = events;
+        watcher_registered(p, w, events);
     }
     *old = *slot;
     *slot = Py_XNewRef(h);
