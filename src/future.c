@@ -238,6 +238,17 @@ future_clear_state(FutureObject *fut)
     fut->fut_awaited_by_used = 0;
 }
 
+/* The flags of a future starting out pending (its other fields cleared:
+ * future_clear_state, or fresh). */
+static inline void
+future_set_pending(FutureObject *fut)
+{
+    fut->fut_state = CX_FUT_PENDING;
+    fut->fut_log_tb = 0;
+    fut->fut_blocking = 0;
+    fut->fut_wakeup0 = 0;
+}
+
 int
 cx_future_init(FutureObject *fut, PyObject *loop)
 {
@@ -254,10 +265,7 @@ cx_future_init(FutureObject *fut, PyObject *loop)
     /* __init__ may run twice (before 3.15): start over, but keep
      * __dict__. */
     future_clear_state(fut);
-    fut->fut_state = CX_FUT_PENDING;
-    fut->fut_log_tb = 0;
-    fut->fut_blocking = 0;
-    fut->fut_wakeup0 = 0;
+    future_set_pending(fut);
 
     if (loop == NULL || loop == Py_None) {
         loop = PyObject_CallNoArgs(st->asyncio_get_event_loop);
@@ -479,11 +487,7 @@ cx_future_new(cx_state *st, PyObject *loop)
          * Future_dealloc leave them) for our loop out of debug mode: no
          * state to clear, no source traceback */
         fut->fut_loop = Py_NewRef(loop);
-        fut->fut_state = CX_FUT_PENDING;
-        fut->fut_log_tb = 0;
-        fut->fut_blocking = 0;
-        fut->fut_wakeup0 = 0;
-        fut->fut_awaited_by_used = 0;
+        future_set_pending(fut);
         return (PyObject *)fut;
     }
     if (cx_future_init(fut, loop) < 0) {
