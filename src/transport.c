@@ -310,11 +310,11 @@ cx_transport_call_connection_lost(PyObject *self, PyObject *exc)
     }
     PyObject *sock = tr->tr_sock;
     tr->tr_sock = NULL;
-    if (sock != NULL && tr->tr_loop != NULL) {
-        /* a parked reader or writer out of epoll while the fd is open */
-        cx_poller_settle(&tr->tr_loop->loop_poller, tr->tr_fd);
-    }
     if (sock != NULL) {
+        if (tr->tr_loop != NULL) {
+            /* a parked reader or writer out of epoll while the fd is open */
+            cx_poller_settle(&tr->tr_loop->loop_poller, tr->tr_fd);
+        }
         PyObject *r = PyObject_CallMethodNoArgs(sock, st->str_close);
         Py_DECREF(sock);
         keep_first_error(r, &pending, &rc);
