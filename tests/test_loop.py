@@ -517,6 +517,10 @@ def test_call_soon_threadsafe_handle_waits_for_running_callback(loop):
         time.sleep(0.3)
         finished.set()
 
+    def blocker(busy, go):
+        busy.set()
+        go.wait(5)
+
     def other_thread():
         handle = loop.call_soon_threadsafe(callback)
         seen['type'] = type(handle).__name__
@@ -524,8 +528,14 @@ def test_call_soon_threadsafe_handle_waits_for_running_callback(loop):
         handle.cancel()
         seen['finished_at_cancel'] = finished.is_set()
         seen['cancelled'] = handle.cancelled()
+        # the loop thread waits in `blocker` while the next handle is queued
+        # behind it and cancelled, so it cannot have run before cancel()
+        busy, go = threading.Event(), threading.Event()
+        loop.call_soon_threadsafe(blocker, busy, go)
+        busy.wait(5)
         dropped = loop.call_soon_threadsafe(seen.setdefault, 'ran', True)
         dropped.cancel()
+        go.set()
         loop.call_soon_threadsafe(loop.stop)
 
     t = threading.Thread(target=other_thread)
