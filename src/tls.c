@@ -34,6 +34,10 @@ typedef struct {
     PyObject *tls_ssl_buffer;        /* _ssl_buffer: bytearray */
     PyObject *tls_ssl_buffer_view;   /* _ssl_buffer_view */
     PyObject *tls_max_size;          /* the class's max_size (an int) */
+    PyObject *tls_sealed;            /* list of ciphertext chunks read out
+                                        of _outgoing ahead of its content,
+                                        or NULL: see tls_write_sliced */
+    Py_ssize_t tls_sealed_size;      /* their length in all */
     Py_ssize_t tls_write_buffer_size;
     Py_ssize_t tls_incoming_high_water;
     Py_ssize_t tls_incoming_low_water;
@@ -179,12 +183,14 @@ tls_fatal_from_current(cx_tls *self, const char *message)
 
 /* ---- flow control ---- */
 
-/* _get_write_buffer_size(): outgoing.pending + _write_buffer_size. */
+/* _get_write_buffer_size(): outgoing.pending + _write_buffer_size, the
+ * sealed chunks counted as the part of _outgoing they are. */
 static Py_ssize_t
 tls_write_buffer_size(cx_tls *self)
 {
     Py_ssize_t n = bio_pending(self, self->tls_outgoing);
-    return n < 0 ? -1 : n + self->tls_write_buffer_size;
+    return n < 0 ? -1
+                 : n + self->tls_sealed_size + self->tls_write_buffer_size;
 }
 
 /* app_protocol.<name>() for _control_app_writing, a failure reported to
@@ -281,40 +287,140 @@ tls_control_ssl_reading(cx_tls *self)
 
 /* ---- outgoing flow ---- */
 
+/* transport.write(data).  0 or -1. */
+static int
+tls_transport_write(cx_tls *self, PyObject *data)
+{
+    PyObject *tr = Py_NewRef(self->tls_transport ? self->tls_transport
+                                                 : Py_None);
+    PyObject *r = self->tls_transport_fast
+        ? cx_stream_write((cx_transport *)tr, data)
+        : PyObject_CallMethodOneArg(tr, self->tls_st->str_write, data);
+    Py_DECREF(tr);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* What _outgoing holds, read out: to the transport when `direct`, else
+ * kept behind the sealed chunks.  0 or -1. */
+static int
+tls_read_out(cx_tls *self, int direct)
+{
+    PyObject *data = PyObject_CallMethodNoArgs(self->tls_outgoing,
+                                               self->tls_st->str_read);
+    if (data == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PyObject_Size(data);
+    int rc = n < 0 ? -1 : 0;
+    if (n > 0 && direct) {
+        rc = tls_transport_write(self, data);
+    }
+    else if (n > 0) {
+        if (self->tls_sealed == NULL
+            && (self->tls_sealed = PyList_New(0)) == NULL) {
+            rc = -1;
+        }
+        else if ((rc = PyList_Append(self->tls_sealed, data)) == 0) {
+            self->tls_sealed_size += n;
+        }
+    }
+    Py_DECREF(data);
+    return rc;
+}
+
+/* The sealed chunks and then _outgoing's content, to the transport.  As
+ * asyncio's one read() of _outgoing: all of it, whether or not the
+ * transport pauses on the way.  0 or -1. */
+static int
+tls_send_outgoing(cx_tls *self)
+{
+    PyObject *sealed = self->tls_sealed;
+    if (sealed != NULL) {
+        self->tls_sealed = NULL;
+        self->tls_sealed_size = 0;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(sealed); i++) {
+            if (tls_transport_write(self, PyList_GET_ITEM(sealed, i)) < 0) {
+                Py_DECREF(sealed);
+                return -1;
+            }
+        }
+        Py_DECREF(sealed);
+    }
+    return tls_read_out(self, 1);
+}
+
 /* _process_outgoing().  0 or -1. */
 static int
 tls_process_outgoing(cx_tls *self)
 {
-    cx_state *st = self->tls_st;
-    if (!self->tls_ssl_writing_paused) {
-        PyObject *data = PyObject_CallMethodNoArgs(self->tls_outgoing,
-                                                   st->str_read);
-        if (data == NULL) {
-            return -1;
-        }
-        Py_ssize_t n = PyObject_Size(data);
-        if (n < 0) {
-            Py_DECREF(data);
-            return -1;
-        }
-        if (n > 0) {
-            PyObject *tr = Py_NewRef(self->tls_transport
-                                     ? self->tls_transport : Py_None);
-            PyObject *r = self->tls_transport_fast
-                ? cx_stream_write((cx_transport *)tr, data)
-                : PyObject_CallMethodOneArg(tr, st->str_write, data);
-            Py_DECREF(tr);
-            Py_DECREF(data);
-            if (r == NULL) {
-                return -1;
-            }
-            Py_DECREF(r);
-        }
-        else {
-            Py_DECREF(data);
-        }
+    if (!self->tls_ssl_writing_paused && tls_send_outgoing(self) < 0) {
+        return -1;
     }
     return tls_control_app_writing(self);
+}
+
+/* Above this, a bytes object in the backlog is encrypted a slice at a
+ * time (tls_write_sliced). */
+#define TLS_SLICE (512 * 1024)
+
+/* _do_write()'s SSLObject.write(data) for a large bytes object, a slice
+ * at a time, each slice's ciphertext read out of _outgoing at once: to
+ * the transport when `direct` (asyncio would hand it all over at the end
+ * of this _do_write), else into the sealed chunks, which stand for
+ * _outgoing's content until the transport resumes.  _outgoing never
+ * holds more than a slice: asyncio grows it to the whole write (10 MiB
+ * written, 10 MiB in the BIO, grown by copying, then read out whole).
+ * Issue #14's TLS page faults: measured in the commit.  The backlog's
+ * first item is taken off, or on SSLWantRead/Write left as the rest not
+ * yet encrypted.  1 done, 0 stopped by SSLWantRead/Write, -1 on error. */
+static int
+tls_write_sliced(cx_tls *self, PyObject *backlog, PyObject *data,
+                 int direct)
+{
+    const char *buf = PyBytes_AS_STRING(data);
+    Py_ssize_t len = PyBytes_GET_SIZE(data), off = 0;
+    int rc = 1;
+    while (off < len) {
+        Py_ssize_t k = Py_MIN(len - off, TLS_SLICE);
+        PyObject *view = PyMemoryView_FromMemory((char *)buf + off, k,
+                                                 PyBUF_READ);
+        PyObject *cnt = view ? tls_ssl_write(self, view) : NULL;
+        Py_XDECREF(view);
+        if (cnt == NULL) {
+            rc = tls_again(self) ? 0 : -1;
+            break;
+        }
+        Py_ssize_t count = PyLong_AsSsize_t(cnt);
+        Py_DECREF(cnt);
+        if (count < 0) {
+            rc = -1;
+            break;
+        }
+        off += Py_MIN(count, k);
+        if (tls_read_out(self, direct) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    if (off > 0 && PyList_GET_SIZE(backlog) > 0) {
+        self->tls_write_buffer_size -= off;
+        if (off == len) {
+            if (PyList_SetSlice(backlog, 0, 1, NULL) < 0) {
+                rc = -1;
+            }
+        }
+        else {
+            PyObject *rest = PyBytes_FromStringAndSize(buf + off, len - off);
+            if (rest == NULL || PyList_SetItem(backlog, 0, rest) < 0) {
+                rc = -1;
+            }
+        }
+    }
+    return rc;
 }
 
 /* _do_write(): hand the backlog to SSLObject.write, then
@@ -322,6 +428,10 @@ tls_process_outgoing(cx_tls *self)
 static int
 tls_do_write(cx_tls *self)
 {
+    /* asyncio's _process_outgoing() at the end hands everything to the
+     * transport if it is not paused now (nothing sealed is left then but
+     * inside tls_send_outgoing) */
+    int direct = !self->tls_ssl_writing_paused && self->tls_sealed == NULL;
     for (;;) {
         PyObject *backlog = self->tls_write_backlog;
         if (backlog == NULL || PyList_GET_SIZE(backlog) == 0) {
@@ -329,6 +439,19 @@ tls_do_write(cx_tls *self)
         }
         Py_INCREF(backlog);
         PyObject *data = Py_NewRef(PyList_GET_ITEM(backlog, 0));
+        if (PyBytes_CheckExact(data) && PyBytes_GET_SIZE(data) > TLS_SLICE
+            && self->tls_sslsock != NULL && self->tls_transport_fast) {
+            int rc = tls_write_sliced(self, backlog, data, direct);
+            Py_DECREF(data);
+            Py_DECREF(backlog);
+            if (rc < 0) {
+                return -1;
+            }
+            if (rc == 0) {
+                break;
+            }
+            continue;
+        }
         PyObject *cnt = tls_ssl_write(self, data);
         if (cnt == NULL) {
             Py_DECREF(data);
@@ -369,7 +492,14 @@ tls_do_write(cx_tls *self)
             return -1;
         }
     }
-    return tls_process_outgoing(self);
+    /* _process_outgoing(), whose read() of _outgoing asyncio makes only
+     * now: the transport paused by our own slices of this call counts as
+     * not paused */
+    if ((direct || !self->tls_ssl_writing_paused)
+        && tls_send_outgoing(self) < 0) {
+        return -1;
+    }
+    return tls_control_app_writing(self);
 }
 
 /* _write_appdata's append of one item to the backlog.  0 or -1. */
@@ -1115,6 +1245,10 @@ SSLProtocolBase_set_transport(cx_tls *self, PyObject *v, void *c)
         && cx_method_inherited(st, Py_TYPE(v), st->str_write,
                                st->stream_write);
     Py_XSETREF(self->tls_transport, Py_XNewRef(v));
+    /* ciphertext for the transport there was (connection_lost() sets
+     * None, as it empties _outgoing) */
+    Py_CLEAR(self->tls_sealed);
+    self->tls_sealed_size = 0;
     return 0;
 }
 
@@ -1326,7 +1460,7 @@ SSLProtocolBase_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     X(tls_sslobj) X(tls_sslsock) X(tls_incoming) X(tls_outgoing) \
     X(tls_transport) X(tls_app_protocol) X(tls_app_get_buffer) \
     X(tls_app_buffer_updated) X(tls_write_backlog) X(tls_ssl_buffer) \
-    X(tls_ssl_buffer_view) X(tls_max_size)
+    X(tls_ssl_buffer_view) X(tls_max_size) X(tls_sealed)
 
 static int
 SSLProtocolBase_traverse(cx_tls *self, visitproc visit, void *arg)

@@ -512,6 +512,73 @@ def test_tls_app_write_flow_control(loop, server_ctx, client_ctx):
     loop.run_until_complete(main())
 
 
+def test_tls_large_writes_while_transport_paused(loop, server_ctx,
+                                                 client_ctx):
+    """Writes of 2 MiB (casyncio encrypts them a slice at a time) to a peer
+    that does not read: once the socket transport is full what follows
+    counts in the TLS transport's buffer size, so the app is paused as
+    asyncio pauses it; a small write and a large one after, then close():
+    the peer gets every byte in order, then the close_notify."""
+    chunks = [os.urandom(2 * 1024 * 1024 + 5) for _ in range(4)]
+
+    async def main():
+        srv, servers, tr, pr = await tls_pair(loop, server_ctx, client_ctx)
+        while not servers or servers[0].transport is None:
+            await asyncio.sleep(0.001)
+        sp = servers[0]
+        sp.transport.pause_reading()
+        sent = []
+        while 'pause' not in pr.events:
+            assert len(sent) < 64
+            sent.append(chunks[len(sent) % len(chunks)])
+            tr.write(sent[-1])
+            await asyncio.sleep(0)
+        # the last write waits whole, encrypted, behind the full transport
+        assert tr.get_write_buffer_size() >= len(sent[-1])
+        sent += [b'small', chunks[0]]
+        tr.write(sent[-2])
+        tr.write(sent[-1])
+        assert tr.get_write_buffer_size() >= len(sent[-1]) + len(sent[-3])
+        tr.close()
+        sp.transport.resume_reading()
+        await sp.lost
+        await pr.lost
+        assert bytes(sp.data) == b''.join(sent)
+        assert sp.events == ['made', 'eof', ('lost', type(None))]
+        assert pr.events[:3] == ['made', 'pause', 'resume']
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
+def test_tls_writelines_large_then_small_all_to_the_transport(
+        loop, server_ctx, client_ctx):
+    """writelines([32 MiB, small]) on a fresh connection to a peer that does
+    not read: asyncio encrypts both and hands all of it to the socket
+    transport, which pauses only after; nothing is left counted in the TLS
+    transport's buffer and the app is not paused (casyncio: even though its
+    slices of the large write fill the transport on the way)."""
+    big = bytes(range(256)) * (128 * 1024)
+
+    async def main():
+        srv, servers, tr, pr = await tls_pair(loop, server_ctx, client_ctx)
+        while not servers or servers[0].transport is None:
+            await asyncio.sleep(0.001)
+        sp = servers[0]
+        sp.transport.pause_reading()
+        tr.writelines([big, b'small'])
+        assert tr.get_write_buffer_size() == 0
+        assert pr.events == ['made']
+        tr.close()
+        sp.transport.resume_reading()
+        await sp.lost
+        await pr.lost
+        assert bytes(sp.data) == big + b'small'
+        srv.close()
+        await srv.wait_closed()
+    loop.run_until_complete(main())
+
+
 def test_tls_app_pause_reading(loop, server_ctx, client_ctx):
     async def main():
         srv, servers, tr, pr = await tls_pair(loop, server_ctx, client_ctx)
