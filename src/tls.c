@@ -304,10 +304,25 @@ tls_transport_write(cx_tls *self, PyObject *data)
     return 0;
 }
 
-/* What _outgoing holds, read out: to the transport when `direct`, else
- * kept behind the sealed chunks.  0 or -1. */
+/* Where tls_read_out() puts what it reads out of _outgoing: behind the
+ * sealed chunks, to the transport, or nowhere once a write of ours has
+ * found the transport lost.  asyncio makes one transport.write() per
+ * _do_write() or _process_outgoing() where we may make several: the
+ * first to a lost transport counts (and from the fifth on logs) as
+ * asyncio's one write does; the rest are dropped, not counted again. */
+enum { TLS_OUT_SEAL, TLS_OUT_SEND, TLS_OUT_DROP };
+
 static int
-tls_read_out(cx_tls *self, int direct)
+tls_transport_lost(cx_tls *self)
+{
+    return self->tls_transport_fast
+        && ((cx_transport *)self->tls_transport)->tr_conn_lost > 0;
+}
+
+/* What _outgoing holds, read out to *to (TLS_OUT_SEND becomes
+ * TLS_OUT_DROP when the transport is lost after the write).  0 or -1. */
+static int
+tls_read_out(cx_tls *self, int *to)
 {
     PyObject *data = PyObject_CallMethodNoArgs(self->tls_outgoing,
                                                self->tls_st->str_read);
@@ -316,10 +331,13 @@ tls_read_out(cx_tls *self, int direct)
     }
     Py_ssize_t n = PyObject_Size(data);
     int rc = n < 0 ? -1 : 0;
-    if (n > 0 && direct) {
+    if (n > 0 && *to == TLS_OUT_SEND) {
         rc = tls_transport_write(self, data);
+        if (tls_transport_lost(self)) {
+            *to = TLS_OUT_DROP;
+        }
     }
-    else if (n > 0) {
+    else if (n > 0 && *to == TLS_OUT_SEAL) {
         if (self->tls_sealed == NULL
             && (self->tls_sealed = PyList_New(0)) == NULL) {
             rc = -1;
@@ -332,32 +350,38 @@ tls_read_out(cx_tls *self, int direct)
     return rc;
 }
 
-/* The sealed chunks and then _outgoing's content, to the transport.  As
- * asyncio's one read() of _outgoing: all of it, whether or not the
- * transport pauses on the way.  0 or -1. */
+/* The sealed chunks and then _outgoing's content, to the transport (to
+ * TLS_OUT_SEND) or dropped (TLS_OUT_DROP).  As asyncio's one read() of
+ * _outgoing: all of it, whether or not the transport pauses on the way.
+ * 0 or -1. */
 static int
-tls_send_outgoing(cx_tls *self)
+tls_send_outgoing(cx_tls *self, int to)
 {
     PyObject *sealed = self->tls_sealed;
     if (sealed != NULL) {
         self->tls_sealed = NULL;
         self->tls_sealed_size = 0;
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(sealed); i++) {
+        for (Py_ssize_t i = 0;
+             i < PyList_GET_SIZE(sealed) && to == TLS_OUT_SEND; i++) {
             if (tls_transport_write(self, PyList_GET_ITEM(sealed, i)) < 0) {
                 Py_DECREF(sealed);
                 return -1;
             }
+            if (tls_transport_lost(self)) {
+                to = TLS_OUT_DROP;
+            }
         }
         Py_DECREF(sealed);
     }
-    return tls_read_out(self, 1);
+    return tls_read_out(self, &to);
 }
 
 /* _process_outgoing().  0 or -1. */
 static int
 tls_process_outgoing(cx_tls *self)
 {
-    if (!self->tls_ssl_writing_paused && tls_send_outgoing(self) < 0) {
+    if (!self->tls_ssl_writing_paused
+        && tls_send_outgoing(self, TLS_OUT_SEND) < 0) {
         return -1;
     }
     return tls_control_app_writing(self);
@@ -368,23 +392,27 @@ tls_process_outgoing(cx_tls *self)
 #define TLS_SLICE (512 * 1024)
 
 /* _do_write()'s SSLObject.write(data) for a large bytes object, a slice
- * at a time, each slice's ciphertext read out of _outgoing at once: to
- * the transport when `direct` (asyncio would hand it all over at the end
- * of this _do_write), else into the sealed chunks, which stand for
- * _outgoing's content until the transport resumes.  _outgoing never
+ * at a time, each slice's ciphertext read out of _outgoing at once to *to:
+ * the transport when asyncio would hand it all over at the end of this
+ * _do_write, else the sealed chunks, which stand for _outgoing's content
+ * until the transport resumes (or, the transport lost, nowhere: the rest
+ * is not encrypted).  _outgoing never
  * holds more than a slice: asyncio grows it to the whole write (10 MiB
  * written, 10 MiB in the BIO, grown by copying, then read out whole).
  * Issue #14's TLS page faults: measured in the commit.  The backlog's
  * first item is taken off, or on SSLWantRead/Write left as the rest not
  * yet encrypted.  1 done, 0 stopped by SSLWantRead/Write, -1 on error. */
 static int
-tls_write_sliced(cx_tls *self, PyObject *backlog, PyObject *data,
-                 int direct)
+tls_write_sliced(cx_tls *self, PyObject *backlog, PyObject *data, int *to)
 {
     const char *buf = PyBytes_AS_STRING(data);
     Py_ssize_t len = PyBytes_GET_SIZE(data), off = 0;
     int rc = 1;
     while (off < len) {
+        if (*to == TLS_OUT_DROP) {
+            off = len;
+            break;
+        }
         Py_ssize_t k = Py_MIN(len - off, TLS_SLICE);
         PyObject *view = PyMemoryView_FromMemory((char *)buf + off, k,
                                                  PyBUF_READ);
@@ -401,24 +429,24 @@ tls_write_sliced(cx_tls *self, PyObject *backlog, PyObject *data,
             break;
         }
         off += Py_MIN(count, k);
-        if (tls_read_out(self, direct) < 0) {
+        if (tls_read_out(self, to) < 0) {
             rc = -1;
             break;
         }
     }
     if (off > 0 && PyList_GET_SIZE(backlog) > 0) {
-        self->tls_write_buffer_size -= off;
+        int set;
         if (off == len) {
-            if (PyList_SetSlice(backlog, 0, 1, NULL) < 0) {
-                rc = -1;
-            }
+            set = PyList_SetSlice(backlog, 0, 1, NULL);
         }
         else {
             PyObject *rest = PyBytes_FromStringAndSize(buf + off, len - off);
-            if (rest == NULL || PyList_SetItem(backlog, 0, rest) < 0) {
-                rc = -1;
-            }
+            set = rest != NULL ? PyList_SetItem(backlog, 0, rest) : -1;
         }
+        if (set < 0) {
+            return -1;
+        }
+        self->tls_write_buffer_size -= off;
     }
     return rc;
 }
@@ -429,9 +457,10 @@ static int
 tls_do_write(cx_tls *self)
 {
     /* asyncio's _process_outgoing() at the end hands everything to the
-     * transport if it is not paused now (nothing sealed is left then but
+     * transport if it is not paused now (and then nothing is sealed but
      * inside tls_send_outgoing) */
-    int direct = !self->tls_ssl_writing_paused && self->tls_sealed == NULL;
+    int to = self->tls_ssl_writing_paused || self->tls_sealed != NULL
+             ? TLS_OUT_SEAL : TLS_OUT_SEND;
     for (;;) {
         PyObject *backlog = self->tls_write_backlog;
         if (backlog == NULL || PyList_GET_SIZE(backlog) == 0) {
@@ -441,7 +470,7 @@ tls_do_write(cx_tls *self)
         PyObject *data = Py_NewRef(PyList_GET_ITEM(backlog, 0));
         if (PyBytes_CheckExact(data) && PyBytes_GET_SIZE(data) > TLS_SLICE
             && self->tls_sslsock != NULL && self->tls_transport_fast) {
-            int rc = tls_write_sliced(self, backlog, data, direct);
+            int rc = tls_write_sliced(self, backlog, data, &to);
             Py_DECREF(data);
             Py_DECREF(backlog);
             if (rc < 0) {
@@ -494,9 +523,11 @@ tls_do_write(cx_tls *self)
     }
     /* _process_outgoing(), whose read() of _outgoing asyncio makes only
      * now: the transport paused by our own slices of this call counts as
-     * not paused */
-    if ((direct || !self->tls_ssl_writing_paused)
-        && tls_send_outgoing(self) < 0) {
+     * not paused, a transport they found lost gets nothing more */
+    if (to == TLS_OUT_SEAL && !self->tls_ssl_writing_paused) {
+        to = TLS_OUT_SEND;
+    }
+    if (to != TLS_OUT_SEAL && tls_send_outgoing(self, to) < 0) {
         return -1;
     }
     return tls_control_app_writing(self);

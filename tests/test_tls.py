@@ -579,6 +579,44 @@ def test_tls_writelines_large_then_small_all_to_the_transport(
     loop.run_until_complete(main())
 
 
+def test_tls_large_write_to_a_reset_connection_logs_nothing(
+        loop, server_ctx, client_ctx, caplog):
+    """A 10 MiB write to a connection the peer has reset: asyncio makes one
+    transport.write() of its ciphertext, which finds the reset and loses
+    the connection quietly.  casyncio writes it a slice at a time and must
+    not go on writing to the lost transport (each such write counts, and
+    from the fifth on logs 'socket.send() raised exception.')."""
+    lsock = socket.create_server((HOST, 0))
+    closed = threading.Event()
+
+    def server():
+        conn, _ = lsock.accept()
+        with server_ctx.wrap_socket(conn, server_side=True) as tls:
+            tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                           struct.pack('ii', 1, 0))
+        closed.set()                # closed with a reset
+    t = threading.Thread(target=server)
+    t.start()
+
+    async def main():
+        tr, pr = await loop.create_connection(
+            lambda: Recorder(loop), HOST, lsock.getsockname()[1],
+            ssl=client_ctx, server_hostname='localhost')
+        assert closed.wait(10)      # the reset is in before the write
+        with caplog.at_level('DEBUG', logger='asyncio'):
+            tr.write(b'x' * (10 * 1024 * 1024))
+            exc = await pr.lost
+        # (io_uring's receive may take the reset first: EPIPE on the send)
+        assert isinstance(exc, (ConnectionResetError, BrokenPipeError))
+        assert [r.getMessage() for r in caplog.records
+                if r.name == 'asyncio' and r.levelname == 'WARNING'] == []
+    try:
+        loop.run_until_complete(main())
+    finally:
+        t.join()
+        lsock.close()
+
+
 def test_tls_app_pause_reading(loop, server_ctx, client_ctx):
     async def main():
         srv, servers, tr, pr = await tls_pair(loop, server_ctx, client_ctx)
