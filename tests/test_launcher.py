@@ -718,3 +718,39 @@ def test_program_importing_casyncio_before_asyncio(tmp_path, first):
         """)
     code, out, err = run(LAUNCHER + [str(prog)], tmp_path)
     assert (code, out) == (0, "casyncio._loop True\n"), err
+
+
+SUBINTERPRETER = """
+    import asyncio, sys, _interpreters
+    async def main():
+        await asyncio.sleep(0)
+        return type(asyncio.get_running_loop()).__module__
+    print('main', asyncio.run(main()), flush=True)
+    code = (
+        "import asyncio\\n"
+        "async def main():\\n"
+        "    await asyncio.sleep(0)\\n"
+        "    return type(asyncio.get_running_loop()).__module__\\n"
+        "print('sub', asyncio.run(main()), flush=True)\\n")
+    interp = _interpreters.create()     # its own GIL, as in concurrent.interpreters
+    try:
+        print('failed' if _interpreters.exec(interp, code) else 'ok', flush=True)
+    finally:
+        _interpreters.destroy(interp)
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13),
+                    reason="_interpreters is 3.13+ (3.12's isolated "
+                           "subinterpreters crash at destroy, stock too)")
+def test_subinterpreter_with_own_gil_runs_stock_asyncio(tmp_path):
+    """casyncio._core does not load in a subinterpreter with its own GIL:
+    under the launcher, asyncio's import there raised ImportError from the
+    start-up hook (asyncpg's test_subinterpreters); now it runs stock
+    asyncio there, as under plain python."""
+    write(tmp_path / "si.py", SUBINTERPRETER)
+    plain, ours = both(["si.py"], tmp_path)
+    assert plain == (0, "main asyncio.unix_events\n"
+                        "sub asyncio.unix_events\nok\n", "")
+    assert ours == (0, "main casyncio._loop\n"
+                       "sub asyncio.unix_events\nok\n", "")

@@ -75,9 +75,27 @@ class _AfterAsyncio:
         sys.path.insert(0, self.package_parent)
         try:
             from casyncio._startup import activate
+        except ImportError:
+            if _in_main_interpreter():
+                raise
+            # A subinterpreter with its own GIL (concurrent.interpreters'
+            # default), which refuses to load casyncio._core: the program's
+            # code there runs on stock asyncio, as under plain python.
+            return
         finally:
             sys.path.remove(self.package_parent)
         activate()
+
+
+def _in_main_interpreter():
+    try:
+        import _interpreters as interpreters   # 3.13+
+    except ImportError:
+        try:
+            import _xxsubinterpreters as interpreters
+        except ImportError:
+            return True
+    return interpreters.get_current() == interpreters.get_main()
 
 
 def _chain_shadowed():
