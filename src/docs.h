@@ -28,9 +28,6 @@
     CX_DOC_SIG("set_protocol($self, protocol)", "Set a new protocol.")
 #define CX_DOC_TR_GET_PROTOCOL \
     CX_DOC_SIG("get_protocol($self, /)", "Return the current protocol.")
-#define CX_DOC_TR_GET_EXTRA_INFO \
-    CX_DOC_SIG("get_extra_info($self, name, default=None)", \
-               "Get optional transport information.")
 #define CX_DOC_TR_GET_WRITE_BUFFER_SIZE \
     CX_DOC_SIG("get_write_buffer_size($self, /)", \
                "Return the current size of the write buffer.")

@@ -358,7 +358,7 @@ Pipe_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
 
 /* The inherited _start(waiter, add_reader=True), close, abort,
  * is_reading/pause_reading/resume_reading, get/set_protocol,
- * get_extra_info, is_closing and the write buffer's size and limits are
+ * is_closing and the write buffer's size and limits are
  * _Transport's. */
 static PyMethodDef ReadPipe_methods[] = {
     {"close", (PyCFunction)ReadPipe_close, METH_NOARGS, CX_DOC_TR_CLOSE},

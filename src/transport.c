@@ -632,25 +632,6 @@ Transport_get_protocol(cx_transport *tr, PyObject *Py_UNUSED(ignored))
 }
 
 static PyObject *
-Transport_get_extra_info(cx_transport *tr, PyObject *const *args,
-                         Py_ssize_t nargs)
-{
-    if (nargs < 1 || nargs > 2) {
-        PyErr_SetString(PyExc_TypeError,
-                        "get_extra_info() takes 1 or 2 arguments");
-        return NULL;
-    }
-    PyObject *v = PyDict_GetItemWithError(tr->tr_extra, args[0]);
-    if (v == NULL && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (v == NULL) {
-        v = nargs == 2 ? args[1] : Py_None;
-    }
-    return Py_NewRef(v);
-}
-
-static PyObject *
 Transport_get_write_buffer_size(cx_transport *tr,
                                 PyObject *Py_UNUSED(ignored))
 {
@@ -1021,26 +1002,13 @@ Transport_get_server(cx_transport *tr, void *c)
     return Py_NewRef(tr->tr_server ? tr->tr_server : Py_None);
 }
 
-/* set_protocol(protocol) and get_extra_info(name, default=None) take
- * their arguments by keyword too, as asyncio's do. */
+/* set_protocol(protocol) takes its argument by keyword too, as asyncio's
+ * does.  get_extra_info is not ours: the transports inherit asyncio's
+ * BaseTransport.get_extra_info, which reads the _extra slot (tr_extra), so
+ * a patch of asyncio.Transport.get_extra_info (mock.patch in a test) is
+ * seen by our transports as by stock's. */
 CX_METH_O_KW(Transport_set_protocol, cx_transport, "set_protocol",
              "protocol")
-
-static PyObject *
-Transport_get_extra_info_kw(cx_transport *tr, PyObject *const *args,
-                            Py_ssize_t nargs, PyObject *kwnames)
-{
-    static char *kwlist[] = {"name", "default", NULL};
-    PyObject *pair[2] = {NULL, Py_None};
-    if (kwnames == NULL) {
-        return Transport_get_extra_info(tr, args, nargs);
-    }
-    if (cx_args_kw(args, nargs, kwnames, "O|O:get_extra_info", kwlist,
-                   &pair[0], &pair[1]) < 0) {
-        return NULL;
-    }
-    return Transport_get_extra_info(tr, pair, 2);
-}
 
 #define FASTCALL(f) (PyCFunction)(void (*)(void))(f)
 static PyMethodDef Transport_methods[] = {
@@ -1058,8 +1026,6 @@ static PyMethodDef Transport_methods[] = {
      CX_DOC_TR_SET_PROTOCOL},
     {"get_protocol", (PyCFunction)Transport_get_protocol, METH_NOARGS,
      CX_DOC_TR_GET_PROTOCOL},
-    {"get_extra_info", CX_FASTKW(Transport_get_extra_info_kw),
-     CX_DOC_TR_GET_EXTRA_INFO},
     {"get_write_buffer_size", (PyCFunction)Transport_get_write_buffer_size,
      METH_NOARGS, CX_DOC_TR_GET_WRITE_BUFFER_SIZE},
     {"get_write_buffer_limits",

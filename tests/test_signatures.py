@@ -506,3 +506,41 @@ def test_transport_and_handle_methods_bind_as_python_methods(loop):
         transport.close()
         b.close()
         loop.run_until_complete(asyncio.sleep(0))
+
+
+def test_patched_base_get_extra_info_is_seen_by_transports(loop):
+    """asyncio's socket, datagram and pipe transports inherit
+    BaseTransport.get_extra_info, so a mock.patch of
+    asyncio.Transport.get_extra_info answers for them (websockets' own
+    tests patch it so); ours inherit the same one.  (README: Differences
+    from asyncio, on the transports' shared base.)"""
+    async def main():
+        a, b = socket.socketpair()
+        tcp, _ = await loop.create_connection(asyncio.Protocol, sock=a)
+        udp, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, local_addr=('127.0.0.1', 0))
+        r, w = os.pipe()
+        rp, _ = await loop.connect_read_pipe(asyncio.Protocol,
+                                             open(r, 'rb', 0))
+        wp, _ = await loop.connect_write_pipe(asyncio.Protocol,
+                                              open(w, 'wb', 0))
+        transports = [tcp, udp, rp, wp]
+        try:
+            # (asyncio's read pipe is no asyncio.Transport: left out here)
+            with mock.patch('asyncio.Transport.get_extra_info') as m:
+                m.return_value = ('patched', 1)
+                got = [t.get_extra_info('peername') for t in (tcp, udp, wp)]
+            assert got == [('patched', 1)] * 3
+            assert m.call_count == 3
+            with mock.patch.object(asyncio.BaseTransport, 'get_extra_info',
+                                   lambda self, name, default=None: name):
+                assert [t.get_extra_info('x') for t in transports] \
+                    == ['x'] * 4
+            assert tcp.get_extra_info('peername') == ''
+            assert tcp.get_extra_info('nothing', 7) == 7
+        finally:
+            for t in transports:
+                t.close()
+            b.close()
+            await asyncio.sleep(0)
+    loop.run_until_complete(main())
