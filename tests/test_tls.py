@@ -377,6 +377,16 @@ async def tls_pair(loop, server_ctx, client_ctx, client=None, echo=False):
     return srv, servers, tr, pr
 
 
+async def tls_pair_peer_paused(loop, server_ctx, client_ctx):
+    """tls_pair, with the server's protocol once it is made and its reading
+    paused: (server, that protocol, the client's transport and protocol)."""
+    srv, servers, tr, pr = await tls_pair(loop, server_ctx, client_ctx)
+    while not servers or servers[0].transport is None:
+        await asyncio.sleep(0.001)
+    servers[0].transport.pause_reading()
+    return srv, servers[0], tr, pr
+
+
 class BufferedClient(asyncio.BufferedProtocol):
     """Reads into a memoryview of `size` bytes (a bytearray would meet
     asyncio's slicing of it: buf[offset:] copies)."""
@@ -522,11 +532,8 @@ def test_tls_large_writes_while_transport_paused(loop, server_ctx,
     chunks = [os.urandom(2 * 1024 * 1024 + 5) for _ in range(4)]
 
     async def main():
-        srv, servers, tr, pr = await tls_pair(loop, server_ctx, client_ctx)
-        while not servers or servers[0].transport is None:
-            await asyncio.sleep(0.001)
-        sp = servers[0]
-        sp.transport.pause_reading()
+        srv, sp, tr, pr = await tls_pair_peer_paused(loop, server_ctx,
+                                                     client_ctx)
         sent = []
         while 'pause' not in pr.events:
             assert len(sent) < 64
@@ -561,11 +568,8 @@ def test_tls_writelines_large_then_small_all_to_the_transport(
     big = bytes(range(256)) * (128 * 1024)
 
     async def main():
-        srv, servers, tr, pr = await tls_pair(loop, server_ctx, client_ctx)
-        while not servers or servers[0].transport is None:
-            await asyncio.sleep(0.001)
-        sp = servers[0]
-        sp.transport.pause_reading()
+        srv, sp, tr, pr = await tls_pair_peer_paused(loop, server_ctx,
+                                                     client_ctx)
         tr.writelines([big, b'small'])
         assert tr.get_write_buffer_size() == 0
         assert pr.events == ['made']
